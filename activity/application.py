@@ -1,0 +1,68 @@
+"""The event-sourced application: one event store, every aggregate an activity source."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import Environment, EnvType
+
+import domain.optaic  # noqa: F401  (registers the OptAIC aggregates' stable topics)
+import domain.record  # noqa: F401
+from activity.settings import Settings
+from domain.aggregate import ActivityAggregate, ActivityEvent
+from domain.errors import ActivityDefinitionError, ConcurrencyConflictError, NotFoundError
+
+AggregateT = TypeVar("AggregateT", bound=ActivityAggregate)
+
+
+class ActivityApplication(Application[UUID]):
+    """eventsourcing's Application, refusing any event that is not an activity."""
+
+    name = "activity"
+
+    def __init__(self, settings: Settings | None = None, env: EnvType | None = None) -> None:
+        self.settings = settings or Settings()
+        self._explicit_env = dict(env or {})
+        super().__init__()
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # Settings are the one place configuration comes from: no os.environ here.
+        merged = {**self.settings.eventsourcing_env(), **self._explicit_env}
+        if merged.get("POSTGRES_ENABLE_DB_FUNCTIONS", "n").lower() not in {"n", "no", "false", "0", ""}:
+            msg = "POSTGRES_ENABLE_DB_FUNCTIONS drops the table lock and lets readers skip events"
+            raise ActivityDefinitionError(msg)
+        return Environment(name, merged)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        for obj in objs:
+            pending = getattr(obj, "pending_events", [obj])
+            for event in pending:
+                if not isinstance(event, ActivityEvent):
+                    msg = f"{type(event).__qualname__} is not an activity event; it cannot be saved"
+                    raise ActivityDefinitionError(msg)
+        try:
+            return super().save(*objs, **kwargs)
+        except IntegrityError as error:
+            msg = "another writer saved these aggregates first; reload and retry the command"
+            raise ConcurrencyConflictError(msg) from error
+
+    def get(self, aggregate_id: UUID, *, tenant_id: UUID, kind: type[AggregateT]) -> AggregateT:
+        """Load an aggregate of ``kind`` in ``tenant_id``; anything else is simply not found."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{kind.__name__} {aggregate_id} not found") from None
+        if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
+            # Same answer as a missing id: existence in another tenant never leaks.
+            raise NotFoundError(f"{kind.__name__} {aggregate_id} not found")
+        return cast(AggregateT, aggregate)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def activities_of(self, aggregate_id: UUID) -> Sequence[ActivityEvent]:
+        return [cast(ActivityEvent, e) for e in self.events.get(aggregate_id)]

@@ -1,0 +1,5 @@
+"""Testing support for service engineers: an in-memory application and an activity recorder."""
+
+from activity.testing.recorder import ActivityRecorder, in_memory_application
+
+__all__ = ["ActivityRecorder", "in_memory_application"]

@@ -1,0 +1,32 @@
+"""pytest plugin (auto-loaded via the ``pytest11`` entry point) for services built on optaic-activity.
+
+Fixtures: ``activity_app`` (in-memory application), ``activity_recorder`` (what it stored),
+``activity_ctx`` (an activity context with a fresh tenant and actor, active for the test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import uuid4
+
+import pytest
+
+from activity.application import ActivityApplication
+from activity.testing.recorder import ActivityRecorder, in_memory_application
+from domain.context import ActivityContext, activity_context
+
+
+@pytest.fixture
+def activity_app() -> ActivityApplication:
+    return in_memory_application()
+
+
+@pytest.fixture
+def activity_recorder(activity_app: ActivityApplication) -> ActivityRecorder:
+    return ActivityRecorder(activity_app)
+
+
+@pytest.fixture
+def activity_ctx() -> Iterator[ActivityContext]:
+    with activity_context(tenant_id=uuid4(), actor_principal_id=uuid4()) as ctx:
+        yield ctx

@@ -1,0 +1,143 @@
+"""The action catalog: every ``<resource>.<verb>`` an activity may carry.
+
+The catalog is data. Services extend it with :meth:`ActionCatalog.register`
+before they define aggregates that emit their own actions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from threading import Lock
+
+from domain.errors import InvalidActionError, UnknownActionError
+
+ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def validate_action_name(action: str) -> str:
+    """Return ``action`` if it is ``<resource>.<verb>`` in lower snake case, else raise."""
+    if not isinstance(action, str) or not ACTION_PATTERN.match(action):
+        msg = f"action {action!r} is not of the form '<resource>.<verb>' in lower snake case"
+        raise InvalidActionError(msg)
+    return action
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    group: str
+    description: str = ""
+
+    @property
+    def resource(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def verb(self) -> str:
+        return self.name.split(".", 1)[1]
+
+
+class ActionCatalog:
+    """A thread-safe registry of known actions, grouped as in the OptAIC guide."""
+
+    def __init__(self, specs: Iterable[ActionSpec] = ()) -> None:
+        self._specs: dict[str, ActionSpec] = {}
+        self._lock = Lock()
+        for spec in specs:
+            self.register(spec.name, group=spec.group, description=spec.description)
+
+    def register(self, name: str, *, group: str = "service", description: str = "") -> ActionSpec:
+        validate_action_name(name)
+        spec = ActionSpec(name=name, group=group, description=description)
+        with self._lock:
+            existing = self._specs.get(name)
+            if existing is not None:
+                return existing
+            self._specs[name] = spec
+        return spec
+
+    def extend(self, names: Iterable[str], *, group: str = "service") -> None:
+        for name in names:
+            self.register(name, group=group)
+
+    def require(self, action: str) -> ActionSpec:
+        """Return the spec of a catalogued action; raise a typed error otherwise."""
+        validate_action_name(action)
+        try:
+            return self._specs[action]
+        except KeyError:
+            msg = f"action {action!r} is not in the action catalog; register it first"
+            raise UnknownActionError(msg) from None
+
+    def __contains__(self, action: object) -> bool:
+        return action in self._specs
+
+    def __iter__(self) -> Iterator[ActionSpec]:
+        return iter(sorted(self._specs.values(), key=lambda s: (s.group, s.name)))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def groups(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for spec in self:
+            grouped.setdefault(spec.group, []).append(spec.name)
+        return grouped
+
+
+# The OptAIC guide's catalog, group by group, plus the framework's own resource actions.
+_GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "core resources": (
+        "signal.registered", "signal.validated", "signal.promoted",
+        "dataset.created", "dataset.previewed", "dataset.refresh_started",
+        "dataset.refresh_completed", "dataset.refresh_failed",
+    ),
+    "pipeline": (
+        "pipeline_def.submitted", "pipeline_def.deployed", "pipeline_instance.created",
+        "pipeline.run_started", "pipeline.run_completed",
+    ),
+    "experiment": (
+        "experiment.created", "experiment.updated", "experiment.run_completed",
+        "experiment.run_failed", "expression.evaluated", "macro.saved",
+    ),
+    "run lifecycle": tuple(
+        f"{kind}.{verb}"
+        for kind in ("run", "backtest", "training", "inference", "optimization")
+        for verb in ("started", "completed", "failed", "cancelled")
+    ) + ("monitoring.started", "monitoring.completed", "monitoring.alert"),
+    "portfolio": (
+        "portfolio.rebalanced", "portfolio.constraints_updated",
+        "portfolio.weights_computed", "portfolio.optimization_started",
+    ),
+    "promotion": (
+        "promotion.requested", "promotion.approved", "promotion.merged", "promotion.rejected",
+        "guardrails.validated", "guardrails.blocked", "guardrails.warned",
+    ),
+    "monitoring": (
+        "monitoring.drift_detected", "monitoring.performance_alert",
+        "monitoring.data_quality_alert", "monitoring.threshold_breach",
+    ),
+    "resources": (
+        "resource.created", "resource.updated", "resource.deleted", "resource.moved",
+        "transfer.requested", "transfer.completed", "transfer.cancelled",
+    ),
+    "access": ("role_binding.granted", "role_binding.revoked"),
+    "notifications": (
+        "subscription.created", "subscription.revoked", "notification_preferences.updated",
+    ),
+}
+
+
+def default_catalog() -> ActionCatalog:
+    """A fresh catalog holding every action of the OptAIC guide and the framework."""
+    return ActionCatalog(
+        ActionSpec(name=name, group=group)
+        for group, names in _GUIDE_ACTIONS.items()
+        for name in names
+    )
+
+
+CATALOG = default_catalog()
+"""The process-wide catalog that aggregates and the service layer check against."""

@@ -1,0 +1,1 @@
+"""OptAIC domain aggregates (being written)."""

@@ -1,0 +1,74 @@
+"""Envelope-only activities: actions that change no aggregate state (``dataset.previewed``).
+
+Each is stored as a one-event aggregate, so it sits in the same event store and
+notification log as every other activity, with the same envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, NAMESPACE_URL, uuid4, uuid5
+
+from eventsourcing.utils import register_topic
+
+from domain.actions import CATALOG
+from domain.aggregate import ActivityAggregate, ActivityCreatedEvent, ActivitySpec
+from domain.envelope import ActivityEnvelope, Visibility
+from domain.payload import current_policy
+
+_IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:optaic-activity:idempotency")
+
+
+def record_id_for(tenant_id: UUID, idempotency_key: str) -> UUID:
+    """The same (tenant, key) always names the same record: a resend cannot duplicate it."""
+    return uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant_id}:{idempotency_key}")
+
+
+def _no_state(aggregate: Any, **_: Any) -> None:
+    """Envelope-only activities change no state."""
+
+
+class ActivityRecord(ActivityAggregate, topic="optaic.activity_record", resource_type="activity"):
+    """An activity recorded from its envelope alone."""
+
+    @dataclass(frozen=True)
+    class Recorded(ActivityCreatedEvent):
+        pass
+
+    @classmethod
+    def record(
+        cls, envelope: ActivityEnvelope, *, idempotency_key: str | None = None
+    ) -> ActivityRecord:
+        CATALOG.require(envelope.action)
+        payload = current_policy().apply(envelope.payload)
+        record_id = (
+            record_id_for(envelope.tenant_id, idempotency_key) if idempotency_key else uuid4()
+        )
+        return cls._create(
+            cls.Recorded,  # type: ignore[arg-type]
+            id=record_id,
+            tenant_id=envelope.tenant_id,
+            actor_principal_id=envelope.actor_principal_id,
+            resource_id=envelope.resource_id,
+            resource_type=envelope.resource_type,
+            action=envelope.action,
+            visibility=Visibility(envelope.visibility).value,
+            payload=payload,
+            delivery_channels=list(envelope.delivery_channels),
+            correlation_id=envelope.correlation_id,
+        )
+
+
+ActivityRecord.Recorded.TOPIC = "optaic.activity_record:recorded"  # type: ignore[attr-defined]
+ActivityRecord.Recorded.spec = ActivitySpec(
+    action="*",
+    handler=_no_state,
+    visibility=Visibility.RESOURCE,
+    delivery_channels=(),
+    creates=True,
+    version=1,
+    upcasters={},
+    event_name="recorded",
+)
+register_topic(ActivityRecord.Recorded.TOPIC, ActivityRecord.Recorded)  # type: ignore[attr-defined]

@@ -1,0 +1,349 @@
+"""The resource model: resources in a tree, role bindings, subscriptions, preferences."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from domain.aggregate import ActivityAggregate, activity, creates, mutator
+from domain.context import current_context
+from domain.envelope import Visibility
+from domain.errors import DomainRuleError, TenantMismatchError
+from domain.payload import Changes, Payload, apply_changes, changes_between
+from domain.preferences import FilterMode, validate_preferences
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    DELEGATOR = "delegator"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+class SubscriptionScope(StrEnum):
+    RESOURCE = "resource"
+    DESCENDANTS = "descendants"
+
+
+class ResourceAggregate(ActivityAggregate, topic="optaic.resource_base"):
+    """A node of the tenant's resource tree: name, parent, owner.
+
+    Every concrete resource's creating activity carries ``name``, ``parent_id``
+    and ``owner_id`` in its payload; the watcher index reads the tree from them.
+    """
+
+    name: str
+    parent_id: UUID | None
+    owner_id: UUID
+    deleted: bool
+    pending_transfer_to: UUID | None
+
+    @mutator
+    def init_resource(self, name: str, parent_id: UUID | None, owner_id: UUID) -> None:
+        """Call first in every creating handler (runs inside the event)."""
+        self.name = name
+        self.parent_id = parent_id
+        self.owner_id = owner_id
+        self.deleted = False
+        self.pending_transfer_to = None
+
+    @staticmethod
+    def placement(parent: ResourceAggregate | None, owner_id: UUID | None) -> tuple[UUID | None, UUID]:
+        """Check a new resource's parent (same tenant, not deleted); default owner: the actor."""
+        ctx = current_context()
+        if parent is not None:
+            if parent.tenant_id != ctx.tenant_id:
+                raise TenantMismatchError(f"parent {parent.id} belongs to another tenant")
+            parent.require_live()
+        return (parent.id if parent else None), (owner_id or ctx.actor_principal_id)
+
+    def require_live(self) -> None:
+        if self.deleted:
+            raise DomainRuleError(f"{self.resource_kind} {self.id} is deleted")
+
+    @property
+    def resource_kind(self) -> str:
+        return type(self).resource_type
+
+    # -- commands ------------------------------------------------------------------------
+
+    def update(self, **fields: Any) -> bool:
+        """Change plain fields; emits ``resource.updated`` with old/new values, or nothing."""
+        self.require_live()
+        unknown = sorted(set(fields) - set(self.updatable_fields()))
+        if unknown:
+            raise DomainRuleError(f"{self.resource_kind} fields {unknown} cannot be updated")
+        changes = changes_between(self, **fields)
+        if not changes:
+            return False
+        self.updated(changes=changes)
+        return True
+
+    def updatable_fields(self) -> tuple[str, ...]:
+        return ("name",)
+
+    def move(self, new_parent: ResourceAggregate | None) -> None:
+        self.require_live()
+        if new_parent is not None:
+            self.require_same_tenant(new_parent)
+            new_parent.require_live()
+            if new_parent.id == self.id:
+                raise DomainRuleError("a resource cannot be its own parent")
+        new_parent_id = new_parent.id if new_parent else None
+        if new_parent_id == self.parent_id:
+            return
+        self.moved(old_parent_id=self.parent_id, new_parent_id=new_parent_id)
+
+    def delete(self) -> None:
+        self.require_live()
+        self.deleted_(name=self.name)
+
+    def request_transfer(self, to_principal_id: UUID) -> None:
+        self.require_live()
+        if to_principal_id == self.owner_id:
+            raise DomainRuleError("the resource is already owned by that principal")
+        self.transfer_requested(from_owner_id=self.owner_id, to_owner_id=to_principal_id)
+
+    def complete_transfer(self) -> None:
+        """Accept a pending transfer; only the principal it was offered to may do it."""
+        self.require_live()
+        if self.pending_transfer_to is None:
+            raise DomainRuleError("no transfer is pending")
+        if current_context().actor_principal_id != self.pending_transfer_to:
+            raise DomainRuleError("only the principal the transfer was offered to can accept it")
+        self.transfer_completed(from_owner_id=self.owner_id, to_owner_id=self.pending_transfer_to)
+
+    def cancel_transfer(self) -> None:
+        if self.pending_transfer_to is None:
+            raise DomainRuleError("no transfer is pending")
+        self.transfer_cancelled(to_owner_id=self.pending_transfer_to)
+
+    # -- events --------------------------------------------------------------------------
+
+    @activity("resource.updated")
+    def updated(self, *, changes: Changes) -> None:
+        apply_changes(self, changes)
+
+    @activity("resource.moved")
+    def moved(self, *, old_parent_id: UUID | None, new_parent_id: UUID | None) -> None:
+        self.parent_id = new_parent_id
+
+    @activity("resource.deleted")
+    def deleted_(self, *, name: str) -> None:
+        self.deleted = True
+
+    @activity("transfer.requested")
+    def transfer_requested(self, *, from_owner_id: UUID, to_owner_id: UUID) -> None:
+        self.pending_transfer_to = to_owner_id
+
+    @activity("transfer.completed")
+    def transfer_completed(self, *, from_owner_id: UUID, to_owner_id: UUID) -> None:
+        self.owner_id = to_owner_id
+        self.pending_transfer_to = None
+
+    @activity("transfer.cancelled")
+    def transfer_cancelled(self, *, to_owner_id: UUID) -> None:
+        self.pending_transfer_to = None
+
+
+class Resource(ResourceAggregate, topic="optaic.resource"):
+    """A generic resource (folder, project, workspace...): its type is data."""
+
+    kind: str
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        resource_type: str,
+        name: str,
+        parent: ResourceAggregate | None = None,
+        owner_id: UUID | None = None,
+    ) -> Resource:
+        parent_id, owner = cls.placement(parent, owner_id)
+        return cls.created(resource_type=resource_type, name=name, parent_id=parent_id, owner_id=owner)
+
+    @creates("resource.created")
+    def created(self, *, resource_type: str, name: str, parent_id: UUID | None, owner_id: UUID) -> None:
+        self.init_resource(name, parent_id, owner_id)
+        self.kind = resource_type
+
+    @classmethod
+    def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:
+        return aggregate_id, str(payload["resource_type"])
+
+    def activity_target(self) -> tuple[UUID, str]:
+        return self.id, self.kind
+
+    @property
+    def resource_kind(self) -> str:
+        return self.kind
+
+
+class RoleBinding(ActivityAggregate, topic="optaic.role_binding", resource_type="role_binding"):
+    """A principal's role on a resource (and, through the tree, on what is below it)."""
+
+    principal_id: UUID
+    role: str
+    resource_id: UUID
+    on_resource_type: str
+    revoked: bool
+
+    @classmethod
+    def grant(cls, resource: ResourceAggregate, principal_id: UUID, role: Role | str) -> RoleBinding:
+        ctx = current_context()
+        if resource.tenant_id != ctx.tenant_id:
+            raise TenantMismatchError(f"resource {resource.id} belongs to another tenant")
+        resource.require_live()
+        try:
+            checked = Role(role)
+        except ValueError:
+            raise DomainRuleError(f"role {role!r} is not one of {[r.value for r in Role]}") from None
+        return cls.granted(
+            resource_id=resource.id,
+            resource_type=resource.resource_kind,
+            principal_id=principal_id,
+            role=checked.value,
+        )
+
+    def revoke(self) -> None:
+        if self.revoked:
+            raise DomainRuleError("the role binding is already revoked")
+        self.revoked_(principal_id=self.principal_id, role=self.role)
+
+    @creates("role_binding.granted")
+    def granted(self, *, resource_id: UUID, resource_type: str, principal_id: UUID, role: str) -> None:
+        self.resource_id = resource_id
+        self.on_resource_type = resource_type
+        self.principal_id = principal_id
+        self.role = role
+        self.revoked = False
+
+    @activity("role_binding.revoked")
+    def revoked_(self, *, principal_id: UUID, role: str) -> None:
+        self.revoked = True
+
+    @classmethod
+    def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:
+        return payload["resource_id"], str(payload["resource_type"])
+
+    def activity_target(self) -> tuple[UUID, str]:
+        return self.resource_id, self.on_resource_type
+
+
+class Subscription(ActivityAggregate, topic="optaic.subscription", resource_type="subscription"):
+    """An explicit opt-in by the acting principal to a resource (or its subtree)."""
+
+    principal_id: UUID
+    resource_id: UUID
+    on_resource_type: str
+    scope: str
+    revoked: bool
+
+    @classmethod
+    def subscribe(cls, resource: ResourceAggregate, scope: SubscriptionScope | str) -> Subscription:
+        ctx = current_context()
+        if resource.tenant_id != ctx.tenant_id:
+            raise TenantMismatchError(f"resource {resource.id} belongs to another tenant")
+        resource.require_live()
+        try:
+            checked = SubscriptionScope(scope)
+        except ValueError:
+            allowed = [s.value for s in SubscriptionScope]
+            raise DomainRuleError(f"scope {scope!r} is not one of {allowed}") from None
+        return cls.created(
+            principal_id=ctx.actor_principal_id,
+            resource_id=resource.id,
+            resource_type=resource.resource_kind,
+            scope=checked.value,
+        )
+
+    def revoke(self) -> None:
+        if self.revoked:
+            raise DomainRuleError("the subscription is already revoked")
+        if current_context().actor_principal_id != self.principal_id:
+            raise DomainRuleError("only the subscriber can revoke a subscription")
+        self.revoked_(principal_id=self.principal_id, scope=self.scope)
+
+    @creates("subscription.created", visibility=Visibility.PRIVATE)
+    def created(self, *, principal_id: UUID, resource_id: UUID, resource_type: str, scope: str) -> None:
+        self.principal_id = principal_id
+        self.resource_id = resource_id
+        self.on_resource_type = resource_type
+        self.scope = scope
+        self.revoked = False
+
+    @activity("subscription.revoked", visibility=Visibility.PRIVATE)
+    def revoked_(self, *, principal_id: UUID, scope: str) -> None:
+        self.revoked = True
+
+    @classmethod
+    def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:
+        return payload["resource_id"], str(payload["resource_type"])
+
+    def activity_target(self) -> tuple[UUID, str]:
+        return self.resource_id, self.on_resource_type
+
+
+def preferences_id(tenant_id: UUID, principal_id: UUID) -> UUID:
+    """One preferences aggregate per principal and tenant, found without a lookup."""
+    return uuid5(tenant_id, f"notification-preferences:{principal_id}")
+
+
+class NotificationPreferences(
+    ActivityAggregate, topic="optaic.notification_preferences", resource_type="principal"
+):
+    """How much a principal wants to hear: ``all``, ``mutations`` (default) or ``custom``."""
+
+    principal_id: UUID
+    filter_mode: str
+    custom_actions: list[str]
+
+    @staticmethod
+    def create_id(*_: Any, **__: Any) -> UUID:
+        ctx = current_context()
+        return preferences_id(ctx.tenant_id, ctx.actor_principal_id)
+
+    @classmethod
+    def first_set(cls, filter_mode: str, custom_actions: list[str]) -> NotificationPreferences:
+        mode, patterns = validate_preferences(filter_mode, custom_actions)
+        return cls.set_first(
+            principal_id=current_context().actor_principal_id,
+            filter_mode=mode.value,
+            custom_actions=patterns,
+        )
+
+    def change(self, filter_mode: str, custom_actions: list[str]) -> bool:
+        if current_context().actor_principal_id != self.principal_id:
+            raise DomainRuleError("principals set only their own notification preferences")
+        mode, patterns = validate_preferences(filter_mode, custom_actions)
+        if mode.value == self.filter_mode and patterns == self.custom_actions:
+            return False
+        self.updated(principal_id=self.principal_id, filter_mode=mode.value, custom_actions=patterns)
+        return True
+
+    @creates(
+        "notification_preferences.updated",
+        visibility=Visibility.PRIVATE,
+        event_name="notification_preferences.first_set",
+    )
+    def set_first(self, *, principal_id: UUID, filter_mode: str, custom_actions: list[str]) -> None:
+        self.principal_id = principal_id
+        self.filter_mode = filter_mode
+        self.custom_actions = list(custom_actions)
+
+    @activity("notification_preferences.updated", visibility=Visibility.PRIVATE)
+    def updated(self, *, principal_id: UUID, filter_mode: str, custom_actions: list[str]) -> None:
+        self.filter_mode = filter_mode
+        self.custom_actions = list(custom_actions)
+
+    @classmethod
+    def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:
+        return payload["principal_id"], cls.resource_type
+
+    def activity_target(self) -> tuple[UUID, str]:
+        return self.principal_id, type(self).resource_type
+
+
+DEFAULT_FILTER_MODE = FilterMode.MUTATIONS

@@ -1,0 +1,246 @@
+from collections.abc import Iterator
+from uuid import UUID, uuid4
+
+import eventsourcing.utils
+import pytest
+
+from activity.application import ActivityApplication
+from activity.testing import in_memory_application
+from domain import (
+    ActivityAggregate,
+    ActivityDefinitionError,
+    ActivityEvent,
+    MissingActivityContextError,
+    Resource,
+    SecretInPayloadError,
+    TenantMismatchError,
+    activity,
+    activity_context,
+    creates,
+    workflow,
+)
+
+
+def forget_topics(prefix: str) -> None:
+    """Simulate a new deployment: the classes that wrote these topics are gone."""
+    for topic in [t for t in eventsourcing.utils._topic_cache if t.startswith(prefix)]:
+        del eventsourcing.utils._topic_cache[topic]
+
+
+@pytest.fixture
+def tenant() -> UUID:
+    return uuid4()
+
+
+@pytest.fixture
+def actor() -> UUID:
+    return uuid4()
+
+
+@pytest.fixture
+def acting(tenant: UUID, actor: UUID) -> Iterator[None]:
+    with activity_context(tenant_id=tenant, actor_principal_id=actor):
+        yield
+
+
+def test_every_event_carries_the_envelope_from_context_and_decorator(
+    acting: None, tenant: UUID, actor: UUID
+) -> None:
+    with workflow() as correlation_id:
+        folder = Resource.create(resource_type="folder", name="Research")
+        folder.update(name="Research 2")
+    created, updated = folder.collect_events()
+    for event in (created, updated):
+        assert isinstance(event, ActivityEvent)
+        assert event.tenant_id == tenant
+        assert event.actor_principal_id == actor
+        assert event.resource_id == folder.id
+        assert event.resource_type == "folder"
+        assert event.correlation_id == correlation_id
+    assert created.action == "resource.created"
+    assert created.payload == {"resource_type": "folder", "name": "Research",
+                               "parent_id": None, "owner_id": actor}
+    assert updated.payload == {"changes": {"name": {"old": "Research", "new": "Research 2"}}}
+
+
+def test_without_a_context_an_event_fails_loudly() -> None:
+    with pytest.raises(MissingActivityContextError):
+        Resource.create(resource_type="folder", name="x")
+    with pytest.raises(MissingActivityContextError):
+        with activity_context(tenant_id=uuid4()):
+            pass
+
+
+def test_activities_outside_a_workflow_get_their_own_correlation_ids(acting: None) -> None:
+    folder = Resource.create(resource_type="folder", name="a")
+    folder.update(name="b")
+    first, second = folder.collect_events()
+    assert isinstance(first, ActivityEvent)
+    assert isinstance(second, ActivityEvent)
+    assert first.correlation_id != second.correlation_id
+
+
+def test_state_changes_outside_activity_methods_are_refused_at_run_time(acting: None) -> None:
+    folder = Resource.create(resource_type="folder", name="a")
+    with pytest.raises(ActivityDefinitionError):
+        folder.name = "sneaky"
+    with pytest.raises(ActivityDefinitionError):
+        del folder.name
+    assert folder.name == "a"
+
+
+def test_a_state_changing_method_without_an_action_fails_at_class_definition() -> None:
+    with pytest.raises(ActivityDefinitionError, match=r"rename changes state"):
+
+        class Sneaky(ActivityAggregate, topic="test.sneaky"):
+            def rename(self, name: str) -> None:
+                self.name = name
+
+    with pytest.raises(ActivityDefinitionError, match=r"tag changes state"):
+
+        class SneakyList(ActivityAggregate, topic="test.sneaky_list"):
+            tags: list[str]
+
+            def tag(self, tag: str) -> None:
+                self.tags.append(tag)
+
+
+def test_declaration_mistakes_fail_at_class_definition() -> None:
+    with pytest.raises(ActivityDefinitionError, match="not in the action catalog"):
+
+        class Unknown(ActivityAggregate, topic="test.unknown"):
+            @activity("chat.posted")
+            def posted(self, *, text: str) -> None: ...
+
+    with pytest.raises(ActivityDefinitionError, match="stable topic"):
+
+        class NoTopic(ActivityAggregate):  # type: ignore[call-arg]
+            pass
+
+    with pytest.raises(ActivityDefinitionError, match=r"\*args"):
+
+        class Hidden(ActivityAggregate, topic="test.hidden"):
+            @activity("resource.updated")
+            def updated(self, **changes: object) -> None: ...
+
+    with pytest.raises(ActivityDefinitionError, match="two events"):
+
+        class Twice(ActivityAggregate, topic="test.twice"):
+            @creates("resource.created")
+            def created(self) -> None: ...
+
+            @activity("resource.created")
+            def again(self) -> None: ...
+
+
+def test_aggregates_are_created_by_their_creating_command_only(acting: None) -> None:
+    with pytest.raises(ActivityDefinitionError, match=r"Resource\.created"):
+        Resource()
+
+
+def test_a_payload_policy_violation_saves_nothing_and_leaves_the_aggregate_unchanged(
+    acting: None,
+) -> None:
+    app = in_memory_application()
+    folder = Resource.create(resource_type="folder", name="a")
+    app.save(folder)
+    with pytest.raises(SecretInPayloadError):
+        folder.update(name={"password": "hunter2"})
+    assert folder.name == "a"
+    assert folder.version == 1
+    assert folder.collect_events() == []
+    assert app.recorder.max_notification_id() == 1
+
+
+def test_commands_on_another_tenants_aggregate_are_refused(acting: None, actor: UUID) -> None:
+    folder = Resource.create(resource_type="folder", name="a")
+    folder.collect_events()
+    with activity_context(tenant_id=uuid4(), actor_principal_id=actor):
+        with pytest.raises(TenantMismatchError):
+            folder.update(name="b")
+        with pytest.raises(TenantMismatchError):
+            Resource.create(resource_type="folder", name="child", parent=folder)
+    assert folder.collect_events() == []
+
+
+def test_stored_events_name_stable_topics_so_renamed_classes_still_load(acting: None) -> None:
+    app = in_memory_application()
+
+    class Note(ActivityAggregate, topic="test.note", resource_type="note"):
+        text: str
+
+        @creates("resource.created")
+        def written(self, *, text: str) -> None:
+            self.text = text
+
+    note = Note.written(text="hello")
+    app.save(note)
+    stored = app.recorder.select_events(note.id)
+    assert stored[0].topic == "test.note:resource.created"
+    assert "test_aggregate" not in stored[0].topic  # no module path in the store
+
+    forget_topics("test.note")
+
+    class RenamedNote(ActivityAggregate, topic="test.note", resource_type="note"):
+        text: str
+
+        @creates("resource.created")
+        def written(self, *, text: str) -> None:
+            self.text = text
+
+    loaded = app.repository.get(note.id)
+    assert isinstance(loaded, RenamedNote)
+    assert loaded.text == "hello"
+
+
+def test_an_old_event_version_is_upcast_when_read(acting: None) -> None:
+    app = in_memory_application()
+
+    class Metric(ActivityAggregate, topic="test.metric", resource_type="metric"):
+        value: float
+        unit: str
+
+        @creates("resource.created")
+        def recorded(self, *, value: float) -> None:
+            self.value = value
+            self.unit = "unknown"
+
+    old = Metric.recorded(value=1.5)
+    app.save(old)
+    forget_topics("test.metric")
+
+    def v1_to_v2(payload: dict[str, object]) -> None:
+        payload["unit"] = "bps"  # v1 never said; every v1 metric was in basis points
+
+    class MetricV2(ActivityAggregate, topic="test.metric", resource_type="metric"):
+        value: float
+        unit: str
+
+        @creates("resource.created", version=2, upcasters={1: v1_to_v2})
+        def recorded(self, *, value: float, unit: str) -> None:
+            self.value = value
+            self.unit = unit
+
+    loaded = app.repository.get(old.id)
+    assert isinstance(loaded, MetricV2)
+    assert (loaded.value, loaded.unit) == (1.5, "bps")
+    fresh = MetricV2.recorded(value=2.0, unit="pct")
+    app.save(fresh)
+    assert app.recorder.select_events(fresh.id)[0].state.find(b'"class_version":2') >= 0
+    with pytest.raises(ActivityDefinitionError, match="upcasters"):
+
+        class MetricV3(ActivityAggregate, topic="test.metric_v3"):
+            @creates("resource.created", version=3, upcasters={1: v1_to_v2})
+            def recorded(self) -> None: ...
+
+
+def test_an_application_refuses_events_that_are_not_activities() -> None:
+    from eventsourcing.domain import Aggregate
+
+    class Plain(Aggregate):
+        pass
+
+    app: ActivityApplication = in_memory_application()
+    with pytest.raises(ActivityDefinitionError, match="not an activity event"):
+        app.save(Plain())
+    assert app.recorder.max_notification_id() in (None, 0)

@@ -1,0 +1,107 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain import (
+    BinaryPayloadError,
+    PayloadPolicy,
+    PayloadTooLargeError,
+    SecretInPayloadError,
+    UnsupportedPayloadValueError,
+)
+from domain.payload import apply_changes, changes_between, is_secret_key
+
+policy = PayloadPolicy()
+
+
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        ({"password": "x"}, "password"),
+        ({"db": {"Password": "x"}}, "db.Password"),
+        ({"api_key": "x"}, "api_key"),
+        ({"apiKey": "x"}, "apiKey"),
+        ({"config": {"auth": {"Authorization": "x"}}}, "config.auth.Authorization"),
+        ({"private_key": "x"}, "private_key"),
+        ({"credentials": {"user": "u"}}, "credentials"),
+        ({"client_secret": "x"}, "client_secret"),
+        ({"access_token": "x"}, "access_token"),
+        ({"items": [{"ok": 1}, {"secret": "x"}]}, "items[1].secret"),
+        ({"changes": {"password": {"old": "a", "new": "b"}}}, "changes.password"),
+        ({"note": "-----BEGIN RSA PRIVATE KEY-----\nabc"}, "note"),
+        ({"header": "Bearer abcdefghijklmnop"}, "header"),
+    ],
+)
+def test_secrets_at_any_depth_are_refused_naming_the_key_path(payload: dict[str, object], path: str) -> None:
+    with pytest.raises(SecretInPayloadError) as raised:
+        policy.apply(payload)
+    assert raised.value.path == path
+    assert path in str(raised.value)
+
+
+@pytest.mark.parametrize("key", ["max_tokens", "token_count_total", "secretary_id", "keyboard", "name"])
+def test_ordinary_keys_that_merely_resemble_secrets_are_allowed(key: str) -> None:
+    if key == "token_count_total":
+        assert is_secret_key(key)  # "token" as a word is a secret...
+        assert PayloadPolicy(allowed_keys=frozenset({key})).apply({key: 1}) == {key: 1}  # ...unless allowed
+    else:
+        assert policy.apply({key: 1}) == {key: 1}
+
+
+def test_bytes_are_refused_with_their_path() -> None:
+    with pytest.raises(BinaryPayloadError) as raised:
+        policy.apply({"data": {"blob": b"\x00\x01"}})
+    assert raised.value.path == "data.blob"
+
+
+def test_oversize_payloads_are_refused_with_size_and_limit() -> None:
+    small = PayloadPolicy(max_bytes=300)
+    with pytest.raises(PayloadTooLargeError) as raised:
+        small.apply({"rows": ["x" * 50] * 10})
+    assert raised.value.limit == 300
+    assert raised.value.size > 300
+    assert PayloadPolicy().max_bytes == 16 * 1024
+
+
+def test_values_json_cannot_replay_faithfully_are_refused() -> None:
+    with pytest.raises(UnsupportedPayloadValueError):
+        policy.apply({"s": {1, 2}})
+    with pytest.raises(UnsupportedPayloadValueError):
+        policy.apply({"n": float("nan")})
+    with pytest.raises(UnsupportedPayloadValueError):
+        policy.apply({1: "int key"})  # type: ignore[dict-item]
+
+
+def test_supported_values_pass_and_tuples_become_lists() -> None:
+    rid, now = uuid4(), datetime.now(UTC)
+    out = policy.apply({"ids": (rid,), "at": now, "amount": Decimal("1.5"), "ok": True, "n": None})
+    assert out == {"ids": [rid], "at": now, "amount": Decimal("1.5"), "ok": True, "n": None}
+
+
+def test_changes_record_old_and_new_of_changed_fields_only() -> None:
+    class Thing:
+        name = "a"
+        size = 1
+
+    thing = Thing()
+    changes = changes_between(thing, name="b", size=1, missing=None)
+    assert changes == {"name": {"old": "a", "new": "b"}}
+    apply_changes(thing, changes)
+    assert thing.name == "b"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet="abcxyz ", max_size=10),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(["a", "b", "count", "name"]), children, max_size=3),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b", "count", "name"]), json_values, max_size=4))
+def test_clean_payloads_pass_unchanged(payload: dict[str, object]) -> None:
+    assert policy.apply(payload) == payload
