@@ -19,7 +19,7 @@ def retry_on_conflict(command: Callable[[], T], *, attempts: int = 8, max_wait: 
     """
     retrying = Retrying(
         retry=retry_if_exception_type(ConcurrencyConflictError),
-        wait=wait_exponential_jitter(initial=0.005, max=max_wait),
+        wait=wait_exponential_jitter(multiplier=0.005, max=max_wait, jitter=max_wait / 5),
         stop=stop_after_attempt(attempts),
         reraise=True,
     )

@@ -126,6 +126,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
     "access": ("role_binding.granted", "role_binding.revoked"),
     "notifications": (
         "subscription.created", "subscription.revoked", "notification_preferences.updated",
+        "notification.read",
     ),
 }
 

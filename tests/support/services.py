@@ -197,6 +197,7 @@ class PostgresServer(_DatabaseAdmin):
         self.port = 0
         self.tmpdir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._running_bindir: Path | None = None
 
     # -- addresses -----------------------------------------------------------------------
 
@@ -228,7 +229,7 @@ class PostgresServer(_DatabaseAdmin):
         """Create a fresh cluster, start it and create the ``activity_test`` database."""
         if self.running:
             return
-        bindir = self._bindir or find_pg_bindir()
+        bindir = self._running_bindir = self._bindir or find_pg_bindir()
         self.tmpdir = Path(tempfile.mkdtemp(prefix="activity-pg-"))
         try:
             self._start(bindir, self.tmpdir)
@@ -292,8 +293,7 @@ class PostgresServer(_DatabaseAdmin):
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
                 raise ServiceUnavailable(
-                    f"PostgreSQL exited during startup; log {self.log_path}:\n"
-                    + _log_tail(self.log_path)
+                    "PostgreSQL exited during startup; its log:\n" + _log_tail(self.log_path)
                 )
             try:
                 with psycopg.connect(self.url_for(self.admin_dbname), connect_timeout=2) as conn:
@@ -304,30 +304,32 @@ class PostgresServer(_DatabaseAdmin):
                 time.sleep(0.1)
         raise ServiceUnavailable(
             f"PostgreSQL did not accept connections on port {self.port} within"
-            f" {STARTUP_TIMEOUT:.0f}s (last error: {last_error}); log {self.log_path}:\n"
+            f" {STARTUP_TIMEOUT:.0f}s (last error: {last_error}); its log:\n"
             + _log_tail(self.log_path)
         )
 
     def stop(self) -> None:
         """Stop the server at once (no checkpoint) and delete its files."""
-        bindir = self._bindir or _bindir_or_none()
+        bindir = self._running_bindir
         if self.running and bindir is not None:
             # Immediate mode: no shutdown checkpoint, the cluster is about to be deleted anyway.
-            subprocess.run(
-                [
-                    *self._as_postgres(),
-                    str(bindir / "pg_ctl"),
-                    "stop",
-                    "--pgdata",
-                    str(self.datadir),
-                    "--mode",
-                    "immediate",
-                ],
-                check=False,
-                capture_output=True,
-                cwd=self.tmpdir,
-                timeout=STARTUP_TIMEOUT,
-            )
+            # (A failure here is handled below: the postmaster gets killed.)
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run(
+                    [
+                        *self._as_postgres(),
+                        str(bindir / "pg_ctl"),
+                        "stop",
+                        "--pgdata",
+                        str(self.datadir),
+                        "--mode",
+                        "immediate",
+                    ],
+                    check=False,
+                    capture_output=True,
+                    cwd=self.tmpdir,
+                    timeout=STARTUP_TIMEOUT,
+                )
         if self._proc is not None:
             if self._proc.poll() is None:
                 try:
@@ -342,6 +344,7 @@ class PostgresServer(_DatabaseAdmin):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
         self.port = 0
+        self._running_bindir = None
 
     close = stop
 
@@ -389,13 +392,6 @@ class PostgresServer(_DatabaseAdmin):
             raise ServiceUnavailable(
                 f"{what} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
             )
-
-
-def _bindir_or_none() -> Path | None:
-    try:
-        return find_pg_bindir()
-    except ServiceUnavailable:
-        return None
 
 
 # --------------------------------------------------------------------------------------------

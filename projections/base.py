@@ -1,0 +1,26 @@
+"""What the generic runner needs from a projection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from projections.events import StoredActivity
+
+
+class Projection(Protocol):
+    name: str
+    """Stable: the tracking row is keyed by it (renaming needs a migration)."""
+    version: int
+    """Bump when the projection's logic changes; the runner then refuses to run until rebuilt."""
+
+    def load(self, conn: sa.Connection) -> None:
+        """(Re)load any in-memory state from the tables, as of the tracked position."""
+
+    def reset(self, conn: sa.Connection) -> None:
+        """Delete what the projection derived, before a rebuild from position 0."""
+
+    def apply(self, conn: sa.Connection, batch: Sequence[StoredActivity]) -> None:
+        """Write the rows for ``batch`` (in log order) on ``conn``; never commit."""

@@ -1,0 +1,53 @@
+"""The read models' database: the same one as the event store, through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+"""Every read-model table is declared on this one metadata (one module per read model)."""
+
+
+def create_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine tuned for the backend: WAL and a busy timeout on SQLite, a pool on PostgreSQL."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN
+        # instead, so a batch never fails half-way on "database is locked".
+        @sa.event.listens_for(engine, "connect")
+        def _no_pysqlite_autobegin(dbapi_connection: Any, _: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin_immediate(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def create_tables(engine: Engine) -> None:
+    # Import the read-model modules so that their tables are on the metadata.
+    import projections.audit_log
+    import projections.notifications
+    import projections.outbox
+    import projections.tracking
+    import projections.watchers  # noqa: F401
+
+    metadata.create_all(engine)

@@ -1,0 +1,91 @@
+"""The routing projection: watcher index, inboxes and outbox, in one position and transaction.
+
+They share one tracking position because an activity's recipients must be
+resolved against the watcher index exactly as of that activity (invariant 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+import sqlalchemy as sa
+
+from projections.events import StoredActivity
+from projections.notifications import READ_ACTION, apply_read_marks, inbox_rows, notifications, summarize
+from projections.outbox import outbox
+from projections.upsert import upsert
+from projections.watchers import WatcherIndex
+
+MESSAGE_VERSION = 1
+_OUTBOX_CONTENT = ("activity_id", "tenant_id", "correlation_id", "action", "recipients", "channels", "message")
+
+
+def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
+    """The compact message pushed to clients: ids and a summary, never the payload."""
+    return {
+        "v": MESSAGE_VERSION,
+        "activity_id": str(activity.activity_id),
+        "tenant_id": str(activity.tenant_id),
+        "action": activity.action,
+        "resource_id": str(activity.resource_id),
+        "resource_type": activity.resource_type,
+        "actor_principal_id": str(activity.actor_principal_id),
+        "summary": summary,
+        "occurred_at": activity.occurred_at.astimezone(UTC).isoformat(),
+        "correlation_id": str(activity.correlation_id),
+    }
+
+
+class RoutingProjection:
+    name = "routing"
+    version = 1
+
+    def __init__(self) -> None:
+        self.index = WatcherIndex()
+
+    def load(self, conn: sa.Connection) -> None:
+        self.index = WatcherIndex.load(conn)
+
+    def reset(self, conn: sa.Connection) -> None:
+        WatcherIndex.reset(conn)
+        conn.execute(notifications.delete())
+        # The outbox keeps its rows: their delivery state says what was already published.
+        self.index = WatcherIndex()
+
+    def apply(self, conn: sa.Connection, batch: Sequence[StoredActivity]) -> None:
+        inbox: list[dict[str, Any]] = []
+        pushes: list[dict[str, Any]] = []
+        marks: list[StoredActivity] = []
+        for activity in batch:
+            self.index.apply(activity)
+            if activity.action == READ_ACTION and activity.topic.startswith("optaic.activity_record"):
+                marks.append(activity)
+                continue
+            recipients = self.index.watchers(activity)
+            if not recipients and not activity.delivery_channels:
+                continue
+            node = self.index.nodes.get(activity.resource_id)
+            summary = summarize(activity, node.name if node else None)
+            inbox.extend(inbox_rows(activity, recipients, summary))
+            pushes.append({
+                "position": activity.position,
+                "activity_id": activity.activity_id,
+                "tenant_id": activity.tenant_id,
+                "correlation_id": activity.correlation_id,
+                "action": activity.action,
+                "recipients": [
+                    {"principal_id": str(p), "reasons": reasons} for p, reasons in recipients.items()
+                ],
+                "channels": list(activity.delivery_channels),
+                "message": message_of(activity, summary),
+                "created_at": activity.occurred_at,
+                "next_attempt_at": activity.occurred_at,
+            })
+        self.index.flush(conn)
+        if inbox:
+            conn.execute(notifications.insert(), inbox)
+        # A rebuild rewrites content only; status, attempts and leases stay as the notifier left them.
+        upsert(conn, outbox, pushes, key=("position",), update=_OUTBOX_CONTENT)
+        apply_read_marks(conn, marks)

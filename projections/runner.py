@@ -1,0 +1,187 @@
+"""The generic, batched, exactly-once projection runner.
+
+Each batch: read up to N notifications after the tracked position, apply them
+to the read models, write the new position, commit, all in ONE transaction of
+the read models' database. A crash at any instant leaves either the whole batch
+or none of it; restarting continues from the committed position.
+
+Gap safety: eventsourcing issues notification ids in commit order (a table lock on
+PostgreSQL, one writer at a time on SQLite), so reading "after my position" never
+skips an event that commits later with a lower id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from eventsourcing.persistence import ApplicationRecorder
+from sqlalchemy.engine import Engine
+
+from projections.base import Projection
+from projections.events import Decoder, decode_notifications
+from projections.tracking import read_position, write_position
+
+log = logging.getLogger(__name__)
+
+
+class ProjectionVersionError(RuntimeError):
+    """The tables were built by another version of the projection: rebuild it first."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    count: int
+    position: int
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        projection: Projection,
+        *,
+        engine: Engine,
+        recorder: ApplicationRecorder,
+        decode: Decoder,
+        batch_size: int = 500,
+    ) -> None:
+        self.projection = projection
+        self.engine = engine
+        self.recorder = recorder
+        self.decode = decode
+        self.batch_size = batch_size
+        self._loaded_at: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    def _ensure_loaded(self, conn: sa.Connection, position: int) -> None:
+        # In-memory state is valid only if this runner wrote the tracked position itself;
+        # if another runner moved it (or a batch failed), reload from the tables, which
+        # the tracking row's lock makes consistent with that position.
+        if self._loaded_at != position:
+            self.projection.load(conn)
+            self._loaded_at = position
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            return read_position(conn, self.name)[0]
+
+    def run_batch(self) -> BatchResult:
+        """Apply the next batch, or nothing; return how many activities were applied."""
+        try:
+            with self.engine.begin() as conn:
+                position, version = read_position(conn, self.name, for_update=True)
+                if version is not None and version != self.projection.version:
+                    msg = (
+                        f"projection {self.name!r} tables are version {version}, code is "
+                        f"{self.projection.version}: run `activity projections rebuild {self.name}`"
+                    )
+                    raise ProjectionVersionError(msg)
+                self._ensure_loaded(conn, position)
+                notifications = self.recorder.select_notifications(
+                    start=position, limit=self.batch_size, inclusive_of_start=False
+                )
+                if not notifications:
+                    return BatchResult(0, position)
+                batch = decode_notifications(notifications, self.decode)
+                self.projection.apply(conn, batch)
+                last = batch[-1].position
+                write_position(conn, self.name, last, self.projection.version)
+            self._loaded_at = last
+            return BatchResult(len(batch), last)
+        except BaseException:
+            # The transaction rolled back; in-memory state may be ahead of the tables.
+            self._loaded_at = None
+            raise
+
+    def catch_up(self, *, on_batch: Callable[[BatchResult], None] | None = None) -> int:
+        """Apply every committed activity; return how many."""
+        total = 0
+        while True:
+            result = self.run_batch()
+            total += result.count
+            if on_batch is not None and result.count:
+                on_batch(result)
+            if result.count < self.batch_size:
+                return total
+
+    def rebuild(self, *, on_batch: Callable[[BatchResult], None] | None = None) -> int:
+        """Forget everything derived and replay the log from the start."""
+        with self.engine.begin() as conn:
+            read_position(conn, self.name, for_update=True)
+            self.projection.reset(conn)
+            write_position(conn, self.name, 0, self.projection.version)
+        self._loaded_at = None
+        return self.catch_up(on_batch=on_batch)
+
+
+# -- waking up ---------------------------------------------------------------------------------
+
+
+class Wakeup:
+    """Sleep until new events may exist: PostgreSQL LISTEN/NOTIFY with a poll as fallback."""
+
+    def __init__(self, *, poll_interval: float, listen: dict[str, Any] | None = None) -> None:
+        self.poll_interval = poll_interval
+        self._listen = listen  # {"conninfo": ..., "channel": ...} on PostgreSQL
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connect(self) -> psycopg.Connection[Any] | None:
+        if self._listen is None:
+            return None
+        if self._conn is None or self._conn.closed:
+            try:
+                conn = psycopg.connect(self._listen["conninfo"], autocommit=True)
+                conn.execute(f'LISTEN "{self._listen["channel"]}"')
+                self._conn = conn
+            except psycopg.OperationalError as error:
+                log.warning("LISTEN connection failed, polling until it is back: %s", error)
+                self._conn = None
+        return self._conn
+
+    def wait(self, stop: threading.Event) -> None:
+        conn = self._connect()
+        if conn is None:
+            stop.wait(self.poll_interval)
+            return
+        try:
+            for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
+                break
+        except psycopg.OperationalError as error:
+            log.warning("LISTEN connection lost, reconnecting: %s", error)
+            with contextlib.suppress(Exception):
+                conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def follow(
+    runners: list[ProjectionRunner],
+    *,
+    stop: threading.Event,
+    wakeup: Wakeup,
+    on_batch: Callable[[str, BatchResult], None] | None = None,
+) -> None:
+    """Keep every runner caught up until ``stop`` is set. Errors propagate: never skip a batch."""
+    while not stop.is_set():
+        busy = False
+        for runner in runners:
+            result = runner.run_batch()
+            if result.count:
+                busy = True
+                if on_batch is not None:
+                    on_batch(runner.name, result)
+        if not busy:
+            wakeup.wait(stop)

@@ -1,0 +1,148 @@
+"""The projections of one application, wired: setup, catch up, follow, rebuild, status."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eventsourcing.persistence import ApplicationRecorder
+from sqlalchemy.engine import Engine
+
+from projections.audit_log import AuditLogProjection
+from projections.base import Projection
+from projections.database import create_tables, is_postgres
+from projections.events import Decoder
+from projections.routing import RoutingProjection
+from projections.runner import BatchResult, ProjectionRunner, Wakeup, follow
+from projections.tracking import read_position, tracking
+from projections.upsert import upsert
+
+
+class EventSource(Protocol):
+    """What the projections need of an eventsourcing application."""
+
+    @property
+    def recorder(self) -> ApplicationRecorder: ...
+
+    @property
+    def mapper(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    position: int
+    head: int
+    version: int | None
+    code_version: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return self.version is not None and self.version != self.code_version
+
+
+def default_projections() -> list[Projection]:
+    return [AuditLogProjection(), RoutingProjection()]
+
+
+class ProjectionService:
+    def __init__(
+        self,
+        app: EventSource,
+        engine: Engine,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        projections: Iterable[Projection] | None = None,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.poll_interval = poll_interval
+        decode: Decoder = app.mapper.transcoder.decode
+        self.runners = {
+            p.name: ProjectionRunner(
+                p, engine=engine, recorder=app.recorder, decode=decode, batch_size=batch_size
+            )
+            for p in (projections if projections is not None else default_projections())
+        }
+
+    def setup(self) -> None:
+        """Create the read-model tables and a tracking row per projection (idempotent)."""
+        create_tables(self.engine)
+        with self.engine.begin() as conn:
+            upsert(
+                conn,
+                tracking,
+                [
+                    {"name": name, "position": 0, "version": r.projection.version,
+                     "updated_at": datetime.now(UTC)}
+                    for name, r in self.runners.items()
+                ],
+                key=("name",),
+                update=(),
+            )
+
+    def select(self, names: Iterable[str] | None) -> list[ProjectionRunner]:
+        if names is None:
+            return list(self.runners.values())
+        unknown = sorted(set(names) - set(self.runners))
+        if unknown:
+            raise KeyError(f"unknown projections {unknown}; known: {sorted(self.runners)}")
+        return [self.runners[name] for name in names]
+
+    def catch_up(self, names: Iterable[str] | None = None) -> int:
+        return sum(runner.catch_up() for runner in self.select(names))
+
+    def rebuild(
+        self, names: Iterable[str] | None = None,
+        on_batch: Callable[[str, BatchResult], None] | None = None,
+    ) -> int:
+        total = 0
+        for runner in self.select(names):
+            callback = (lambda r, n=runner.name: on_batch(n, r)) if on_batch else None  # type: ignore[misc]
+            total += runner.rebuild(on_batch=callback)
+        return total
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def status(self) -> list[ProjectionStatus]:
+        head = self.head()
+        with self.engine.connect() as conn:
+            statuses = []
+            for name, runner in self.runners.items():
+                position, version = read_position(conn, name)
+                statuses.append(ProjectionStatus(
+                    name=name, position=position, head=head, version=version,
+                    code_version=runner.projection.version,
+                ))
+            return statuses
+
+    def wakeup(self) -> Wakeup:
+        listen = None
+        if is_postgres(self.engine):
+            url = self.engine.url.set(drivername="postgresql")
+            listen = {
+                "conninfo": url.render_as_string(hide_password=False),
+                "channel": getattr(self.app.recorder, "channel_name", ""),
+            }
+        return Wakeup(poll_interval=self.poll_interval, listen=listen)
+
+    def follow(
+        self,
+        stop: threading.Event,
+        names: Iterable[str] | None = None,
+        on_batch: Callable[[str, BatchResult], None] | None = None,
+    ) -> None:
+        wakeup = self.wakeup()
+        try:
+            follow(self.select(names), stop=stop, wakeup=wakeup, on_batch=on_batch)
+        finally:
+            wakeup.close()

@@ -1,0 +1,382 @@
+"""Read model: the watcher index (resource tree, owners, role bindings, subscriptions, preferences).
+
+The index is kept in memory by the one runner that owns it and written through
+to its tables in the same transaction as the batch, so resolving the watchers
+of an activity costs no query, and always sees the index exactly as of that
+activity's position in the log (the activity itself included).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from domain.preferences import FilterMode, wants
+from projections.database import metadata
+from projections.events import StoredActivity
+from projections.upsert import upsert
+
+SUBSCRIBER, OWNER, DELEGATOR = "subscriber", "owner", "delegator"
+DELEGATING_ROLES = frozenset({"owner", "delegator"})
+
+resources = sa.Table(
+    "watch_resources",
+    metadata,
+    sa.Column("resource_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("parent_id", sa.Uuid, nullable=True),
+    sa.Column("owner_id", sa.Uuid, nullable=False),
+    sa.Column("root_id", sa.Uuid, nullable=False),
+    # "/<root>/<...>/<self>/": subtree queries are prefix matches
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Index("ix_watch_resources_tenant_path", "tenant_id", "path"),
+    sa.Index("ix_watch_resources_tenant_owner", "tenant_id", "owner_id"),
+)
+
+role_bindings = sa.Table(
+    "watch_role_bindings",
+    metadata,
+    sa.Column("binding_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("resource_id", sa.Uuid, nullable=False),
+    sa.Column("principal_id", sa.Uuid, nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Index("ix_watch_bindings_principal", "tenant_id", "principal_id"),
+    sa.Index("ix_watch_bindings_resource", "tenant_id", "resource_id"),
+)
+
+subscriptions = sa.Table(
+    "watch_subscriptions",
+    metadata,
+    sa.Column("subscription_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("principal_id", sa.Uuid, nullable=False),
+    sa.Column("resource_id", sa.Uuid, nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Index("ix_watch_subscriptions_principal", "tenant_id", "principal_id"),
+    sa.Index("ix_watch_subscriptions_resource", "tenant_id", "resource_id"),
+)
+
+preferences = sa.Table(
+    "watch_preferences",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("principal_id", sa.Uuid, primary_key=True),
+    sa.Column("filter_mode", sa.String(16), nullable=False),
+    sa.Column("custom_actions", sa.JSON, nullable=False),
+)
+
+TABLES = (resources, role_bindings, subscriptions, preferences)
+
+# Structural changes come only from the framework's own aggregates (by stable topic),
+# never from an envelope-only record that happens to carry the same action name.
+_RESOURCE_EVENTS = "optaic.resource_base:"
+_ROLE_BINDING = "optaic.role_binding:"
+_SUBSCRIPTION = "optaic.subscription:"
+_PREFERENCES = "optaic.notification_preferences:"
+_RECORD_TOPIC = "optaic.activity_record:recorded"
+_RESOURCE_CREATION_KEYS = frozenset({"name", "parent_id", "owner_id"})
+
+
+@dataclass
+class Node:
+    tenant_id: UUID
+    resource_type: str
+    name: str
+    parent_id: UUID | None
+    owner_id: UUID
+    deleted: bool = False
+
+
+@dataclass
+class Binding:
+    tenant_id: UUID
+    resource_id: UUID
+    principal_id: UUID
+    role: str
+    active: bool = True
+
+
+@dataclass
+class Sub:
+    tenant_id: UUID
+    principal_id: UUID
+    resource_id: UUID
+    scope: str
+    active: bool = True
+
+
+@dataclass
+class WatcherIndex:
+    nodes: dict[UUID, Node] = field(default_factory=dict)
+    children: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
+    bindings: dict[UUID, Binding] = field(default_factory=dict)
+    bindings_on: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
+    bindings_of: dict[tuple[UUID, UUID], set[UUID]] = field(default_factory=lambda: defaultdict(set))
+    owned_by: dict[tuple[UUID, UUID], set[UUID]] = field(default_factory=lambda: defaultdict(set))
+    subs: dict[UUID, Sub] = field(default_factory=dict)
+    subs_on: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
+    prefs: dict[tuple[UUID, UUID], tuple[str, list[str]]] = field(default_factory=dict)
+    dirty_nodes: set[UUID] = field(default_factory=set)
+    dirty_bindings: set[UUID] = field(default_factory=set)
+    dirty_subs: set[UUID] = field(default_factory=set)
+    dirty_prefs: set[tuple[UUID, UUID]] = field(default_factory=set)
+
+    # -- the tree ------------------------------------------------------------------------
+
+    def chain(self, resource_id: UUID, tenant_id: UUID) -> list[UUID]:
+        """The resource and its ancestors, nearest first (only within the tenant)."""
+        chain = [resource_id]
+        node = self.nodes.get(resource_id)
+        if node is not None and node.tenant_id != tenant_id:
+            return chain
+        while node is not None and node.parent_id is not None and node.parent_id not in chain:
+            parent = self.nodes.get(node.parent_id)
+            if parent is None or parent.tenant_id != tenant_id:
+                break
+            chain.append(node.parent_id)
+            node = parent
+        return chain
+
+    def root_of(self, resource_id: UUID, tenant_id: UUID) -> UUID:
+        return self.chain(resource_id, tenant_id)[-1]
+
+    def path_of(self, resource_id: UUID, tenant_id: UUID) -> str:
+        return "/" + "/".join(str(r) for r in reversed(self.chain(resource_id, tenant_id))) + "/"
+
+    def _subtree(self, resource_id: UUID) -> Iterable[UUID]:
+        stack, seen = [resource_id], set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            yield current
+            stack.extend(self.children.get(current, ()))
+
+    # -- applying structural activities ----------------------------------------------------
+
+    def apply(self, activity: StoredActivity) -> None:
+        topic, payload, tenant = activity.topic, activity.payload, activity.tenant_id
+        if topic == _RECORD_TOPIC:
+            return
+        if activity.is_creation and _RESOURCE_CREATION_KEYS <= payload.keys() and not topic.startswith(
+            (_ROLE_BINDING, _SUBSCRIPTION, _PREFERENCES)
+        ):
+            self._add_node(activity)
+        elif topic.startswith(_RESOURCE_EVENTS):
+            self._resource_event(activity)
+        elif topic.startswith(_ROLE_BINDING):
+            self._binding_event(activity)
+        elif topic.startswith(_SUBSCRIPTION):
+            self._subscription_event(activity)
+        elif topic.startswith(_PREFERENCES):
+            key = (tenant, payload["principal_id"])
+            self.prefs[key] = (payload["filter_mode"], list(payload["custom_actions"]))
+            self.dirty_prefs.add(key)
+
+    def _add_node(self, activity: StoredActivity) -> None:
+        payload = activity.payload
+        node = Node(
+            tenant_id=activity.tenant_id,
+            resource_type=activity.resource_type,
+            name=str(payload["name"]),
+            parent_id=payload["parent_id"],
+            owner_id=payload["owner_id"],
+        )
+        self.nodes[activity.resource_id] = node
+        if node.parent_id is not None:
+            self.children[node.parent_id].add(activity.resource_id)
+        self.owned_by[(node.tenant_id, node.owner_id)].add(activity.resource_id)
+        self.dirty_nodes.add(activity.resource_id)
+
+    def _resource_event(self, activity: StoredActivity) -> None:
+        node = self.nodes.get(activity.resource_id)
+        if node is None:
+            return
+        action, payload = activity.action, activity.payload
+        if action == "resource.updated" and "name" in payload.get("changes", {}):
+            node.name = str(payload["changes"]["name"]["new"])
+            self.dirty_nodes.add(activity.resource_id)
+        elif action == "resource.moved":
+            if node.parent_id is not None:
+                self.children[node.parent_id].discard(activity.resource_id)
+            node.parent_id = payload["new_parent_id"]
+            if node.parent_id is not None:
+                self.children[node.parent_id].add(activity.resource_id)
+            self.dirty_nodes.update(self._subtree(activity.resource_id))
+        elif action == "resource.deleted":
+            node.deleted = True
+            self.dirty_nodes.add(activity.resource_id)
+        elif action == "transfer.completed":
+            self.owned_by[(node.tenant_id, node.owner_id)].discard(activity.resource_id)
+            node.owner_id = payload["to_owner_id"]
+            self.owned_by[(node.tenant_id, node.owner_id)].add(activity.resource_id)
+            self.dirty_nodes.add(activity.resource_id)
+
+    def _binding_event(self, activity: StoredActivity) -> None:
+        binding_id, payload = activity.aggregate_id, activity.payload
+        if activity.action == "role_binding.granted":
+            binding = Binding(
+                activity.tenant_id, payload["resource_id"], payload["principal_id"], payload["role"]
+            )
+            self.bindings[binding_id] = binding
+            self.bindings_on[binding.resource_id].add(binding_id)
+            self.bindings_of[(binding.tenant_id, binding.principal_id)].add(binding_id)
+        elif activity.action == "role_binding.revoked" and binding_id in self.bindings:
+            binding = self.bindings[binding_id]
+            binding.active = False
+            self.bindings_on[binding.resource_id].discard(binding_id)
+            self.bindings_of[(binding.tenant_id, binding.principal_id)].discard(binding_id)
+        self.dirty_bindings.add(binding_id)
+
+    def _subscription_event(self, activity: StoredActivity) -> None:
+        sub_id, payload = activity.aggregate_id, activity.payload
+        if activity.action == "subscription.created":
+            sub = Sub(activity.tenant_id, payload["principal_id"], payload["resource_id"], payload["scope"])
+            self.subs[sub_id] = sub
+            self.subs_on[sub.resource_id].add(sub_id)
+        elif activity.action == "subscription.revoked" and sub_id in self.subs:
+            self.subs[sub_id].active = False
+            self.subs_on[self.subs[sub_id].resource_id].discard(sub_id)
+        self.dirty_subs.add(sub_id)
+
+    # -- who is notified ---------------------------------------------------------------------
+
+    def watchers(self, activity: StoredActivity) -> dict[UUID, list[str]]:
+        """Recipients of ``activity`` and why, per DESIGN.md's six rules, in principal order."""
+        tenant, actor = activity.tenant_id, activity.actor_principal_id
+        chain = self.chain(activity.resource_id, tenant)
+        found: dict[UUID, set[str]] = defaultdict(set)
+        for depth, resource_id in enumerate(chain):
+            for sub_id in self.subs_on.get(resource_id, ()):
+                sub = self.subs[sub_id]
+                if sub.tenant_id == tenant and (depth == 0 or sub.scope == "descendants"):
+                    found[sub.principal_id].add(SUBSCRIBER)
+            for binding_id in self.bindings_on.get(resource_id, ()):
+                binding = self.bindings[binding_id]
+                if binding.tenant_id == tenant and binding.role in DELEGATING_ROLES:
+                    found[binding.principal_id].add(DELEGATOR)
+            node = self.nodes.get(resource_id)
+            if node is not None and node.tenant_id == tenant:
+                # The owner of R is its owner; owning an ancestor makes one a delegator of R.
+                found[node.owner_id].add(OWNER if depth == 0 else DELEGATOR)
+        found.pop(actor, None)
+        return {
+            principal: sorted(reasons)
+            for principal, reasons in sorted(found.items(), key=lambda item: str(item[0]))
+            if self.admits(principal, activity, chain) and self.wants(tenant, principal, activity.action)
+        }
+
+    def admits(self, principal: UUID, activity: StoredActivity, chain: list[UUID]) -> bool:
+        """May ``principal`` see ``activity``? (DESIGN.md, visibility)."""
+        tenant = activity.tenant_id
+        if principal == activity.actor_principal_id:
+            return True
+        if activity.visibility == "private":
+            return False
+        if activity.visibility == "resource":
+            return any(self._holds_role_on(principal, tenant, r) for r in chain)
+        anchors = self.anchors(tenant, principal)
+        if activity.visibility == "scope":
+            root = chain[-1]
+            return any(self.root_of(anchor, tenant) == root for anchor in anchors)
+        return bool(anchors)  # tenant: any role binding or ownership makes a member
+
+    def _holds_role_on(self, principal: UUID, tenant: UUID, resource_id: UUID) -> bool:
+        node = self.nodes.get(resource_id)
+        if node is not None and node.tenant_id == tenant and node.owner_id == principal:
+            return True
+        return any(
+            self.bindings[b].principal_id == principal and self.bindings[b].tenant_id == tenant
+            for b in self.bindings_on.get(resource_id, ())
+        )
+
+    def anchors(self, tenant: UUID, principal: UUID) -> set[UUID]:
+        """Resources on which ``principal`` holds a role (owning one is holding ``owner``)."""
+        held = {self.bindings[b].resource_id for b in self.bindings_of.get((tenant, principal), ())}
+        return held | self.owned_by.get((tenant, principal), set())
+
+    def wants(self, tenant: UUID, principal: UUID, action: str) -> bool:
+        mode, patterns = self.prefs.get((tenant, principal), (FilterMode.MUTATIONS.value, []))
+        return wants(mode, patterns, action)
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def flush(self, conn: sa.Connection) -> None:
+        node_rows = []
+        for rid in self.dirty_nodes:
+            node = self.nodes[rid]
+            node_rows.append({
+                "resource_id": rid, "tenant_id": node.tenant_id, "resource_type": node.resource_type,
+                "name": node.name[:512], "parent_id": node.parent_id, "owner_id": node.owner_id,
+                "root_id": self.root_of(rid, node.tenant_id), "path": self.path_of(rid, node.tenant_id),
+                "deleted": node.deleted,
+            })
+        upsert(conn, resources, node_rows, key=("resource_id",))
+        upsert(conn, role_bindings, [
+            {"binding_id": bid, "tenant_id": b.tenant_id, "resource_id": b.resource_id,
+             "principal_id": b.principal_id, "role": b.role, "active": b.active}
+            for bid in self.dirty_bindings if (b := self.bindings.get(bid)) is not None
+        ], key=("binding_id",))
+        upsert(conn, subscriptions, [
+            {"subscription_id": sid, "tenant_id": s.tenant_id, "principal_id": s.principal_id,
+             "resource_id": s.resource_id, "scope": s.scope, "active": s.active}
+            for sid in self.dirty_subs if (s := self.subs.get(sid)) is not None
+        ], key=("subscription_id",))
+        upsert(conn, preferences, [
+            {"tenant_id": t, "principal_id": p, "filter_mode": self.prefs[(t, p)][0],
+             "custom_actions": self.prefs[(t, p)][1]}
+            for (t, p) in self.dirty_prefs
+        ], key=("tenant_id", "principal_id"))
+        self.dirty_nodes.clear()
+        self.dirty_bindings.clear()
+        self.dirty_subs.clear()
+        self.dirty_prefs.clear()
+
+    @classmethod
+    def load(cls, conn: sa.Connection) -> WatcherIndex:
+        index = cls()
+        for row in conn.execute(sa.select(resources)):
+            index.nodes[row.resource_id] = Node(
+                row.tenant_id, row.resource_type, row.name, row.parent_id, row.owner_id, row.deleted
+            )
+            if row.parent_id is not None:
+                index.children[row.parent_id].add(row.resource_id)
+            index.owned_by[(row.tenant_id, row.owner_id)].add(row.resource_id)
+        for row in conn.execute(sa.select(role_bindings)):
+            index.bindings[row.binding_id] = Binding(
+                row.tenant_id, row.resource_id, row.principal_id, row.role, row.active
+            )
+            if row.active:
+                index.bindings_on[row.resource_id].add(row.binding_id)
+                index.bindings_of[(row.tenant_id, row.principal_id)].add(row.binding_id)
+        for row in conn.execute(sa.select(subscriptions)):
+            index.subs[row.subscription_id] = Sub(
+                row.tenant_id, row.principal_id, row.resource_id, row.scope, row.active
+            )
+            if row.active:
+                index.subs_on[row.resource_id].add(row.subscription_id)
+        for row in conn.execute(sa.select(preferences)):
+            index.prefs[(row.tenant_id, row.principal_id)] = (row.filter_mode, list(row.custom_actions))
+        return index
+
+    @staticmethod
+    def reset(conn: sa.Connection) -> None:
+        for table in TABLES:
+            conn.execute(table.delete())
+
+
+def preferences_of(index: WatcherIndex, tenant: UUID, principal: UUID) -> dict[str, Any]:
+    mode, patterns = index.prefs.get((tenant, principal), (FilterMode.MUTATIONS.value, []))
+    return {"filter_mode": mode, "custom_actions": patterns}
