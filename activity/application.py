@@ -10,7 +10,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment, EnvType
 
-import domain.optaic  # noqa: F401  (registers the OptAIC aggregates' stable topics)
+import domain.optaic
 import domain.record  # noqa: F401
 from activity.settings import Settings
 from domain.aggregate import ActivityAggregate, ActivityEvent
@@ -32,7 +32,13 @@ class ActivityApplication(Application[UUID]):
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # Settings are the one place configuration comes from: no os.environ here.
         merged = {**self.settings.eventsourcing_env(), **self._explicit_env}
-        if merged.get("POSTGRES_ENABLE_DB_FUNCTIONS", "n").lower() not in {"n", "no", "false", "0", ""}:
+        if merged.get("POSTGRES_ENABLE_DB_FUNCTIONS", "n").lower() not in {
+            "n",
+            "no",
+            "false",
+            "0",
+            "",
+        }:
             msg = "POSTGRES_ENABLE_DB_FUNCTIONS drops the table lock and lets readers skip events"
             raise ActivityDefinitionError(msg)
         return Environment(name, merged)
@@ -53,13 +59,13 @@ class ActivityApplication(Application[UUID]):
     def get(self, aggregate_id: UUID, *, tenant_id: UUID, kind: type[AggregateT]) -> AggregateT:
         """Load an aggregate of ``kind`` in ``tenant_id``; anything else is simply not found."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found") from None
         if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
             # Same answer as a missing id: existence in another tenant never leaks.
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found")
-        return cast(AggregateT, aggregate)
+        return aggregate
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

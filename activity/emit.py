@@ -43,7 +43,9 @@ class RecordedActivity:
     """True when an idempotency key had already recorded this activity."""
 
     @classmethod
-    def of(cls, event: ActivityEvent, position: int | None, *, duplicate: bool = False) -> RecordedActivity:
+    def of(
+        cls, event: ActivityEvent, position: int | None, *, duplicate: bool = False
+    ) -> RecordedActivity:
         return cls(
             activity_id=activity_id_of(event.originator_id, event.originator_version),
             aggregate_id=event.originator_id,
@@ -138,8 +140,10 @@ def _save_all(
 async def record_activity_with_outbox(
     *, session: ActivityApplication, envelope: ActivityEnvelope, idempotency_key: str | None = None
 ) -> RecordedActivity:
-    """The guide's simple emission: ``await record_activity_with_outbox(session=..., envelope=...)``."""
-    return await asyncio.to_thread(record_activity, session, envelope, idempotency_key=idempotency_key)
+    """The guide's simple emission, awaited: records the envelope's activity."""
+    return await asyncio.to_thread(
+        record_activity, session, envelope, idempotency_key=idempotency_key
+    )
 
 
 async def tx_activity(
@@ -156,7 +160,7 @@ async def tx_activity(
             return None, existing
     with _envelope_context(envelope), collecting() as aggregates:
         outcome = domain_fn()
-        result = cast(T, await outcome) if inspect.isawaitable(outcome) else cast(T, outcome)
+        result = cast(T, await outcome) if inspect.isawaitable(outcome) else outcome
         record = ActivityRecord.record(envelope, idempotency_key=idempotency_key)
     objs = [*aggregates.values(), record]
     return result, await asyncio.to_thread(_save_all, db, envelope, idempotency_key, objs)

@@ -1,4 +1,4 @@
-"""Settings: one typed object, read from ``ACTIVITY_*`` environment variables here and nowhere else."""
+"""Settings: one typed object, read from ``ACTIVITY_*`` environment variables, here only."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="",
-        description="postgresql://user:pass@host:port/db, or sqlite:///path; empty: the SQLite file",
+        description="postgresql://user:pass@host:port/db or sqlite:///path; empty: SQLite file",
     )
     sqlite_path: Path = DEFAULT_SQLITE_PATH
     max_payload_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)

@@ -90,42 +90,75 @@ class ActionCatalog:
 # The OptAIC guide's catalog, group by group, plus the framework's own resource actions.
 _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
     "core resources": (
-        "signal.registered", "signal.validated", "signal.promoted",
-        "dataset.created", "dataset.previewed", "dataset.refresh_started",
-        "dataset.refresh_completed", "dataset.refresh_failed",
+        "signal.registered",
+        "signal.validated",
+        "signal.promoted",
+        "dataset.created",
+        "dataset.previewed",
+        "dataset.refresh_started",
+        "dataset.refresh_completed",
+        "dataset.refresh_failed",
     ),
     "pipeline": (
-        "pipeline_def.submitted", "pipeline_def.deployed", "pipeline_instance.created",
-        "pipeline.run_started", "pipeline.run_completed",
+        "pipeline_def.submitted",
+        "pipeline_def.deployed",
+        "pipeline_instance.created",
+        "pipeline.run_started",
+        "pipeline.run_completed",
     ),
     "experiment": (
-        "experiment.created", "experiment.updated", "experiment.run_completed",
-        "experiment.run_failed", "expression.evaluated", "macro.saved",
+        "experiment.created",
+        "experiment.updated",
+        "experiment.run_completed",
+        "experiment.run_failed",
+        "expression.evaluated",
+        "macro.saved",
     ),
-    "run lifecycle": tuple(
-        f"{kind}.{verb}"
-        for kind in ("run", "backtest", "training", "inference", "optimization")
-        for verb in ("started", "completed", "failed", "cancelled")
-    ) + ("monitoring.started", "monitoring.completed", "monitoring.alert"),
+    "run lifecycle": (
+        *(
+            f"{kind}.{verb}"
+            for kind in ("run", "backtest", "training", "inference", "optimization")
+            for verb in ("started", "completed", "failed", "cancelled")
+        ),
+        "monitoring.started",
+        "monitoring.completed",
+        "monitoring.alert",
+    ),
     "portfolio": (
-        "portfolio.rebalanced", "portfolio.constraints_updated",
-        "portfolio.weights_computed", "portfolio.optimization_started",
+        "portfolio.rebalanced",
+        "portfolio.constraints_updated",
+        "portfolio.weights_computed",
+        "portfolio.optimization_started",
     ),
     "promotion": (
-        "promotion.requested", "promotion.approved", "promotion.merged", "promotion.rejected",
-        "guardrails.validated", "guardrails.blocked", "guardrails.warned",
+        "promotion.requested",
+        "promotion.approved",
+        "promotion.merged",
+        "promotion.rejected",
+        "guardrails.validated",
+        "guardrails.blocked",
+        "guardrails.warned",
     ),
     "monitoring": (
-        "monitoring.drift_detected", "monitoring.performance_alert",
-        "monitoring.data_quality_alert", "monitoring.threshold_breach",
+        "monitoring.drift_detected",
+        "monitoring.performance_alert",
+        "monitoring.data_quality_alert",
+        "monitoring.threshold_breach",
     ),
     "resources": (
-        "resource.created", "resource.updated", "resource.deleted", "resource.moved",
-        "transfer.requested", "transfer.completed", "transfer.cancelled",
+        "resource.created",
+        "resource.updated",
+        "resource.deleted",
+        "resource.moved",
+        "transfer.requested",
+        "transfer.completed",
+        "transfer.cancelled",
     ),
     "access": ("role_binding.granted", "role_binding.revoked"),
     "notifications": (
-        "subscription.created", "subscription.revoked", "notification_preferences.updated",
+        "subscription.created",
+        "subscription.revoked",
+        "notification_preferences.updated",
         "notification.read",
     ),
 }

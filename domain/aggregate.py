@@ -71,7 +71,11 @@ class ActivitySpec:
         return arguments
 
     def channels_for(self, tenant_id: UUID, resource_id: UUID, resource_type: str) -> list[str]:
-        fields = {"tenant_id": tenant_id, "resource_id": resource_id, "resource_type": resource_type}
+        fields = {
+            "tenant_id": tenant_id,
+            "resource_id": resource_id,
+            "resource_type": resource_type,
+        }
         return [template.format(**fields) for template in self.delivery_channels]
 
 
@@ -180,7 +184,7 @@ class ActivityMethod(Generic[A, P]):
     def __get__(self, instance: A | None, owner: type[A]) -> Self | Callable[P, None]:
         if instance is None:
             return self
-        return partial(instance._emit, self)  # type: ignore[return-value]
+        return partial(instance._emit, self)
 
 
 class CreatingMethod(Generic[A, P]):
@@ -195,7 +199,7 @@ class CreatingMethod(Generic[A, P]):
         self.name = name
 
     def __get__(self, instance: A | None, owner: type[A]) -> Callable[P, A]:
-        return partial(owner._create_activity, self)  # type: ignore[return-value]
+        return partial(owner._create_activity, self)
 
 
 def _spec(
@@ -252,8 +256,16 @@ def activity(
 
     def decorate(func: Callable[Concatenate[A, P], None]) -> ActivityMethod[A, P]:
         return ActivityMethod(
-            _spec(action, func, visibility=visibility, delivery_channels=delivery_channels,
-                  creates=False, version=version, upcasters=upcasters, event_name=event_name)
+            _spec(
+                action,
+                func,
+                visibility=visibility,
+                delivery_channels=delivery_channels,
+                creates=False,
+                version=version,
+                upcasters=upcasters,
+                event_name=event_name,
+            )
         )
 
     return decorate
@@ -272,16 +284,39 @@ def creates(
 
     def decorate(func: Callable[Concatenate[A, P], None]) -> CreatingMethod[A, P]:
         return CreatingMethod(
-            _spec(action, func, visibility=visibility, delivery_channels=delivery_channels,
-                  creates=True, version=version, upcasters=upcasters, event_name=event_name)
+            _spec(
+                action,
+                func,
+                visibility=visibility,
+                delivery_channels=delivery_channels,
+                creates=True,
+                version=version,
+                upcasters=upcasters,
+                event_name=event_name,
+            )
         )
 
     return decorate
 
 
 _MUTATING_CALLS = frozenset(
-    {"append", "extend", "insert", "pop", "popitem", "remove", "clear", "update",
-     "setdefault", "add", "discard", "sort", "reverse", "__setitem__", "__delitem__"}
+    {
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "popitem",
+        "remove",
+        "clear",
+        "update",
+        "setdefault",
+        "add",
+        "discard",
+        "sort",
+        "reverse",
+        "__setitem__",
+        "__delitem__",
+    }
 )
 
 
@@ -318,7 +353,9 @@ def state_changes_in(func: Callable[..., Any]) -> list[str]:
                 and isinstance(node.args[0], ast.Name)
                 and node.args[0].id == "self"
             ) or (
-                isinstance(fn, ast.Attribute) and fn.attr in _MUTATING_CALLS and _self_target(fn.value)
+                isinstance(fn, ast.Attribute)
+                and fn.attr in _MUTATING_CALLS
+                and _self_target(fn.value)
             ):
                 found.append(ast.unparse(node))
         for target in targets:
@@ -343,7 +380,9 @@ def mutator(func: F) -> F:
 class _ActivityAggregateMeta(MetaAggregate[Any]):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         creators = [n for n, v in vars(cls).items() if isinstance(v, CreatingMethod)]
-        hint = f"use {cls.__name__}.{creators[0]}(...)" if creators else "declare a @creates command"
+        hint = (
+            f"use {cls.__name__}.{creators[0]}(...)" if creators else "declare a @creates command"
+        )
         msg = f"{cls.__name__} is created by its @creates command, not by calling the class: {hint}"
         raise ActivityDefinitionError(msg)
 
@@ -385,9 +424,9 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
             if isinstance(attr, ActivityMethod | CreatingMethod):
                 attr.event_class = cls._define_activity_event(attr.spec)
                 setattr(cls, attr.event_class.__name__, attr.event_class)
-            elif (inspect.isfunction(attr) and not getattr(attr, "__activity_mutator__", False)) or (
-                isinstance(attr, property)
-            ):
+            elif (
+                inspect.isfunction(attr) and not getattr(attr, "__activity_mutator__", False)
+            ) or (isinstance(attr, property)):
                 func = attr.fset if isinstance(attr, property) else attr
                 changes = state_changes_in(func) if func is not None else []
                 if changes:

@@ -1,19 +1,19 @@
 """Every error the framework raises on purpose, rooted at one class.
 
     ActivityError
-    ├── ActivityDefinitionError      an aggregate or action is declared wrongly (class definition time)
+    ├── ActivityDefinitionError      an aggregate or action is declared wrongly
     ├── InvalidActionError           an action name is not ``<resource>.<verb>`` in lower snake case
     │   └── UnknownActionError       a well-formed action that the catalog does not list
     ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
-    │   ├── UnsupportedPayloadValueError  a value JSON cannot carry faithfully, at ``path``
+    │   ├── UnsupportedPayloadValueError  a value JSON cannot replay, at ``path``
     │   └── PayloadTooLargeError     the encoded payload exceeds the configured limit
     ├── TenantMismatchError          a command touches another tenant's resource
     ├── NotFoundError                no such aggregate in this tenant (no existence leak)
     ├── DomainRuleError              a command breaks a business rule (e.g. an illegal transition)
-    ├── InvalidPatternError          a notification preference pattern is not a valid fnmatch pattern
+    ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
     └── ConcurrencyConflictError     another writer saved the same aggregate version first
 
 The domain raises these; the service layer translates infrastructure errors

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -30,15 +31,37 @@ DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024
 # counts such as ``max_tokens`` stay allowed.
 SECRET_WORDS = frozenset(
     {
-        "password", "passwd", "pwd", "passphrase", "secret", "token", "authorization",
-        "credential", "credentials", "cookie", "apikey", "privatekey", "secretkey",
-        "accesskey", "signingkey", "sessionkey", "clientsecret", "bearer", "jwt",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "authorization",
+        "credential",
+        "credentials",
+        "cookie",
+        "apikey",
+        "privatekey",
+        "secretkey",
+        "accesskey",
+        "signingkey",
+        "sessionkey",
+        "clientsecret",
+        "bearer",
+        "jwt",
     }
 )
 SECRET_WORD_PAIRS = frozenset(
     {
-        ("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"),
-        ("signing", "key"), ("session", "key"), ("client", "secret"), ("auth", "key"),
+        ("api", "key"),
+        ("private", "key"),
+        ("secret", "key"),
+        ("access", "key"),
+        ("signing", "key"),
+        ("session", "key"),
+        ("client", "secret"),
+        ("auth", "key"),
         ("encryption", "key"),
     }
 )
@@ -58,7 +81,7 @@ def is_secret_key(key: str) -> bool:
     words = key_words(key)
     if any(w in SECRET_WORDS for w in words):
         return True
-    if any(pair in SECRET_WORD_PAIRS for pair in zip(words, words[1:], strict=False)):
+    if any(pair in SECRET_WORD_PAIRS for pair in pairwise(words)):
         return True
     return "".join(words) in SECRET_WORDS
 
@@ -110,7 +133,9 @@ class PayloadPolicy:
                     raise UnsupportedPayloadValueError(msg, path=path)
                 child = f"{path}.{key}" if path else key
                 if key.lower() not in self.allowed_keys and is_secret_key(key):
-                    msg = f"payload key {child!r} looks like a secret; secrets never reach the store"
+                    msg = (
+                        f"payload key {child!r} looks like a secret; secrets never reach the store"
+                    )
                     raise SecretInPayloadError(msg, path=child)
                 out[key] = self._normalise(item, child)
             return out

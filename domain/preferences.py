@@ -37,7 +37,9 @@ def validate_patterns(patterns: Iterable[str]) -> list[str]:
         if not isinstance(pattern, str) or not pattern:
             raise InvalidPatternError(f"pattern {pattern!r} is empty or not a string")
         if len(pattern) > MAX_PATTERN_LENGTH:
-            raise InvalidPatternError(f"pattern {pattern[:20]!r}... is over {MAX_PATTERN_LENGTH} characters")
+            raise InvalidPatternError(
+                f"pattern {pattern[:20]!r}... is over {MAX_PATTERN_LENGTH} characters"
+            )
         if not _PATTERN_CHARS.match(pattern):
             msg = (
                 f"pattern {pattern!r} has characters outside lower-case action names "
@@ -83,7 +85,9 @@ def validate_preferences(mode: str, patterns: Sequence[str]) -> tuple[FilterMode
     if filter_mode is FilterMode.CUSTOM and not checked:
         raise InvalidPatternError("filter_mode 'custom' needs at least one pattern")
     if filter_mode is not FilterMode.CUSTOM and checked:
-        raise InvalidPatternError(f"custom_actions only apply with filter_mode 'custom', not {mode!r}")
+        raise InvalidPatternError(
+            f"custom_actions only apply with filter_mode 'custom', not {mode!r}"
+        )
     return filter_mode, checked
 
 

@@ -49,7 +49,9 @@ class ResourceAggregate(ActivityAggregate, topic="optaic.resource_base"):
         self.pending_transfer_to = None
 
     @staticmethod
-    def placement(parent: ResourceAggregate | None, owner_id: UUID | None) -> tuple[UUID | None, UUID]:
+    def placement(
+        parent: ResourceAggregate | None, owner_id: UUID | None
+    ) -> tuple[UUID | None, UUID]:
         """Check a new resource's parent (same tenant, not deleted); default owner: the actor."""
         ctx = current_context()
         if parent is not None:
@@ -162,10 +164,14 @@ class Resource(ResourceAggregate, topic="optaic.resource"):
         owner_id: UUID | None = None,
     ) -> Resource:
         parent_id, owner = cls.placement(parent, owner_id)
-        return cls.created(resource_type=resource_type, name=name, parent_id=parent_id, owner_id=owner)
+        return cls.created(
+            resource_type=resource_type, name=name, parent_id=parent_id, owner_id=owner
+        )
 
     @creates("resource.created")
-    def created(self, *, resource_type: str, name: str, parent_id: UUID | None, owner_id: UUID) -> None:
+    def created(
+        self, *, resource_type: str, name: str, parent_id: UUID | None, owner_id: UUID
+    ) -> None:
         self.init_resource(name, parent_id, owner_id)
         self.kind = resource_type
 
@@ -191,7 +197,9 @@ class RoleBinding(ActivityAggregate, topic="optaic.role_binding", resource_type=
     revoked: bool
 
     @classmethod
-    def grant(cls, resource: ResourceAggregate, principal_id: UUID, role: Role | str) -> RoleBinding:
+    def grant(
+        cls, resource: ResourceAggregate, principal_id: UUID, role: Role | str
+    ) -> RoleBinding:
         ctx = current_context()
         if resource.tenant_id != ctx.tenant_id:
             raise TenantMismatchError(f"resource {resource.id} belongs to another tenant")
@@ -199,7 +207,9 @@ class RoleBinding(ActivityAggregate, topic="optaic.role_binding", resource_type=
         try:
             checked = Role(role)
         except ValueError:
-            raise DomainRuleError(f"role {role!r} is not one of {[r.value for r in Role]}") from None
+            raise DomainRuleError(
+                f"role {role!r} is not one of {[r.value for r in Role]}"
+            ) from None
         return cls.granted(
             resource_id=resource.id,
             resource_type=resource.resource_kind,
@@ -213,7 +223,9 @@ class RoleBinding(ActivityAggregate, topic="optaic.role_binding", resource_type=
         self.revoked_(principal_id=self.principal_id, role=self.role)
 
     @creates("role_binding.granted")
-    def granted(self, *, resource_id: UUID, resource_type: str, principal_id: UUID, role: str) -> None:
+    def granted(
+        self, *, resource_id: UUID, resource_type: str, principal_id: UUID, role: str
+    ) -> None:
         self.resource_id = resource_id
         self.on_resource_type = resource_type
         self.principal_id = principal_id
@@ -267,7 +279,9 @@ class Subscription(ActivityAggregate, topic="optaic.subscription", resource_type
         self.revoked_(principal_id=self.principal_id, scope=self.scope)
 
     @creates("subscription.created", visibility=Visibility.PRIVATE)
-    def created(self, *, principal_id: UUID, resource_id: UUID, resource_type: str, scope: str) -> None:
+    def created(
+        self, *, principal_id: UUID, resource_id: UUID, resource_type: str, scope: str
+    ) -> None:
         self.principal_id = principal_id
         self.resource_id = resource_id
         self.on_resource_type = resource_type
@@ -320,7 +334,9 @@ class NotificationPreferences(
         mode, patterns = validate_preferences(filter_mode, custom_actions)
         if mode.value == self.filter_mode and patterns == self.custom_actions:
             return False
-        self.updated(principal_id=self.principal_id, filter_mode=mode.value, custom_actions=patterns)
+        self.updated(
+            principal_id=self.principal_id, filter_mode=mode.value, custom_actions=patterns
+        )
         return True
 
     @creates(

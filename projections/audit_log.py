@@ -146,12 +146,16 @@ def verify_chain(conn: sa.Connection, tenant_id: UUID, *, batch: int = 5000) -> 
     """Recompute the tenant's chain; report the first row whose hash does not follow."""
     prev, checked, after = GENESIS, 0, -1
     while True:
-        rows = conn.execute(
-            sa.select(audit_log)
-            .where(audit_log.c.tenant_id == tenant_id, audit_log.c.position > after)
-            .order_by(audit_log.c.position)
-            .limit(batch)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(audit_log)
+                .where(audit_log.c.tenant_id == tenant_id, audit_log.c.position > after)
+                .order_by(audit_log.c.position)
+                .limit(batch)
+            )
+            .mappings()
+            .all()
+        )
         if not rows:
             return ChainVerification(tenant_id, checked, None)
         for row in rows:

@@ -42,7 +42,9 @@ class StoredActivity:
 Decoder = Callable[[bytes], dict[str, Any]]
 
 
-def decode_notifications(notifications: Sequence[Notification], decode: Decoder) -> list[StoredActivity]:
+def decode_notifications(
+    notifications: Sequence[Notification], decode: Decoder
+) -> list[StoredActivity]:
     """Decode without resolving topics: read models never need the aggregate classes."""
     decoded = []
     for n in notifications:
@@ -50,7 +52,9 @@ def decode_notifications(notifications: Sequence[Notification], decode: Decoder)
         decoded.append(
             StoredActivity(
                 position=n.id,
-                aggregate_id=n.originator_id,
+                aggregate_id=n.originator_id
+                if isinstance(n.originator_id, UUID)
+                else UUID(n.originator_id),
                 aggregate_version=n.originator_version,
                 topic=n.topic,
                 tenant_id=state["tenant_id"],

@@ -41,7 +41,9 @@ notifications = sa.Table(
 def summarize(activity: StoredActivity, resource_name: str | None) -> str:
     """One line a person can read: ``signal promoted: Momentum``."""
     resource, _, verb = activity.action.partition(".")
-    subject = f"{activity.resource_type} “{resource_name}”" if resource_name else activity.resource_type
+    subject = (
+        f"{activity.resource_type} “{resource_name}”" if resource_name else activity.resource_type
+    )
     what = verb.replace("_", " ")
     line = f"{subject}: {resource.replace('_', ' ')} {what}"
     return line[:512]
@@ -82,7 +84,9 @@ def apply_read_marks(conn: sa.Connection, marks: Sequence[StoredActivity]) -> No
         positions = mark.payload.get("positions")
         up_to = mark.payload.get("up_to_position")
         if positions is not None:
-            condition = sa.and_(condition, notifications.c.position.in_([int(p) for p in positions]))
+            condition = sa.and_(
+                condition, notifications.c.position.in_([int(p) for p in positions])
+            )
         elif up_to is not None:
             condition = sa.and_(condition, notifications.c.position <= int(up_to))
         conn.execute(notifications.update().where(condition).values(read_at=mark.occurred_at))

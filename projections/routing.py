@@ -13,13 +13,27 @@ from typing import Any
 import sqlalchemy as sa
 
 from projections.events import StoredActivity
-from projections.notifications import READ_ACTION, apply_read_marks, inbox_rows, notifications, summarize
+from projections.notifications import (
+    READ_ACTION,
+    apply_read_marks,
+    inbox_rows,
+    notifications,
+    summarize,
+)
 from projections.outbox import outbox
 from projections.upsert import upsert
 from projections.watchers import WatcherIndex
 
 MESSAGE_VERSION = 1
-_OUTBOX_CONTENT = ("activity_id", "tenant_id", "correlation_id", "action", "recipients", "channels", "message")
+_OUTBOX_CONTENT = (
+    "activity_id",
+    "tenant_id",
+    "correlation_id",
+    "action",
+    "recipients",
+    "channels",
+    "message",
+)
 
 
 def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
@@ -60,7 +74,9 @@ class RoutingProjection:
         marks: list[StoredActivity] = []
         for activity in batch:
             self.index.apply(activity)
-            if activity.action == READ_ACTION and activity.topic.startswith("optaic.activity_record"):
+            if activity.action == READ_ACTION and activity.topic.startswith(
+                "optaic.activity_record"
+            ):
                 marks.append(activity)
                 continue
             recipients = self.index.watchers(activity)
@@ -69,23 +85,26 @@ class RoutingProjection:
             node = self.index.nodes.get(activity.resource_id)
             summary = summarize(activity, node.name if node else None)
             inbox.extend(inbox_rows(activity, recipients, summary))
-            pushes.append({
-                "position": activity.position,
-                "activity_id": activity.activity_id,
-                "tenant_id": activity.tenant_id,
-                "correlation_id": activity.correlation_id,
-                "action": activity.action,
-                "recipients": [
-                    {"principal_id": str(p), "reasons": reasons} for p, reasons in recipients.items()
-                ],
-                "channels": list(activity.delivery_channels),
-                "message": message_of(activity, summary),
-                "created_at": activity.occurred_at,
-                "next_attempt_at": activity.occurred_at,
-            })
+            pushes.append(
+                {
+                    "position": activity.position,
+                    "activity_id": activity.activity_id,
+                    "tenant_id": activity.tenant_id,
+                    "correlation_id": activity.correlation_id,
+                    "action": activity.action,
+                    "recipients": [
+                        {"principal_id": str(p), "reasons": reasons}
+                        for p, reasons in recipients.items()
+                    ],
+                    "channels": list(activity.delivery_channels),
+                    "message": message_of(activity, summary),
+                    "created_at": activity.occurred_at,
+                    "next_attempt_at": activity.occurred_at,
+                }
+            )
         self.index.flush(conn)
         if inbox:
             conn.execute(notifications.insert(), inbox)
-        # A rebuild rewrites content only; status, attempts and leases stay as the notifier left them.
+        # A rebuild rewrites content only; delivery state stays as the notifier left it.
         upsert(conn, outbox, pushes, key=("position",), update=_OUTBOX_CONTENT)
         apply_read_marks(conn, marks)

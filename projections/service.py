@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from functools import partial
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder
@@ -81,8 +82,12 @@ class ProjectionService:
                 conn,
                 tracking,
                 [
-                    {"name": name, "position": 0, "version": r.projection.version,
-                     "updated_at": datetime.now(UTC)}
+                    {
+                        "name": name,
+                        "position": 0,
+                        "version": r.projection.version,
+                        "updated_at": datetime.now(UTC),
+                    }
                     for name, r in self.runners.items()
                 ],
                 key=("name",),
@@ -101,12 +106,13 @@ class ProjectionService:
         return sum(runner.catch_up() for runner in self.select(names))
 
     def rebuild(
-        self, names: Iterable[str] | None = None,
+        self,
+        names: Iterable[str] | None = None,
         on_batch: Callable[[str, BatchResult], None] | None = None,
     ) -> int:
         total = 0
         for runner in self.select(names):
-            callback = (lambda r, n=runner.name: on_batch(n, r)) if on_batch else None  # type: ignore[misc]
+            callback = partial(on_batch, runner.name) if on_batch else None
             total += runner.rebuild(on_batch=callback)
         return total
 
@@ -119,10 +125,15 @@ class ProjectionService:
             statuses = []
             for name, runner in self.runners.items():
                 position, version = read_position(conn, name)
-                statuses.append(ProjectionStatus(
-                    name=name, position=position, head=head, version=version,
-                    code_version=runner.projection.version,
-                ))
+                statuses.append(
+                    ProjectionStatus(
+                        name=name,
+                        position=position,
+                        head=head,
+                        version=version,
+                        code_version=runner.projection.version,
+                    )
+                )
             return statuses
 
     def wakeup(self) -> Wakeup:

@@ -122,7 +122,9 @@ class WatcherIndex:
     children: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
     bindings: dict[UUID, Binding] = field(default_factory=dict)
     bindings_on: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
-    bindings_of: dict[tuple[UUID, UUID], set[UUID]] = field(default_factory=lambda: defaultdict(set))
+    bindings_of: dict[tuple[UUID, UUID], set[UUID]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
     owned_by: dict[tuple[UUID, UUID], set[UUID]] = field(default_factory=lambda: defaultdict(set))
     subs: dict[UUID, Sub] = field(default_factory=dict)
     subs_on: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
@@ -170,8 +172,10 @@ class WatcherIndex:
         topic, payload, tenant = activity.topic, activity.payload, activity.tenant_id
         if topic == _RECORD_TOPIC:
             return
-        if activity.is_creation and _RESOURCE_CREATION_KEYS <= payload.keys() and not topic.startswith(
-            (_ROLE_BINDING, _SUBSCRIPTION, _PREFERENCES)
+        if (
+            activity.is_creation
+            and payload.keys() >= _RESOURCE_CREATION_KEYS
+            and not topic.startswith((_ROLE_BINDING, _SUBSCRIPTION, _PREFERENCES))
         ):
             self._add_node(activity)
         elif topic.startswith(_RESOURCE_EVENTS):
@@ -243,7 +247,12 @@ class WatcherIndex:
     def _subscription_event(self, activity: StoredActivity) -> None:
         sub_id, payload = activity.aggregate_id, activity.payload
         if activity.action == "subscription.created":
-            sub = Sub(activity.tenant_id, payload["principal_id"], payload["resource_id"], payload["scope"])
+            sub = Sub(
+                activity.tenant_id,
+                payload["principal_id"],
+                payload["resource_id"],
+                payload["scope"],
+            )
             self.subs[sub_id] = sub
             self.subs_on[sub.resource_id].add(sub_id)
         elif activity.action == "subscription.revoked" and sub_id in self.subs:
@@ -275,7 +284,8 @@ class WatcherIndex:
         return {
             principal: sorted(reasons)
             for principal, reasons in sorted(found.items(), key=lambda item: str(item[0]))
-            if self.admits(principal, activity, chain) and self.wants(tenant, principal, activity.action)
+            if self.admits(principal, activity, chain)
+            and self.wants(tenant, principal, activity.action)
         }
 
     def admits(self, principal: UUID, activity: StoredActivity, chain: list[UUID]) -> bool:
@@ -317,28 +327,68 @@ class WatcherIndex:
         node_rows = []
         for rid in self.dirty_nodes:
             node = self.nodes[rid]
-            node_rows.append({
-                "resource_id": rid, "tenant_id": node.tenant_id, "resource_type": node.resource_type,
-                "name": node.name[:512], "parent_id": node.parent_id, "owner_id": node.owner_id,
-                "root_id": self.root_of(rid, node.tenant_id), "path": self.path_of(rid, node.tenant_id),
-                "deleted": node.deleted,
-            })
+            node_rows.append(
+                {
+                    "resource_id": rid,
+                    "tenant_id": node.tenant_id,
+                    "resource_type": node.resource_type,
+                    "name": node.name[:512],
+                    "parent_id": node.parent_id,
+                    "owner_id": node.owner_id,
+                    "root_id": self.root_of(rid, node.tenant_id),
+                    "path": self.path_of(rid, node.tenant_id),
+                    "deleted": node.deleted,
+                }
+            )
         upsert(conn, resources, node_rows, key=("resource_id",))
-        upsert(conn, role_bindings, [
-            {"binding_id": bid, "tenant_id": b.tenant_id, "resource_id": b.resource_id,
-             "principal_id": b.principal_id, "role": b.role, "active": b.active}
-            for bid in self.dirty_bindings if (b := self.bindings.get(bid)) is not None
-        ], key=("binding_id",))
-        upsert(conn, subscriptions, [
-            {"subscription_id": sid, "tenant_id": s.tenant_id, "principal_id": s.principal_id,
-             "resource_id": s.resource_id, "scope": s.scope, "active": s.active}
-            for sid in self.dirty_subs if (s := self.subs.get(sid)) is not None
-        ], key=("subscription_id",))
-        upsert(conn, preferences, [
-            {"tenant_id": t, "principal_id": p, "filter_mode": self.prefs[(t, p)][0],
-             "custom_actions": self.prefs[(t, p)][1]}
-            for (t, p) in self.dirty_prefs
-        ], key=("tenant_id", "principal_id"))
+        upsert(
+            conn,
+            role_bindings,
+            [
+                {
+                    "binding_id": bid,
+                    "tenant_id": b.tenant_id,
+                    "resource_id": b.resource_id,
+                    "principal_id": b.principal_id,
+                    "role": b.role,
+                    "active": b.active,
+                }
+                for bid in self.dirty_bindings
+                if (b := self.bindings.get(bid)) is not None
+            ],
+            key=("binding_id",),
+        )
+        upsert(
+            conn,
+            subscriptions,
+            [
+                {
+                    "subscription_id": sid,
+                    "tenant_id": s.tenant_id,
+                    "principal_id": s.principal_id,
+                    "resource_id": s.resource_id,
+                    "scope": s.scope,
+                    "active": s.active,
+                }
+                for sid in self.dirty_subs
+                if (s := self.subs.get(sid)) is not None
+            ],
+            key=("subscription_id",),
+        )
+        upsert(
+            conn,
+            preferences,
+            [
+                {
+                    "tenant_id": t,
+                    "principal_id": p,
+                    "filter_mode": self.prefs[(t, p)][0],
+                    "custom_actions": self.prefs[(t, p)][1],
+                }
+                for (t, p) in self.dirty_prefs
+            ],
+            key=("tenant_id", "principal_id"),
+        )
         self.dirty_nodes.clear()
         self.dirty_bindings.clear()
         self.dirty_subs.clear()
@@ -368,7 +418,10 @@ class WatcherIndex:
             if row.active:
                 index.subs_on[row.resource_id].add(row.subscription_id)
         for row in conn.execute(sa.select(preferences)):
-            index.prefs[(row.tenant_id, row.principal_id)] = (row.filter_mode, list(row.custom_actions))
+            index.prefs[(row.tenant_id, row.principal_id)] = (
+                row.filter_mode,
+                list(row.custom_actions),
+            )
         return index
 
     @staticmethod

@@ -15,8 +15,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from activity.bootstrap import bootstrap  # noqa: E402
 from activity.application import ActivityApplication  # noqa: E402
+from activity.bootstrap import bootstrap  # noqa: E402
 from activity.settings import Settings  # noqa: E402
 
 

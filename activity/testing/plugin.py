@@ -1,4 +1,4 @@
-"""pytest plugin (auto-loaded via the ``pytest11`` entry point) for services built on optaic-activity.
+"""pytest plugin for services built on optaic-activity (auto-loaded via ``pytest11``).
 
 Fixtures: ``activity_app`` (in-memory application), ``activity_recorder`` (what it stored),
 ``activity_ctx`` (an activity context with a fresh tenant and actor, active for the test).

@@ -50,8 +50,9 @@ class ActivityRecorder:
     def actions(self) -> list[str]:
         return [event.action for event in self.activities]
 
-    def emitted(self, action: str, *, payload: Mapping[str, Any] | None = None,
-                **envelope: Any) -> list[ActivityEvent]:
+    def emitted(
+        self, action: str, *, payload: Mapping[str, Any] | None = None, **envelope: Any
+    ) -> list[ActivityEvent]:
         return [
             event
             for event in self.activities
@@ -60,8 +61,9 @@ class ActivityRecorder:
             and all(getattr(event, name) == value for name, value in envelope.items())
         ]
 
-    def assert_emitted(self, action: str, *, payload: Mapping[str, Any] | None = None,
-                       **envelope: Any) -> ActivityEvent:
+    def assert_emitted(
+        self, action: str, *, payload: Mapping[str, Any] | None = None, **envelope: Any
+    ) -> ActivityEvent:
         """Exactly one ``action`` whose payload contains ``payload`` and whose envelope matches."""
         matches = self.emitted(action, payload=payload, **envelope)
         if len(matches) != 1:
@@ -83,7 +85,9 @@ class ActivityRecorder:
 
     def assert_correlated(self, *actions: str) -> UUID:
         """All of ``actions`` were emitted, and share one correlation id (returned)."""
-        by_action = {a: [e.correlation_id for e in self.activities if e.action == a] for a in actions}
+        by_action = {
+            a: [e.correlation_id for e in self.activities if e.action == a] for a in actions
+        }
         missing = [a for a, ids in by_action.items() if not ids]
         if missing:
             raise AssertionError(f"not emitted: {missing}; emitted: {self.actions}")
@@ -101,6 +105,8 @@ class ActivityRecorder:
         except error:
             after = self._max_position()
             if after != before:
-                raise AssertionError(f"{after - before} activities were saved by a failed call") from None
+                raise AssertionError(
+                    f"{after - before} activities were saved by a failed call"
+                ) from None
         else:
             raise AssertionError(f"expected {error.__name__} to be raised")

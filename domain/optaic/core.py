@@ -59,15 +59,18 @@ class Signal(ResourceAggregate, topic="optaic.signal", resource_type="signal"):
     def updatable_fields(self) -> tuple[str, ...]:
         return ("name", "description")
 
-    def validate(self, *, checks: Mapping[str, bool], metrics: Mapping[str, float] | None = None) -> bool:
+    def validate(
+        self, *, checks: Mapping[str, bool], metrics: Mapping[str, float] | None = None
+    ) -> bool:
         """Record a validation run: it passes when every named check passed. Returns ``passed``."""
         self.require_live()
         if not checks:
             raise DomainRuleError("a validation needs at least one named check")
         results = {name: bool(ok) for name, ok in checks.items()}
         failed = sorted(name for name, ok in results.items() if not ok)
-        self.validated(checks=results, failed_checks=failed, metrics=metrics_of(metrics),
-                       passed=not failed)
+        self.validated(
+            checks=results, failed_checks=failed, metrics=metrics_of(metrics), passed=not failed
+        )
         return not failed
 
     def check_promotable(self, to_stage: str) -> str:
@@ -78,8 +81,10 @@ class Signal(ResourceAggregate, topic="optaic.signal", resource_type="signal"):
         if not self.validation_passed:
             raise DomainRuleError(f"signal {self.id} must pass validation before it is promoted")
         if STAGE_ORDER.index(to_stage) <= STAGE_ORDER.index(self.stage):
-            raise DomainRuleError(f"signal {self.id} is at {self.stage!r}: it cannot move to "
-                                  f"{to_stage!r} (promotion only moves forward)")
+            raise DomainRuleError(
+                f"signal {self.id} is at {self.stage!r}: it cannot move to "
+                f"{to_stage!r} (promotion only moves forward)"
+            )
         return to_stage
 
     def promote(self, to_stage: str, *, promotion_id: UUID | None = None) -> None:
@@ -124,11 +129,13 @@ class DatasetStatus(StrEnum):
     """The last refresh failed; the previous data (``data_ref``) is still the current one."""
 
 
-_DATASET = transitions({
-    DatasetStatus.READY: {DatasetStatus.REFRESHING},
-    DatasetStatus.FAILED: {DatasetStatus.REFRESHING},
-    DatasetStatus.REFRESHING: {DatasetStatus.READY, DatasetStatus.FAILED},
-})
+_DATASET = transitions(
+    {
+        DatasetStatus.READY: {DatasetStatus.REFRESHING},
+        DatasetStatus.FAILED: {DatasetStatus.REFRESHING},
+        DatasetStatus.REFRESHING: {DatasetStatus.READY, DatasetStatus.FAILED},
+    }
+)
 
 
 class Dataset(ResourceAggregate, topic="optaic.dataset", resource_type="dataset"):
@@ -152,7 +159,7 @@ class Dataset(ResourceAggregate, topic="optaic.dataset", resource_type="dataset"
         parent: ResourceAggregate | None = None,
         owner_id: UUID | None = None,
     ) -> Dataset:
-        """``schema`` is the summary ``{column: type}``; the data stays where ``data_ref`` points."""
+        """``schema`` summarises the columns (``{column: type}``); the data stays elsewhere."""
         parent_id, owner = cls.placement(parent, owner_id)
         _require_row_count(row_count)
         return cls.created(
@@ -170,8 +177,9 @@ class Dataset(ResourceAggregate, topic="optaic.dataset", resource_type="dataset"
         self.require_live()
         _DATASET.check(self, self.status, DatasetStatus.REFRESHING)
         refresh_id = uuid4()
-        self.refresh_started(refresh_id=refresh_id, from_status=self.status,
-                             to_status=DatasetStatus.REFRESHING.value)
+        self.refresh_started(
+            refresh_id=refresh_id, from_status=self.status, to_status=DatasetStatus.REFRESHING.value
+        )
         return refresh_id
 
     def complete_refresh(self, *, row_count: int, data_ref: str) -> None:
@@ -190,8 +198,12 @@ class Dataset(ResourceAggregate, topic="optaic.dataset", resource_type="dataset"
     def fail_refresh(self, *, error: str) -> None:
         self.require_live()
         _DATASET.check(self, self.status, DatasetStatus.FAILED)
-        self.refresh_failed(refresh_id=self.refresh_id, from_status=self.status,
-                            to_status=DatasetStatus.FAILED.value, error=error_summary(error))
+        self.refresh_failed(
+            refresh_id=self.refresh_id,
+            from_status=self.status,
+            to_status=DatasetStatus.FAILED.value,
+            error=error_summary(error),
+        )
 
     @creates("dataset.created")
     def created(

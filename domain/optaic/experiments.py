@@ -59,18 +59,25 @@ class Experiment(ResourceAggregate, topic="optaic.experiment", resource_type="ex
         self.require_live()
         self.require_same_tenant(run)
         if run.parent_id != self.id:
-            raise DomainRuleError(f"{run.resource_kind} {run.id} was not started under "
-                                  f"experiment {self.id}")
+            raise DomainRuleError(
+                f"{run.resource_kind} {run.id} was not started under experiment {self.id}"
+            )
         if str(run.id) in self.run_outcomes:
             raise DomainRuleError(f"{run.resource_kind} {run.id} is already recorded")
         if run.status == RunStatus.COMPLETED:
-            self.run_completed(run_id=run.id, run_type=run.resource_kind, metrics=dict(run.metrics),
-                               data_ref=run.data_ref)
+            self.run_completed(
+                run_id=run.id,
+                run_type=run.resource_kind,
+                metrics=dict(run.metrics),
+                data_ref=run.data_ref,
+            )
         elif run.status == RunStatus.FAILED:
             self.run_failed(run_id=run.id, run_type=run.resource_kind, error=run.error or "")
         else:
-            raise DomainRuleError(f"{run.resource_kind} {run.id} is {run.status!r}: only a "
-                                  "completed or failed run can be recorded")
+            raise DomainRuleError(
+                f"{run.resource_kind} {run.id} is {run.status!r}: only a "
+                "completed or failed run can be recorded"
+            )
 
     def save_macro(self, name: str, expression: str) -> bool:
         """Save (or replace) a named macro expression; False if it is already saved as is."""
@@ -115,5 +122,7 @@ class Experiment(ResourceAggregate, topic="optaic.experiment", resource_type="ex
         self.run_outcomes = {**self.run_outcomes, str(run_id): RunStatus.FAILED.value}
 
     @activity("macro.saved")
-    def macro_saved(self, *, macro_name: str, expression: str, previous_expression: str | None) -> None:
+    def macro_saved(
+        self, *, macro_name: str, expression: str, previous_expression: str | None
+    ) -> None:
         self.macros = {**self.macros, macro_name: expression}

@@ -45,52 +45,85 @@ class Monitor(ResourceAggregate, topic="optaic.monitor", resource_type="monitori
     ) -> Monitor:
         """Start monitoring ``parent`` (the subject) with its configured metric thresholds."""
         parent_id, owner = cls.placement(parent, owner_id)
-        return cls.started(name=require_text(name, "a monitor name"), parent_id=parent_id,
-                           owner_id=owner, thresholds=metrics_of(thresholds))
+        return cls.started(
+            name=require_text(name, "a monitor name"),
+            parent_id=parent_id,
+            owner_id=owner,
+            thresholds=metrics_of(thresholds),
+        )
 
     def complete(self, *, metrics: Mapping[str, float] | None = None) -> None:
         self.require_live()
         _MONITOR.check(self, self.status, MonitorStatus.COMPLETED)
-        self.completed(from_status=self.status, to_status=MonitorStatus.COMPLETED.value,
-                       alert_count=self.alert_count, metrics=metrics_of(metrics))
+        self.completed(
+            from_status=self.status,
+            to_status=MonitorStatus.COMPLETED.value,
+            alert_count=self.alert_count,
+            metrics=metrics_of(metrics),
+        )
 
     def alert(self, *, message: str, severity: str = Severity.WARNING) -> None:
         """A generic alert (the specific kinds below say more; prefer them)."""
-        self.alert_raised(message=require_text(message, "an alert message"),
-                          severity=self._alerting(severity))
+        self.alert_raised(
+            message=require_text(message, "an alert message"), severity=self._alerting(severity)
+        )
 
     def report_drift(
-        self, *, feature: str, metric: str, value: float, threshold: float,
+        self,
+        *,
+        feature: str,
+        metric: str,
+        value: float,
+        threshold: float,
         severity: str = Severity.WARNING,
     ) -> None:
         """A feature's distribution moved: ``metric`` (e.g. ``psi``) crossed ``threshold``."""
-        self.drift_detected(feature=feature, metric=metric, value=value, threshold=threshold,
-                            severity=self._alerting(severity))
+        self.drift_detected(
+            feature=feature,
+            metric=metric,
+            value=value,
+            threshold=threshold,
+            severity=self._alerting(severity),
+        )
 
     def report_performance(
         self, *, metric: str, value: float, threshold: float, severity: str = Severity.WARNING
     ) -> None:
-        self.performance_alert(metric=metric, value=value, threshold=threshold,
-                               severity=self._alerting(severity))
+        self.performance_alert(
+            metric=metric, value=value, threshold=threshold, severity=self._alerting(severity)
+        )
 
     def report_data_quality(
-        self, *, check: str, failed_rows: int, data_ref: str | None = None,
+        self,
+        *,
+        check: str,
+        failed_rows: int,
+        data_ref: str | None = None,
         severity: str = Severity.WARNING,
     ) -> None:
         """A data check failed on ``failed_rows`` rows; ``data_ref`` points at them, if kept."""
-        self.data_quality_alert(check=check, failed_rows=failed_rows, data_ref=data_ref,
-                                severity=self._alerting(severity))
+        self.data_quality_alert(
+            check=check,
+            failed_rows=failed_rows,
+            data_ref=data_ref,
+            severity=self._alerting(severity),
+        )
 
     def report_threshold_breach(
-        self, *, metric: str, value: float, threshold: float | None = None,
+        self,
+        *,
+        metric: str,
+        value: float,
+        threshold: float | None = None,
         severity: str = Severity.CRITICAL,
     ) -> None:
         """``metric`` breached ``threshold`` (default: the one configured at start)."""
         limit = threshold if threshold is not None else self.thresholds.get(metric)
         if limit is None:
             raise DomainRuleError(f"monitor {self.id} has no threshold for {metric!r}; pass one")
-        self.threshold_breach(metric=metric, value=value, threshold=limit,
-                              severity=self._alerting(severity))
+        self.threshold_breach(
+            metric=metric, value=value, threshold=limit, severity=self._alerting(severity)
+        )
 
     def _alerting(self, severity: str) -> str:
         """Check that alerts may be raised now, with a known severity; return its value."""
@@ -135,7 +168,9 @@ class Monitor(ResourceAggregate, topic="optaic.monitor", resource_type="monitori
         self._count_alert(severity)
 
     @activity("monitoring.performance_alert")
-    def performance_alert(self, *, metric: str, value: float, threshold: float, severity: str) -> None:
+    def performance_alert(
+        self, *, metric: str, value: float, threshold: float, severity: str
+    ) -> None:
         self._count_alert(severity)
 
     @activity("monitoring.data_quality_alert")
@@ -145,5 +180,7 @@ class Monitor(ResourceAggregate, topic="optaic.monitor", resource_type="monitori
         self._count_alert(severity)
 
     @activity("monitoring.threshold_breach")
-    def threshold_breach(self, *, metric: str, value: float, threshold: float, severity: str) -> None:
+    def threshold_breach(
+        self, *, metric: str, value: float, threshold: float, severity: str
+    ) -> None:
         self._count_alert(severity)

@@ -31,12 +31,16 @@ class PipelineDefinitionStatus(StrEnum):
     DEPLOYED = "deployed"
 
 
-_DEFINITION = transitions({
-    PipelineDefinitionStatus.SUBMITTED: {PipelineDefinitionStatus.DEPLOYED},
-})
+_DEFINITION = transitions(
+    {
+        PipelineDefinitionStatus.SUBMITTED: {PipelineDefinitionStatus.DEPLOYED},
+    }
+)
 
 
-class PipelineDefinition(ResourceAggregate, topic="optaic.pipeline_def", resource_type="pipeline_def"):
+class PipelineDefinition(
+    ResourceAggregate, topic="optaic.pipeline_def", resource_type="pipeline_def"
+):
     """A versioned pipeline spec, known by reference (``spec_ref``); deployed once reviewed."""
 
     spec_ref: str
@@ -65,8 +69,12 @@ class PipelineDefinition(ResourceAggregate, topic="optaic.pipeline_def", resourc
     def deploy(self) -> None:
         self.require_live()
         _DEFINITION.check(self, self.status, PipelineDefinitionStatus.DEPLOYED)
-        self.deployed(from_status=self.status, to_status=PipelineDefinitionStatus.DEPLOYED.value,
-                      spec_ref=self.spec_ref, spec_version=self.spec_version)
+        self.deployed(
+            from_status=self.status,
+            to_status=PipelineDefinitionStatus.DEPLOYED.value,
+            spec_ref=self.spec_ref,
+            spec_version=self.spec_version,
+        )
 
     @creates("pipeline_def.submitted")
     def submitted(
@@ -78,7 +86,9 @@ class PipelineDefinition(ResourceAggregate, topic="optaic.pipeline_def", resourc
         self.status = PipelineDefinitionStatus.SUBMITTED.value
 
     @activity("pipeline_def.deployed")
-    def deployed(self, *, from_status: str, to_status: str, spec_ref: str, spec_version: str) -> None:
+    def deployed(
+        self, *, from_status: str, to_status: str, spec_ref: str, spec_version: str
+    ) -> None:
         self.status = to_status
 
 
@@ -90,10 +100,12 @@ class PipelineRunStatus(StrEnum):
 
 
 _FINISHED_OR_NEW = (PipelineRunStatus.READY, PipelineRunStatus.SUCCEEDED, PipelineRunStatus.FAILED)
-_INSTANCE = transitions({
-    **{status: {PipelineRunStatus.RUNNING} for status in _FINISHED_OR_NEW},
-    PipelineRunStatus.RUNNING: {PipelineRunStatus.SUCCEEDED, PipelineRunStatus.FAILED},
-})
+_INSTANCE = transitions(
+    {
+        **{status: {PipelineRunStatus.RUNNING} for status in _FINISHED_OR_NEW},
+        PipelineRunStatus.RUNNING: {PipelineRunStatus.SUCCEEDED, PipelineRunStatus.FAILED},
+    }
+)
 
 
 class PipelineInstance(
@@ -137,13 +149,17 @@ class PipelineInstance(
         )
 
     def start_run(self, *, run_id: UUID | None = None) -> UUID:
-        """Start a run; its id defaults to the current workflow's correlation id (else a new one)."""
+        """Start a run; its id defaults to the current correlation id (else a new one)."""
         self.require_live()
         _INSTANCE.check(self, self.status, PipelineRunStatus.RUNNING)
         run = run_id or current_context().correlation_id or uuid4()
         with workflow(run):
-            self.run_started(run_id=run, run_number=self.run_count + 1, from_status=self.status,
-                             to_status=PipelineRunStatus.RUNNING.value)
+            self.run_started(
+                run_id=run,
+                run_number=self.run_count + 1,
+                from_status=self.status,
+                to_status=PipelineRunStatus.RUNNING.value,
+            )
         return run
 
     def complete_run(
@@ -167,9 +183,14 @@ class PipelineInstance(
         _INSTANCE.check(self, self.status, outcome)
         assert self.current_run_id is not None  # set by every run_started
         with workflow(self.current_run_id):
-            self.run_completed(run_id=self.current_run_id, from_status=self.status,
-                               to_status=outcome.value, metrics=metrics or {}, data_ref=data_ref,
-                               error=error)
+            self.run_completed(
+                run_id=self.current_run_id,
+                from_status=self.status,
+                to_status=outcome.value,
+                metrics=metrics or {},
+                data_ref=data_ref,
+                error=error,
+            )
 
     @creates("pipeline_instance.created")
     def created(
@@ -191,7 +212,9 @@ class PipelineInstance(
         self.run_count = 0
 
     @activity("pipeline.run_started")
-    def run_started(self, *, run_id: UUID, run_number: int, from_status: str, to_status: str) -> None:
+    def run_started(
+        self, *, run_id: UUID, run_number: int, from_status: str, to_status: str
+    ) -> None:
         self.status = to_status
         self.current_run_id = run_id
         self.run_count = run_number

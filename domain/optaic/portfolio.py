@@ -29,13 +29,17 @@ class PortfolioStatus(StrEnum):
     """New weights are computed and wait for a rebalance."""
 
 
-_PORTFOLIO = transitions({
-    PortfolioStatus.IDLE: {PortfolioStatus.OPTIMIZING, PortfolioStatus.WEIGHTS_READY},
-    PortfolioStatus.OPTIMIZING: {PortfolioStatus.WEIGHTS_READY},
-    PortfolioStatus.WEIGHTS_READY: {
-        PortfolioStatus.OPTIMIZING, PortfolioStatus.WEIGHTS_READY, PortfolioStatus.IDLE,
-    },
-})
+_PORTFOLIO = transitions(
+    {
+        PortfolioStatus.IDLE: {PortfolioStatus.OPTIMIZING, PortfolioStatus.WEIGHTS_READY},
+        PortfolioStatus.OPTIMIZING: {PortfolioStatus.WEIGHTS_READY},
+        PortfolioStatus.WEIGHTS_READY: {
+            PortfolioStatus.OPTIMIZING,
+            PortfolioStatus.WEIGHTS_READY,
+            PortfolioStatus.IDLE,
+        },
+    }
+)
 
 
 class Portfolio(ResourceAggregate, topic="optaic.portfolio", resource_type="portfolio"):
@@ -64,8 +68,13 @@ class Portfolio(ResourceAggregate, topic="optaic.portfolio", resource_type="port
         constraints: Mapping[str, Any] | None = None,
     ) -> Portfolio:
         parent_id, owner = cls.placement(parent, owner_id)
-        return cls.created(resource_type=cls.resource_type, name=require_text(name, "a name"),
-                           parent_id=parent_id, owner_id=owner, constraints=dict(constraints or {}))
+        return cls.created(
+            resource_type=cls.resource_type,
+            name=require_text(name, "a name"),
+            parent_id=parent_id,
+            owner_id=owner,
+            constraints=dict(constraints or {}),
+        )
 
     def update_constraints(self, constraints: Mapping[str, Any]) -> bool:
         """Set (or, with ``None``, remove) constraints; emits the changes, or nothing."""
@@ -79,9 +88,12 @@ class Portfolio(ResourceAggregate, topic="optaic.portfolio", resource_type="port
     def start_optimization(self, *, objective: str, optimization_id: UUID | None = None) -> None:
         """``optimization_id`` links the :class:`~domain.optaic.runs.Optimization` run, if any."""
         self._check(PortfolioStatus.OPTIMIZING)
-        self.optimization_started(objective=require_text(objective, "an objective"),
-                                  optimization_id=optimization_id, from_status=self.status,
-                                  to_status=PortfolioStatus.OPTIMIZING.value)
+        self.optimization_started(
+            objective=require_text(objective, "an objective"),
+            optimization_id=optimization_id,
+            from_status=self.status,
+            to_status=PortfolioStatus.OPTIMIZING.value,
+        )
 
     def record_weights(
         self, *, data_ref: str, position_count: int, stats: Mapping[str, float]
@@ -90,19 +102,28 @@ class Portfolio(ResourceAggregate, topic="optaic.portfolio", resource_type="port
         self._check(PortfolioStatus.WEIGHTS_READY)
         if position_count < 0:
             raise DomainRuleError("position_count cannot be negative")
-        self.weights_computed(data_ref=require_text(data_ref, "a data_ref"),
-                              position_count=position_count, stats=metrics_of(stats),
-                              from_status=self.status, to_status=PortfolioStatus.WEIGHTS_READY.value)
+        self.weights_computed(
+            data_ref=require_text(data_ref, "a data_ref"),
+            position_count=position_count,
+            stats=metrics_of(stats),
+            from_status=self.status,
+            to_status=PortfolioStatus.WEIGHTS_READY.value,
+        )
 
     def rebalance(self, *, turnover: float, trade_count: int | None = None) -> None:
         """Move to the computed weights; ``turnover`` is the traded fraction (sum |dw|)."""
         self._check(PortfolioStatus.IDLE)
         if turnover < 0:
             raise DomainRuleError("turnover cannot be negative")
-        self.rebalanced(data_ref=self.pending_weights_ref, previous_data_ref=self.weights_ref,
-                        position_count=self.pending_position_count, turnover=turnover,
-                        trade_count=trade_count, from_status=self.status,
-                        to_status=PortfolioStatus.IDLE.value)
+        self.rebalanced(
+            data_ref=self.pending_weights_ref,
+            previous_data_ref=self.weights_ref,
+            position_count=self.pending_position_count,
+            turnover=turnover,
+            trade_count=trade_count,
+            from_status=self.status,
+            to_status=PortfolioStatus.IDLE.value,
+        )
 
     def _check(self, target: PortfolioStatus) -> None:
         self.require_live()
@@ -139,7 +160,13 @@ class Portfolio(ResourceAggregate, topic="optaic.portfolio", resource_type="port
 
     @activity("portfolio.weights_computed")
     def weights_computed(
-        self, *, data_ref: str, position_count: int, stats: Metrics, from_status: str, to_status: str
+        self,
+        *,
+        data_ref: str,
+        position_count: int,
+        stats: Metrics,
+        from_status: str,
+        to_status: str,
     ) -> None:
         self.status = to_status
         self.pending_weights_ref = data_ref

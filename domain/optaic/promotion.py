@@ -37,19 +37,21 @@ class PromotionStatus(StrEnum):
 
 
 class GuardrailResult(StrEnum):
-    PASS = "pass"
-    WARN = "warn"
-    BLOCK = "block"
+    PASSED = "pass"
+    WARNED = "warn"
+    BLOCKED = "block"
 
 
 _S = PromotionStatus
-_PROMOTION = transitions({
-    _S.REQUESTED: {_S.VALIDATED, _S.WARNED, _S.BLOCKED, _S.REJECTED},
-    _S.VALIDATED: {_S.APPROVED, _S.REJECTED},
-    _S.WARNED: {_S.APPROVED, _S.REJECTED},  # approving acknowledges the warnings
-    _S.BLOCKED: {_S.REJECTED},
-    _S.APPROVED: {_S.MERGED, _S.REJECTED},
-})
+_PROMOTION = transitions(
+    {
+        _S.REQUESTED: {_S.VALIDATED, _S.WARNED, _S.BLOCKED, _S.REJECTED},
+        _S.VALIDATED: {_S.APPROVED, _S.REJECTED},
+        _S.WARNED: {_S.APPROVED, _S.REJECTED},  # approving acknowledges the warnings
+        _S.BLOCKED: {_S.REJECTED},
+        _S.APPROVED: {_S.MERGED, _S.REJECTED},
+    }
+)
 
 
 class Promotion(ActivityAggregate, topic="optaic.promotion", resource_type="promotion"):
@@ -69,9 +71,14 @@ class Promotion(ActivityAggregate, topic="optaic.promotion", resource_type="prom
         require_current_tenant(signal)
         stage = signal.check_promotable(to_stage)
         with workflow(current_context().correlation_id) as correlation_id:
-            return cls.requested(signal_id=signal.id, signal_name=signal.name,
-                                 from_stage=signal.stage, to_stage=stage, reason=reason,
-                                 correlation_id=correlation_id)
+            return cls.requested(
+                signal_id=signal.id,
+                signal_name=signal.name,
+                from_stage=signal.stage,
+                to_stage=stage,
+                reason=reason,
+                correlation_id=correlation_id,
+            )
 
     def check_guardrails(self, results: Mapping[str, str]) -> str:
         """Record guardrail results (``{check: "pass"|"warn"|"block"}``); returns the new status.
@@ -86,8 +93,8 @@ class Promotion(ActivityAggregate, topic="optaic.promotion", resource_type="prom
         except ValueError as error:
             allowed = [r.value for r in GuardrailResult]
             raise DomainRuleError(f"{error}; guardrail results are {allowed}") from None
-        blocking = sorted(n for n, r in checks.items() if r == GuardrailResult.BLOCK)
-        warnings = sorted(n for n, r in checks.items() if r == GuardrailResult.WARN)
+        blocking = sorted(n for n, r in checks.items() if r == GuardrailResult.BLOCKED)
+        warnings = sorted(n for n, r in checks.items() if r == GuardrailResult.WARNED)
         target = _S.BLOCKED if blocking else _S.WARNED if warnings else _S.VALIDATED
         _PROMOTION.check(self, self.status, target)
         emit = {
@@ -96,35 +103,52 @@ class Promotion(ActivityAggregate, topic="optaic.promotion", resource_type="prom
             _S.VALIDATED: self.guardrails_validated,
         }[target]
         with self.joined():
-            emit(checks=checks, blocking=blocking, warnings=warnings, from_status=self.status,
-                 to_status=target.value)
+            emit(
+                checks=checks,
+                blocking=blocking,
+                warnings=warnings,
+                from_status=self.status,
+                to_status=target.value,
+            )
         return target.value
 
     def approve(self, *, comment: str | None = None) -> None:
         _PROMOTION.check(self, self.status, _S.APPROVED)
         with self.joined():
-            self.approved(from_status=self.status, to_status=_S.APPROVED.value,
-                          acknowledged_warnings=list(self.warnings), comment=comment)
+            self.approved(
+                from_status=self.status,
+                to_status=_S.APPROVED.value,
+                acknowledged_warnings=list(self.warnings),
+                comment=comment,
+            )
 
     def merge(self, signal: Signal) -> None:
         """Carry out an approved promotion: promotes ``signal`` in the same workflow."""
         _PROMOTION.check(self, self.status, _S.MERGED)
         require_current_tenant(signal)
         if signal.id != self.signal_id:
-            raise DomainRuleError(f"promotion {self.id} is for signal {self.signal_id}, "
-                                  f"not {signal.id}")
+            raise DomainRuleError(
+                f"promotion {self.id} is for signal {self.signal_id}, not {signal.id}"
+            )
         signal.check_promotable(self.to_stage)  # before anything is emitted
         with self.joined():
-            self.merged(from_stage=signal.stage, to_stage=self.to_stage, from_status=self.status,
-                        to_status=_S.MERGED.value)
+            self.merged(
+                from_stage=signal.stage,
+                to_stage=self.to_stage,
+                from_status=self.status,
+                to_status=_S.MERGED.value,
+            )
             signal.promote(self.to_stage, promotion_id=self.id)
 
     def reject(self, *, reason: str) -> None:
         """Refuse the promotion, from any state but merged or rejected."""
         _PROMOTION.check(self, self.status, _S.REJECTED)
         with self.joined():
-            self.rejected(reason=require_text(reason, "a rejection reason"),
-                          from_status=self.status, to_status=_S.REJECTED.value)
+            self.rejected(
+                reason=require_text(reason, "a rejection reason"),
+                from_status=self.status,
+                to_status=_S.REJECTED.value,
+            )
 
     @property
     def is_open(self) -> bool:
@@ -220,7 +244,9 @@ def run_promotion(
     with workflow(correlation_id or current_context().correlation_id):
         promotion = Promotion.request(signal, to_stage=to_stage, reason=reason)
         if promotion.check_guardrails(guardrails) == _S.BLOCKED:
-            blocking = ", ".join(name for name, r in guardrails.items() if r == GuardrailResult.BLOCK)
+            blocking = ", ".join(
+                name for name, r in guardrails.items() if r == GuardrailResult.BLOCKED
+            )
             promotion.reject(reason=f"blocked by guardrails: {blocking}")
             return promotion
         with activity_context(actor_principal_id=approver_id):

@@ -77,27 +77,40 @@ class RunLifecycle(ResourceAggregate, topic="optaic.run_lifecycle"):
     ) -> Self:
         """Start a run under ``parent`` (what it runs for) with its (JSON-able) parameters."""
         parent_id, owner = cls.placement(parent, owner_id)
-        run = cls.started(name=name, parent_id=parent_id, owner_id=owner,
-                          parameters=dict(parameters or {}))
+        run = cls.started(
+            name=name, parent_id=parent_id, owner_id=owner, parameters=dict(parameters or {})
+        )
         assert isinstance(run, cls)
         return run
 
     def complete(self, *, metrics: Mapping[str, float], data_ref: str | None = None) -> None:
         """Finish successfully with computed metrics; results stay behind ``data_ref``."""
         self._check(RunStatus.COMPLETED)
-        self.completed(from_status=self.status, to_status=RunStatus.COMPLETED.value,
-                       metrics=metrics_of(metrics), data_ref=data_ref,
-                       duration_seconds=seconds_since(self.created_on))
+        self.completed(
+            from_status=self.status,
+            to_status=RunStatus.COMPLETED.value,
+            metrics=metrics_of(metrics),
+            data_ref=data_ref,
+            duration_seconds=seconds_since(self.created_on),
+        )
 
     def fail(self, *, error: str) -> None:
         self._check(RunStatus.FAILED)
-        self.failed(from_status=self.status, to_status=RunStatus.FAILED.value,
-                    error=error_summary(error), duration_seconds=seconds_since(self.created_on))
+        self.failed(
+            from_status=self.status,
+            to_status=RunStatus.FAILED.value,
+            error=error_summary(error),
+            duration_seconds=seconds_since(self.created_on),
+        )
 
     def cancel(self, *, reason: str | None = None) -> None:
         self._check(RunStatus.CANCELLED)
-        self.cancelled(from_status=self.status, to_status=RunStatus.CANCELLED.value, reason=reason,
-                       duration_seconds=seconds_since(self.created_on))
+        self.cancelled(
+            from_status=self.status,
+            to_status=RunStatus.CANCELLED.value,
+            reason=reason,
+            duration_seconds=seconds_since(self.created_on),
+        )
 
     @property
     def finished(self) -> bool:

@@ -8,7 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from activity.application import ActivityApplication
-from activity.emit import record_activity, record_activity_with_outbox, tx_activity, tx_activity_sync
+from activity.emit import (
+    record_activity,
+    record_activity_with_outbox,
+    tx_activity,
+    tx_activity_sync,
+)
 from activity.retry import retry_on_conflict
 from activity.settings import Settings
 from activity.testing import ActivityRecorder
@@ -54,10 +59,16 @@ def test_aggregates_round_trip_through_the_store(app: ActivityApplication) -> No
         child.update(name="Momentum v2")
         app.save(child)
     loaded = app.get(child.id, tenant_id=tenant, kind=Resource)
-    assert (loaded.name, loaded.parent_id, loaded.owner_id, loaded.version) == ("Momentum v2", None, owner, 3)
+    assert (loaded.name, loaded.parent_id, loaded.owner_id, loaded.version) == (
+        "Momentum v2",
+        None,
+        owner,
+        3,
+    )
     assert app.get(binding.id, tenant_id=tenant, kind=RoleBinding).role == "viewer"
     assert app.get(prefs.id, tenant_id=tenant, kind=NotificationPreferences).custom_actions == [
-        "signal.*", "promotion.*"
+        "signal.*",
+        "promotion.*",
     ]
 
 
@@ -70,10 +81,15 @@ def test_the_stored_event_is_the_activity_record(app: ActivityApplication) -> No
     event = app.mapper.to_domain_event(notification)
     assert isinstance(event, ActivityEvent)
     assert event.envelope.model_dump() == {
-        "tenant_id": tenant, "actor_principal_id": actor, "resource_id": folder.id,
-        "resource_type": "folder", "action": "resource.created", "visibility": "resource",
+        "tenant_id": tenant,
+        "actor_principal_id": actor,
+        "resource_id": folder.id,
+        "resource_type": "folder",
+        "action": "resource.created",
+        "visibility": "resource",
         "payload": {"resource_type": "folder", "name": "F", "parent_id": None, "owner_id": actor},
-        "delivery_channels": [], "correlation_id": event.correlation_id,
+        "delivery_channels": [],
+        "correlation_id": event.correlation_id,
     }
     # No second "activity" table is written beside the events.
     engine = sa.create_engine(app.settings.sqlalchemy_url)
@@ -105,8 +121,12 @@ def test_an_envelope_only_activity_is_recorded_once_however_often_it_is_sent(
 ) -> None:
     tenant, actor = uuid4(), uuid4()
     env = envelope(tenant, actor)
-    first = asyncio.run(record_activity_with_outbox(session=app, envelope=env, idempotency_key="req-1"))
-    again = asyncio.run(record_activity_with_outbox(session=app, envelope=env, idempotency_key="req-1"))
+    first = asyncio.run(
+        record_activity_with_outbox(session=app, envelope=env, idempotency_key="req-1")
+    )
+    again = asyncio.run(
+        record_activity_with_outbox(session=app, envelope=env, idempotency_key="req-1")
+    )
     other = record_activity(app, env, idempotency_key="req-2")
     assert first.position is not None
     assert not first.duplicate
@@ -135,7 +155,9 @@ def test_concurrent_resends_with_one_key_record_one_activity(app: ActivityApplic
     assert app.recorder.max_notification_id() == 1
 
 
-def test_an_envelope_with_a_bad_payload_or_unknown_action_saves_nothing(app: ActivityApplication) -> None:
+def test_an_envelope_with_a_bad_payload_or_unknown_action_saves_nothing(
+    app: ActivityApplication,
+) -> None:
     tenant, actor = uuid4(), uuid4()
     with pytest.raises(SecretInPayloadError):
         record_activity(app, envelope(tenant, actor, payload={"auth": {"api_key": "x"}}))
@@ -149,8 +171,13 @@ def test_tx_activity_saves_the_domain_changes_and_the_activity_in_one_transactio
 ) -> None:
     tenant, actor = uuid4(), uuid4()
     recorder = ActivityRecorder(app)
-    env = envelope(tenant, actor, action="signal.registered", resource_type="signal",
-                   payload={"signal_type": "alpha"})
+    env = envelope(
+        tenant,
+        actor,
+        action="signal.registered",
+        resource_type="signal",
+        payload={"signal_type": "alpha"},
+    )
 
     def domain_fn() -> UUID:
         folder = Resource.create(resource_type="folder", name="Signals")
@@ -176,8 +203,11 @@ def test_tx_activity_saves_nothing_when_the_domain_function_fails(app: ActivityA
     with recorder.nothing_saved_on_failure(RuntimeError):
         tx_activity_sync(app, env, failing)
     with recorder.nothing_saved_on_failure(SecretInPayloadError):
-        tx_activity_sync(app, envelope(uuid4(), uuid4(), payload={"token": "t"}),
-                         lambda: Resource.create(resource_type="folder", name="x"))
+        tx_activity_sync(
+            app,
+            envelope(uuid4(), uuid4(), payload={"token": "t"}),
+            lambda: Resource.create(resource_type="folder", name="x"),
+        )
 
 
 def test_tx_activity_with_a_seen_idempotency_key_does_not_run_the_domain_again(
@@ -231,9 +261,9 @@ def test_concurrent_writers_converge_with_the_retry_helper(app: ActivityApplicat
         with activity_context(tenant_id=tenant, actor_principal_id=actor):
             for n in range(renames_each):
 
-                def command() -> None:
+                def command(name: str = f"w{index}-{n}") -> None:
                     current = app.get(folder.id, tenant_id=tenant, kind=Resource)
-                    current.update(name=f"w{index}-{n}")
+                    current.update(name=name)
                     app.save(current)
 
                 try:

@@ -58,17 +58,20 @@ def test_every_event_carries_the_envelope_from_context_and_decorator(
         assert event.resource_type == "folder"
         assert event.correlation_id == correlation_id
     assert created.action == "resource.created"
-    assert created.payload == {"resource_type": "folder", "name": "Research",
-                               "parent_id": None, "owner_id": actor}
+    assert created.payload == {
+        "resource_type": "folder",
+        "name": "Research",
+        "parent_id": None,
+        "owner_id": actor,
+    }
     assert updated.payload == {"changes": {"name": {"old": "Research", "new": "Research 2"}}}
 
 
 def test_without_a_context_an_event_fails_loudly() -> None:
     with pytest.raises(MissingActivityContextError):
         Resource.create(resource_type="folder", name="x")
-    with pytest.raises(MissingActivityContextError):
-        with activity_context(tenant_id=uuid4()):
-            pass
+    with pytest.raises(MissingActivityContextError), activity_context(tenant_id=uuid4()):
+        pass
 
 
 def test_activities_outside_a_workflow_get_their_own_correlation_ids(acting: None) -> None:

@@ -22,8 +22,15 @@ def envelope(**overrides: object) -> ActivityEnvelope:
 def test_an_envelope_carries_every_field_of_the_design_with_defaults() -> None:
     env = envelope(payload={"stage": "prod"}, delivery_channels=["signals:x"])
     assert set(ActivityEnvelope.model_fields) == {
-        "tenant_id", "actor_principal_id", "resource_id", "resource_type", "action",
-        "visibility", "payload", "delivery_channels", "correlation_id",
+        "tenant_id",
+        "actor_principal_id",
+        "resource_id",
+        "resource_type",
+        "action",
+        "visibility",
+        "payload",
+        "delivery_channels",
+        "correlation_id",
     }
     assert env.visibility == "resource"
     assert env.payload == {"stage": "prod"}
@@ -31,8 +38,18 @@ def test_an_envelope_carries_every_field_of_the_design_with_defaults() -> None:
 
 
 @pytest.mark.parametrize(
-    "action", ["Signal.promoted", "signal", "signal.", ".promoted", "signal.promoted.now",
-               "signal-x.promoted", "signal.Promoted", "", "1signal.x"],
+    "action",
+    [
+        "Signal.promoted",
+        "signal",
+        "signal.",
+        ".promoted",
+        "signal.promoted.now",
+        "signal-x.promoted",
+        "signal.Promoted",
+        "",
+        "1signal.x",
+    ],
 )
 def test_an_action_that_is_not_resource_dot_verb_in_snake_case_is_refused(action: str) -> None:
     with pytest.raises(ValidationError):
@@ -41,7 +58,9 @@ def test_an_action_that_is_not_resource_dot_verb_in_snake_case_is_refused(action
         validate_action_name(action)
 
 
-@pytest.mark.parametrize("field", ["tenant_id", "actor_principal_id", "resource_id", "correlation_id"])
+@pytest.mark.parametrize(
+    "field", ["tenant_id", "actor_principal_id", "resource_id", "correlation_id"]
+)
 def test_malformed_ids_are_refused(field: str) -> None:
     with pytest.raises(ValidationError):
         envelope(**{field: "not-a-uuid"})
@@ -56,15 +75,32 @@ def test_an_unknown_visibility_or_extra_field_is_refused() -> None:
 
 def test_the_catalog_holds_every_group_of_the_guide() -> None:
     groups = CATALOG.groups()
-    for expected in ("signal.registered", "dataset.refresh_failed", "pipeline.run_completed",
-                     "macro.saved", "training.cancelled", "monitoring.alert",
-                     "portfolio.weights_computed", "guardrails.warned",
-                     "monitoring.threshold_breach", "resource.moved", "transfer.completed",
-                     "role_binding.revoked", "subscription.created",
-                     "notification_preferences.updated"):
+    for expected in (
+        "signal.registered",
+        "dataset.refresh_failed",
+        "pipeline.run_completed",
+        "macro.saved",
+        "training.cancelled",
+        "monitoring.alert",
+        "portfolio.weights_computed",
+        "guardrails.warned",
+        "monitoring.threshold_breach",
+        "resource.moved",
+        "transfer.completed",
+        "role_binding.revoked",
+        "subscription.created",
+        "notification_preferences.updated",
+    ):
         assert expected in CATALOG
-    assert {"core resources", "pipeline", "experiment", "run lifecycle", "portfolio",
-            "promotion", "monitoring"} <= set(groups)
+    assert {
+        "core resources",
+        "pipeline",
+        "experiment",
+        "run lifecycle",
+        "portfolio",
+        "promotion",
+        "monitoring",
+    } <= set(groups)
     for kind in ("run", "backtest", "training", "inference", "optimization"):
         for verb in ("started", "completed", "failed", "cancelled"):
             assert f"{kind}.{verb}" in CATALOG

@@ -36,18 +36,24 @@ policy = PayloadPolicy()
         ({"header": "Bearer abcdefghijklmnop"}, "header"),
     ],
 )
-def test_secrets_at_any_depth_are_refused_naming_the_key_path(payload: dict[str, object], path: str) -> None:
+def test_secrets_at_any_depth_are_refused_naming_the_key_path(
+    payload: dict[str, object], path: str
+) -> None:
     with pytest.raises(SecretInPayloadError) as raised:
         policy.apply(payload)
     assert raised.value.path == path
     assert path in str(raised.value)
 
 
-@pytest.mark.parametrize("key", ["max_tokens", "token_count_total", "secretary_id", "keyboard", "name"])
+@pytest.mark.parametrize(
+    "key", ["max_tokens", "token_count_total", "secretary_id", "keyboard", "name"]
+)
 def test_ordinary_keys_that_merely_resemble_secrets_are_allowed(key: str) -> None:
     if key == "token_count_total":
         assert is_secret_key(key)  # "token" as a word is a secret...
-        assert PayloadPolicy(allowed_keys=frozenset({key})).apply({key: 1}) == {key: 1}  # ...unless allowed
+        assert PayloadPolicy(allowed_keys=frozenset({key})).apply({key: 1}) == {
+            key: 1
+        }  # ...unless allowed
     else:
         assert policy.apply({key: 1}) == {key: 1}
 
@@ -96,8 +102,10 @@ def test_changes_record_old_and_new_of_changed_fields_only() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet="abcxyz ", max_size=10),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["a", "b", "count", "name"]), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "count", "name"]), children, max_size=3)
+    ),
     max_leaves=20,
 )
 

@@ -1,0 +1,47 @@
+"""Marking notifications read is a command: a private ``notification.read`` activity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from activity.application import ActivityApplication
+from activity.emit import RecordedActivity, record_activity
+from domain.envelope import ActivityEnvelope, Visibility
+from domain.errors import DomainRuleError
+
+MAX_POSITIONS = 1000
+
+
+def mark_read(
+    app: ActivityApplication,
+    *,
+    tenant_id: UUID,
+    principal_id: UUID,
+    positions: Sequence[int] | None = None,
+    up_to_position: int | None = None,
+) -> RecordedActivity:
+    """Mark the principal's own notifications read: some positions, or all up to one."""
+    if (positions is None) == (up_to_position is None):
+        raise DomainRuleError("give either positions or up_to_position")
+    if positions is not None:
+        if not positions or len(positions) > MAX_POSITIONS:
+            raise DomainRuleError(f"give between 1 and {MAX_POSITIONS} positions")
+        if any(not isinstance(p, int) or p < 1 for p in positions):
+            raise DomainRuleError("positions are positive integers")
+        payload: dict[str, object] = {"positions": sorted(set(positions))}
+    else:
+        assert up_to_position is not None
+        if up_to_position < 1:
+            raise DomainRuleError("up_to_position is a positive integer")
+        payload = {"up_to_position": up_to_position}
+    envelope = ActivityEnvelope(
+        tenant_id=tenant_id,
+        actor_principal_id=principal_id,
+        resource_id=principal_id,
+        resource_type="principal",
+        action="notification.read",
+        visibility=Visibility.PRIVATE,
+        payload=payload,
+    )
+    return record_activity(app, envelope)

@@ -1,1 +1,0 @@
-"""OptAIC domain aggregates (being written)."""

@@ -1,0 +1,174 @@
+"""From an outbox row to what is pushed: one broadcast per group of recipients.
+
+Recipients with the same reasons share one broadcast (the message names the reasons, so
+it can be the same for all of them); the activity's own delivery channels get one more,
+with no reasons. The pushed message is the projection's compact v1 message, filtered
+through an allow-list (so a payload field can never ride along), plus ``reasons``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from notifier.channels import canonical_principal, is_personal_channel, personal_channel
+
+MESSAGE_VERSION = 1
+MESSAGE_V1_FIELDS = (
+    "v",
+    "activity_id",
+    "tenant_id",
+    "action",
+    "resource_id",
+    "resource_type",
+    "actor_principal_id",
+    "summary",
+    "occurred_at",
+    "correlation_id",
+)
+REASONS = frozenset({"owner", "subscriber", "delegator"})
+DELIVERY_CHANNELS_GROUP = "channels"
+"""Group name of the broadcast to the activity's delivery channels (its reasons are empty)."""
+
+
+class MalformedOutboxRow(ValueError):  # noqa: N818 (a ValueError: the row's content is wrong)
+    """The row's content does not follow the outbox contract; nothing of it was published."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    principal_id: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One claimed outbox row: its content and its delivery state at claim time."""
+
+    position: int
+    activity_id: UUID
+    correlation_id: UUID
+    action: str
+    recipients: Any
+    """As stored: ``[{"principal_id": str, "reasons": [str, ...]}, ...]`` (checked by `plan`)."""
+    channels: Any
+    """As stored: the activity's delivery channels, a list of str (checked by `plan`)."""
+    message: Any
+    """As stored: the compact v1 message (checked by `plan`)."""
+    attempts: int
+    """Claims so far, this one included."""
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """One Centrifugo broadcast: the same data to several channels, deduplicated by key."""
+
+    channels: tuple[str, ...]
+    data: Mapping[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    row: OutboxRow
+    broadcasts: tuple[Broadcast, ...]
+
+
+def idempotency_key(row: OutboxRow, group: str) -> str:
+    """Stable for a row and group across retries, workers and restarts.
+
+    The activity id keeps keys unique even across databases that share a Centrifugo
+    (positions alone repeat there); Centrifugo scopes keys per channel anyway.
+    """
+    return f"outbox:{row.position}:{row.activity_id}:{group}"
+
+
+def plan(row: OutboxRow) -> DeliveryPlan:
+    """The broadcasts that deliver ``row``; MalformedOutboxRow if its content is off-contract."""
+    message = _compact_message(row)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for recipient in _recipients(row.recipients):
+        groups.setdefault(recipient.reasons, []).append(personal_channel(recipient.principal_id))
+    broadcasts = [
+        Broadcast(
+            channels=tuple(channels),
+            data={**message, "reasons": list(reasons)},
+            idempotency_key=idempotency_key(row, "+".join(reasons)),
+        )
+        for reasons, channels in sorted(groups.items())
+    ]
+    delivery_channels = _delivery_channels(row.channels)
+    if delivery_channels:
+        broadcasts.append(
+            Broadcast(
+                channels=delivery_channels,
+                data={**message, "reasons": []},
+                idempotency_key=idempotency_key(row, DELIVERY_CHANNELS_GROUP),
+            )
+        )
+    return DeliveryPlan(row=row, broadcasts=tuple(broadcasts))
+
+
+def _compact_message(row: OutboxRow) -> dict[str, Any]:
+    message = row.message
+    if not isinstance(message, Mapping):
+        raise MalformedOutboxRow(f"message is {type(message).__name__}, not an object")
+    if message.get("v") != MESSAGE_VERSION:
+        raise MalformedOutboxRow(f"message version {message.get('v')!r} is not {MESSAGE_VERSION}")
+    missing = [field for field in MESSAGE_V1_FIELDS if field not in message]
+    if missing:
+        raise MalformedOutboxRow(f"message lacks {', '.join(missing)}")
+    if str(message["activity_id"]) != str(row.activity_id):
+        raise MalformedOutboxRow("message activity_id differs from the row's")
+    # The allow-list, not the row, decides what leaves: anything else in `message` stays home.
+    return {field: message[field] for field in MESSAGE_V1_FIELDS}
+
+
+def _recipients(raw: Any) -> list[Recipient]:
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise MalformedOutboxRow("recipients is not a list")
+    recipients: list[Recipient] = []
+    seen: set[str] = set()
+    for entry in raw:
+        if not isinstance(entry, Mapping):
+            raise MalformedOutboxRow(f"recipient {entry!r} is not an object")
+        try:
+            principal = canonical_principal(str(entry.get("principal_id")))
+        except ValueError:
+            raise MalformedOutboxRow(
+                f"recipient principal_id {entry.get('principal_id')!r} is not a UUID"
+            ) from None
+        reasons = entry.get("reasons")
+        if (
+            not isinstance(reasons, Sequence)
+            or isinstance(reasons, str)
+            or not reasons
+            or not set(reasons) <= REASONS
+        ):
+            raise MalformedOutboxRow(f"recipient {principal} has reasons {reasons!r}")
+        if principal in seen:
+            raise MalformedOutboxRow(f"recipient {principal} is listed twice")
+        seen.add(principal)
+        recipients.append(Recipient(principal_id=principal, reasons=tuple(sorted(set(reasons)))))
+    return recipients
+
+
+def _delivery_channels(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise MalformedOutboxRow("channels is not a list")
+    channels: list[str] = []
+    for channel in raw:
+        if not isinstance(channel, str) or not channel:
+            raise MalformedOutboxRow(f"delivery channel {channel!r} is not a channel name")
+        if is_personal_channel(channel):
+            # Personal channels come from the resolved recipients only; one here would reach
+            # a principal the watcher resolution (and its visibility check) never admitted.
+            raise MalformedOutboxRow(f"delivery channel {channel} is in the personal namespace")
+        if channel not in channels:
+            channels.append(channel)
+    return tuple(channels)

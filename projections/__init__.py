@@ -1,0 +1,1 @@
+"""Read models derived from the event store, and the generic runner that keeps them."""
