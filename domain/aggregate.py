@@ -27,7 +27,7 @@ import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
 from uuid import UUID, uuid4, uuid5
 
@@ -50,7 +50,7 @@ A = TypeVar("A", bound="ActivityAggregate")
 PayloadUpcaster = Callable[[dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # not slots: cached_property needs the instance __dict__
 class ActivitySpec:
     """What an ``@activity``/``@creates`` method declares."""
 
@@ -63,8 +63,12 @@ class ActivitySpec:
     upcasters: Mapping[int, PayloadUpcaster]
     event_name: str
 
+    @cached_property
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.handler)
+
     def payload_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Payload:
-        bound = inspect.signature(self.handler).bind(None, *args, **kwargs)
+        bound = self.signature.bind(None, *args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         arguments.pop(next(iter(arguments)))  # the aggregate itself

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 from uuid import UUID
@@ -77,6 +78,7 @@ def key_words(key: str) -> list[str]:
     return [w.lower() for w in _WORD_SPLIT.split(key) if w]
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     words = key_words(key)
     if any(w in SECRET_WORDS for w in words):
@@ -113,9 +115,11 @@ class PayloadPolicy:
         if not isinstance(payload, Mapping):
             msg = f"payload must be a mapping, not {type(payload).__name__}"
             raise UnsupportedPayloadValueError(msg, path="")
-        normalised = self._normalise(payload, "")
+        bound = [0]
+        normalised = self._normalise(payload, "", bound)
         assert isinstance(normalised, dict)
-        size = encoded_size(normalised)
+        # Encoding is only needed when the cheap upper bound could exceed the limit.
+        size = bound[0] if bound[0] <= self.max_bytes else encoded_size(normalised)
         if size > self.max_bytes:
             msg = (
                 f"payload is {size} bytes encoded, over the {self.max_bytes}-byte limit; "
@@ -124,8 +128,21 @@ class PayloadPolicy:
             raise PayloadTooLargeError(msg, size=size, limit=self.max_bytes)
         return normalised
 
-    def _normalise(self, value: Any, path: str) -> Any:
+    def _normalise(self, value: Any, path: str, bound: list[int]) -> Any:
+        """Check and normalise ``value``; add an upper bound of its JSON size to ``bound``."""
+        if isinstance(value, str):
+            # Worst case: every character escaped as \uXXXX, plus the quotes.
+            bound[0] += 6 * len(value) + 2
+            if _SECRET_VALUE.search(value):
+                msg = f"payload value at {path!r} looks like a credential or private key"
+                raise SecretInPayloadError(msg, path=path)
+            return value
+        if isinstance(value, bool | int) or value is None:
+            small = value is None or -(10**20) < value < 10**20
+            bound[0] += 24 if small else len(str(value))
+            return value
         if isinstance(value, Mapping):
+            bound[0] += 2
             out: dict[str, Any] = {}
             for key, item in value.items():
                 if not isinstance(key, str):
@@ -137,25 +154,23 @@ class PayloadPolicy:
                         f"payload key {child!r} looks like a secret; secrets never reach the store"
                     )
                     raise SecretInPayloadError(msg, path=child)
-                out[key] = self._normalise(item, child)
+                bound[0] += 6 * len(key) + 4
+                out[key] = self._normalise(item, child, bound)
             return out
         if isinstance(value, list | tuple):
-            return [self._normalise(item, f"{path}[{i}]") for i, item in enumerate(value)]
+            bound[0] += 2 + len(value)  # brackets and commas
+            return [self._normalise(item, f"{path}[{i}]", bound) for i, item in enumerate(value)]
         if isinstance(value, bytes | bytearray | memoryview):
             msg = (
                 f"payload value at {path!r} is raw bytes ({len(value)} bytes); "
                 "store a data reference (data_ref) instead"
             )
             raise BinaryPayloadError(msg, path=path)
-        if isinstance(value, str):
-            if _SECRET_VALUE.search(value):
-                msg = f"payload value at {path!r} looks like a credential or private key"
-                raise SecretInPayloadError(msg, path=path)
-            return value
         if isinstance(value, float) and value != value:  # NaN does not round-trip as JSON
             msg = f"payload value at {path!r} is NaN"
             raise UnsupportedPayloadValueError(msg, path=path)
-        if value is None or isinstance(value, bool | int | float | UUID | Decimal | datetime):
+        if isinstance(value, float | UUID | Decimal | datetime):
+            bound[0] += 64 + (len(str(value)) if isinstance(value, Decimal) else 0)
             return value
         msg = f"payload value at {path!r} has unsupported type {type(value).__name__}"
         raise UnsupportedPayloadValueError(msg, path=path)

@@ -15,7 +15,9 @@ class RetryDelays:
     """``delay(attempt)``: about base * 2**(attempt-1), plus up to ``base`` of jitter, capped."""
 
     def __init__(self, base_seconds: float, max_seconds: float) -> None:
-        self._wait = wait_exponential_jitter(initial=base_seconds, max=max_seconds, jitter=base_seconds)
+        self._wait = wait_exponential_jitter(
+            initial=base_seconds, max=max_seconds, jitter=base_seconds
+        )
 
     def delay(self, attempt: int) -> timedelta:
         """The wait after the ``attempt``-th failed attempt (1-based)."""

@@ -41,7 +41,7 @@ class Failure:
         return self.kind is FailureKind.TRANSIENT
 
 
-class PublisherMisconfigured(RuntimeError):  # noqa: N818 (it is an error: the worker stops)
+class PublisherMisconfigured(RuntimeError):
     """The publisher can deliver nothing as configured; the worker must stop, not retry."""
 
 

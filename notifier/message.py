@@ -33,7 +33,7 @@ DELIVERY_CHANNELS_GROUP = "channels"
 """Group name of the broadcast to the activity's delivery channels (its reasons are empty)."""
 
 
-class MalformedOutboxRow(ValueError):  # noqa: N818 (a ValueError: the row's content is wrong)
+class MalformedOutboxRow(ValueError):
     """The row's content does not follow the outbox contract; nothing of it was published."""
 
 

@@ -13,7 +13,7 @@ other workers off, and when it runs out (the worker crashed or hangs) the rows a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,9 +116,16 @@ class OutboxStore:
                 conn.execute(
                     outbox.update()
                     .where(outbox.c.position == sa.bindparam("p"))
-                    .values(status=DEAD, last_error=sa.bindparam("error"), lease_owner=None,
-                            lease_until=None),
-                    [{"p": row.position, "error": _gave_up(row, max_attempts)} for row in exhausted],
+                    .values(
+                        status=DEAD,
+                        last_error=sa.bindparam("error"),
+                        lease_owner=None,
+                        lease_until=None,
+                    ),
+                    [
+                        {"p": row.position, "error": _gave_up(row, max_attempts)}
+                        for row in exhausted
+                    ],
                 )
             if claimed:
                 conn.execute(
@@ -131,7 +138,7 @@ class OutboxStore:
                     )
                 )
         return Claim(
-            rows=[_counted(row) for row in claimed],
+            rows=[replace(row, attempts=row.attempts + 1) for row in claimed],
             exhausted=exhausted,
         )
 
@@ -183,21 +190,26 @@ class OutboxStore:
                 ).rowcount
         return len(sent) + len(retries) + len(dead) - touched
 
-    def release(self, owner: str, positions: Iterable[int] | None, error: str | None) -> int:
-        """Give leased rows back, due at once, without counting the attempt.
+    def release(
+        self,
+        owner: str,
+        positions: Iterable[int] | None,
+        error: str | None,
+        *,
+        refund_attempt: bool = True,
+    ) -> int:
+        """Give leased rows back, due at once. ``positions`` None: every row ``owner`` holds.
 
-        For a worker that stops before it published (shutdown, a misconfigured publisher):
-        the rows were never tried, so they must not move closer to the dead letters.
-        ``positions`` None: every row this owner holds.
+        ``refund_attempt``: the rows were not really tried (shutdown, a misconfigured
+        publisher), so they must not move closer to the dead letters. A row that crashed its
+        worker is no such row: its attempt counts, or a poison row would never die.
         """
         condition = sa.and_(outbox.c.lease_owner == owner, outbox.c.status == PENDING)
         if positions is not None:
             condition = sa.and_(condition, outbox.c.position.in_(list(positions)))
-        values: dict[str, Any] = {
-            "lease_owner": None,
-            "lease_until": None,
-            "attempts": sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0),
-        }
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        if refund_attempt:
+            values["attempts"] = sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0)
         if error is not None:
             values["last_error"] = error
         with self.engine.begin() as conn:
@@ -281,20 +293,6 @@ def _row(record: Any) -> OutboxRow:
         message=record["message"],
         attempts=int(record["attempts"]),
         last_error=record["last_error"],
-    )
-
-
-def _counted(row: OutboxRow) -> OutboxRow:
-    return OutboxRow(
-        position=row.position,
-        activity_id=row.activity_id,
-        correlation_id=row.correlation_id,
-        action=row.action,
-        recipients=row.recipients,
-        channels=row.channels,
-        message=row.message,
-        attempts=row.attempts + 1,
-        last_error=row.last_error,
     )
 
 

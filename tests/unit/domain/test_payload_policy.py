@@ -113,3 +113,21 @@ json_values = st.recursive(
 @given(st.dictionaries(st.sampled_from(["a", "b", "count", "name"]), json_values, max_size=4))
 def test_clean_payloads_pass_unchanged(payload: dict[str, object]) -> None:
     assert policy.apply(payload) == payload
+
+
+@given(st.dictionaries(st.text(alphabet="abxyz", min_size=1, max_size=5), json_values, max_size=6),
+       st.integers(min_value=256, max_value=2048))
+def test_the_size_limit_is_exact_whatever_shortcut_is_taken(payload: dict[str, object], limit: int) -> None:
+    from domain.payload import encoded_size
+
+    small = PayloadPolicy(max_bytes=limit)
+    if encoded_size(payload) > limit:
+        with pytest.raises(PayloadTooLargeError):
+            small.apply(payload)
+    else:
+        assert small.apply(payload) == payload
+
+
+def test_huge_integers_count_at_their_real_length() -> None:
+    with pytest.raises(PayloadTooLargeError):
+        PayloadPolicy(max_bytes=300).apply({"n": 10**400})

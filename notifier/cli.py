@@ -1,0 +1,162 @@
+"""``activity notifier ...``: run the worker, inspect and retry the dead letters.
+
+The app is built around a runtime factory so the main CLI can mount it::
+
+    app.add_typer(build_app(lambda: notifier_runtime(settings)), name="notifier")
+
+The factory is called only when a command runs, never at import or ``--help``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from enum import StrEnum
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from notifier import logs
+from notifier.config import DeliveryMode
+from notifier.consumer_table import ConsumerTableRelay
+from notifier.failures import PublisherMisconfigured
+from notifier.metrics import NotifierMetrics
+from notifier.outbox_store import OutboxStore
+from notifier.runtime import NotifierRuntime
+from notifier.worker import OutboxWorker
+
+EXIT_MISCONFIGURED = 2
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (the worker finishes its batch) instead of killing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
+    app = typer.Typer(
+        help="Push outbox notifications to Centrifugo; inspect and retry dead letters.",
+        no_args_is_help=True,
+    )
+    dlq = typer.Typer(help="Dead-lettered notifications.", no_args_is_help=True)
+    app.add_typer(dlq, name="dlq")
+
+    @app.command()
+    def run(
+        batch_size: Annotated[
+            int | None, typer.Option(min=1, help="Rows per batch (default: configured).")
+        ] = None,
+        once: Annotated[
+            bool,
+            typer.Option(
+                "--once/--follow",
+                help="--once: deliver what is due now, then exit. --follow: keep polling.",
+            ),
+        ] = False,
+        metrics_port: Annotated[
+            int | None, typer.Option(help="Serve Prometheus /metrics on this port.")
+        ] = None,
+        log_format: Annotated[LogFormat, typer.Option(help="Log line format.")] = LogFormat.TEXT,
+    ) -> None:
+        """Deliver outbox rows until stopped (SIGTERM/Ctrl-C finish the batch in flight)."""
+        logs.configure(logging.INFO, json_lines=log_format is LogFormat.JSON)
+        runtime = runtime_factory()
+        config = runtime.config
+        if batch_size is not None:
+            config = replace(config, batch_size=batch_size)
+        port = metrics_port if metrics_port is not None else config.metrics_port
+        metrics = NotifierMetrics()
+        if port is not None:
+            metrics.serve(port)
+        stop = threading.Event()
+        try:
+            with stop_on_signals(stop):
+                if config.delivery_mode is DeliveryMode.CONSUMER_TABLE:
+                    relay = ConsumerTableRelay(runtime.engine, config, metrics=metrics)
+                    moved = relay.run(stop, follow=not once)
+                    runtime.console.print(
+                        f"moved {moved.moved} rows ({moved.commands} commands) to the consumer"
+                        f" table; {moved.retried} to retry, {moved.dead} dead"
+                    )
+                    return
+                worker = OutboxWorker(runtime.engine, runtime.publisher, config, metrics=metrics)
+                report = worker.run(stop, follow=not once)
+        except PublisherMisconfigured as exc:
+            runtime.console.print(f"[red]notifier stopped:[/] {exc}")
+            raise typer.Exit(EXIT_MISCONFIGURED) from exc
+        finally:
+            runtime.close()
+        runtime.console.print(
+            f"sent {report.sent}, retried {report.retried}, dead-lettered {report.dead}"
+        )
+
+    @dlq.command("list")
+    def dlq_list(
+        limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
+    ) -> None:
+        """Show the dead-lettered notifications with their last error."""
+        runtime = runtime_factory()
+        try:
+            rows = OutboxStore(runtime.engine).dead_letters(limit)
+            if not rows:
+                runtime.console.print("no dead letters")
+                return
+            table = Table("position", "activity", "action", "attempts", "last error", "created")
+            for row in rows:
+                table.add_row(
+                    str(row.position),
+                    row.activity_id,
+                    row.action,
+                    str(row.attempts),
+                    row.last_error or "",
+                    row.created_at.isoformat(timespec="seconds"),
+                )
+            runtime.console.print(table)
+        finally:
+            runtime.close()
+
+    @dlq.command("retry")
+    def dlq_retry(
+        position: Annotated[
+            list[int] | None, typer.Option(help="Retry this dead letter (repeatable).")
+        ] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Retry every dead letter.")] = False,
+    ) -> None:
+        """Put dead letters back in the outbox (attempts start over, same idempotency keys)."""
+        if bool(position) == all_:
+            raise typer.BadParameter("give --position N (one or more) or --all")
+        runtime = runtime_factory()
+        try:
+            count = OutboxStore(runtime.engine).retry_dead(None if all_ else position)
+            runtime.console.print(f"{count} dead letter(s) back in the outbox")
+            if position and count < len(position):
+                runtime.console.print("[yellow]some positions were not dead letters[/]")
+                raise typer.Exit(1)
+        finally:
+            runtime.close()
+
+    return app
