@@ -5,7 +5,7 @@ Both sides create an aggregate and update it four times, saving after each comma
 the framework's envelope and payload vs the same values as plain event attributes.
 Rounds alternate between the two so that machine noise hits both alike.
 
-    .venv/bin/python -m bench.append [--aggregates 400] [--rounds 5] [--backend sqlite|postgres|both]
+    .venv/bin/python -m bench.append [--aggregates 400] [--rounds 5] [--backend both]
 """
 
 from __future__ import annotations
@@ -143,9 +143,8 @@ def main() -> None:
                     *measure(Settings(database_url=ours_url), args.aggregates, args.rounds),
                 )
             )
-    print(
-        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
-    )
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    print(f"machine: {platform.machine()}, {python}")
     print(f"{'backend':<12}{'framework ev/s':>16}{'bare ev/s':>12}{'ratio':>8}")
     for backend, ours, theirs in rows:
         print(f"{backend:<12}{ours:>16,.0f}{theirs:>12,.0f}{ours / theirs:>8.2f}")

@@ -16,7 +16,7 @@ class RetryDelays:
 
     def __init__(self, base_seconds: float, max_seconds: float) -> None:
         self._wait = wait_exponential_jitter(
-            initial=base_seconds, max=max_seconds, jitter=base_seconds
+            multiplier=base_seconds, max=max_seconds, jitter=base_seconds
         )
 
     def delay(self, attempt: int) -> timedelta:

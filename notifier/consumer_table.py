@@ -121,14 +121,17 @@ def write_consumer_commands(
     Centrifugo at commit instead of at its next poll.
     """
     target = table if table is not None else consumer_table()
-    rows = [{"method": c.method, "payload": c.payload, "partition": c.partition} for c in commands]
-    if not rows:
+    pending = list(commands)
+    if not pending:
         return 0
-    conn.execute(target.insert(), rows)
+    conn.execute(
+        target.insert(),
+        [{"method": c.method, "payload": c.payload, "partition": c.partition} for c in pending],
+    )
     if notify_channel:
-        for partition in sorted({row["partition"] for row in rows}):
+        for partition in sorted({command.partition for command in pending}):
             conn.execute(sa.select(sa.func.pg_notify(notify_channel, str(partition))))
-    return len(rows)
+    return len(pending)
 
 
 @dataclass

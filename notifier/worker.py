@@ -134,8 +134,8 @@ class OutboxWorker:
             try:
                 plans.append(plan(row))
             except MalformedOutboxRow as exc:
-                failure = Failure(FailureKind.TRANSIENT, f"malformed outbox row: {exc}")
-                outcomes.retries.append((row, failure))
+                malformed = Failure(FailureKind.TRANSIENT, f"malformed outbox row: {exc}")
+                outcomes.retries.append((row, malformed))
         broadcasts: list[Broadcast] = [b for p in plans for b in p.broadcasts]
         started = time.perf_counter()
         results = self.publisher.publish(broadcasts) if broadcasts else []

@@ -188,6 +188,18 @@ class WatcherIndex:
             key = (tenant, payload["principal_id"])
             self.prefs[key] = (payload["filter_mode"], list(payload["custom_actions"]))
             self.dirty_prefs.add(key)
+        elif activity.resource_id in self.nodes:
+            self._renamed(activity)
+
+    def _renamed(self, activity: StoredActivity) -> None:
+        """Any aggregate's update that changes ``name`` renames the node (not just resource.updated)."""
+        change = activity.payload.get("changes", {}).get("name") if isinstance(
+            activity.payload.get("changes"), dict
+        ) else None
+        node = self.nodes[activity.resource_id]
+        if isinstance(change, dict) and "new" in change and node.tenant_id == activity.tenant_id:
+            node.name = str(change["new"])
+            self.dirty_nodes.add(activity.resource_id)
 
     def _add_node(self, activity: StoredActivity) -> None:
         payload = activity.payload
@@ -209,9 +221,8 @@ class WatcherIndex:
         if node is None:
             return
         action, payload = activity.action, activity.payload
-        if action == "resource.updated" and "name" in payload.get("changes", {}):
-            node.name = str(payload["changes"]["name"]["new"])
-            self.dirty_nodes.add(activity.resource_id)
+        if action == "resource.updated":
+            self._renamed(activity)
         elif action == "resource.moved":
             if node.parent_id is not None:
                 self.children[node.parent_id].discard(activity.resource_id)

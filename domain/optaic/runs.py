@@ -19,7 +19,14 @@ from uuid import UUID
 
 from domain.aggregate import activity, creates, mutator
 from domain.errors import ActivityDefinitionError
-from domain.optaic.common import Metrics, error_summary, metrics_of, seconds_since, transitions
+from domain.optaic.common import (
+    Metrics,
+    error_summary,
+    metrics_of,
+    require_text,
+    seconds_since,
+    transitions,
+)
 from domain.resources import ResourceAggregate
 
 
@@ -78,7 +85,10 @@ class RunLifecycle(ResourceAggregate, topic="optaic.run_lifecycle"):
         """Start a run under ``parent`` (what it runs for) with its (JSON-able) parameters."""
         parent_id, owner = cls.placement(parent, owner_id)
         run = cls.started(
-            name=name, parent_id=parent_id, owner_id=owner, parameters=dict(parameters or {})
+            name=require_text(name, "a run name"),
+            parent_id=parent_id,
+            owner_id=owner,
+            parameters=dict(parameters or {}),
         )
         assert isinstance(run, cls)
         return run

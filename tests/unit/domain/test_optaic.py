@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import Application
 
+import domain.optaic
 import domain.resources
 from domain.actions import CATALOG, default_catalog
 from domain.aggregate import ActivityAggregate, ActivityEvent, activity_event_classes
@@ -183,6 +185,28 @@ def test_every_optaic_action_of_the_guide_is_emitted_by_domain_optaic_or_envelop
 def test_envelope_only_actions_are_catalogued_and_no_aggregate_emits_them() -> None:
     assert {spec.name for spec in default_catalog()} >= ENVELOPE_ONLY_ACTIONS
     assert ENVELOPE_ONLY_ACTIONS.isdisjoint(declared_actions())
+
+
+def test_optaic_aggregates_lists_every_aggregate_class_of_domain_optaic() -> None:
+    defined = {
+        cls
+        for module in vars(domain.optaic).values()
+        if inspect.ismodule(module) and module.__name__.startswith("domain.optaic.")
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and issubclass(cls, ActivityAggregate)
+        and cls.__module__ == module.__name__
+        and activity_event_classes(cls)
+    }
+    assert defined == set(OPTAIC_AGGREGATES)
+
+
+def test_the_action_catalog_page_documents_every_action() -> None:
+    page = (Path(__file__).parents[3] / "docs" / "action-catalog.md").read_text()
+    kinds = {kind.resource_type for kind in RUN_KINDS}
+    for spec in default_catalog():
+        name = f"<kind>.{spec.verb}" if spec.resource in kinds else spec.name
+        assert f"| `{name}` |" in page, name
 
 
 def test_every_optaic_aggregate_has_a_stable_topic_and_its_own_resource_type() -> None:

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from notifier.backoff import RetryDelays
+from notifier.config import NotifierConfig
+
+
+def test_retry_delays_double_per_attempt_with_at_most_one_base_of_jitter() -> None:
+    delays = RetryDelays(base_seconds=1.0, max_seconds=1000.0)
+
+    for attempt in range(1, 8):
+        floor = 2 ** (attempt - 1)
+        assert timedelta(seconds=floor) <= delays.delay(attempt) <= timedelta(seconds=floor + 1)
+
+
+def test_retry_delays_never_exceed_the_maximum() -> None:
+    delays = RetryDelays(base_seconds=0.5, max_seconds=10.0)
+
+    assert max(delays.delay(attempt) for attempt in range(1, 40)) == timedelta(seconds=10)
+
+
+def test_retry_delays_are_jittered_so_failed_rows_do_not_retry_in_lockstep() -> None:
+    delays = RetryDelays(base_seconds=1.0, max_seconds=1000.0)
+
+    assert len({delays.delay(5) for _ in range(20)}) > 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "complaint"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"lease_seconds": 5, "publish_timeout_seconds": 5}, "lease_seconds"),
+        ({"backoff_max_seconds": 600}, "idempotency window"),
+        ({"backoff_base_seconds": 5, "backoff_max_seconds": 1}, "backoff_base_seconds"),
+        ({"worker_id": "w" * 65}, "worker_id"),
+    ],
+)
+def test_a_config_that_would_break_the_delivery_guarantees_is_refused(
+    fields: dict[str, float], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        NotifierConfig(**fields)  # type: ignore[arg-type]
