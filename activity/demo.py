@@ -127,13 +127,13 @@ def _who(names: dict[UUID, str], principal: Any) -> str:
 def _print_audit(console: Console, audit: list[dict[str, Any]], names: dict[UUID, str]) -> None:
     table = Table(title="Recorded activities (the audit log, oldest first)")
     for column in ("pos", "action", "actor", "resource", "visibility", "correlation", "payload"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis", no_wrap=column != "payload")
     for row in reversed(audit):
         payload = json.dumps(row["payload"], default=str)
         table.add_row(
             str(row["position"]), row["action"], _who(names, row["actor_principal_id"]),
             f"{row['resource_type']}:{str(row['resource_id'])[:8]}", row["visibility"],
-            str(row["correlation_id"])[:8], payload if len(payload) < 70 else payload[:67] + "...",
+            str(row["correlation_id"])[:8], payload if len(payload) < 48 else payload[:45] + "...",
         )
     console.print(table)
 

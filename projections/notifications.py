@@ -39,13 +39,15 @@ notifications = sa.Table(
 
 
 def summarize(activity: StoredActivity, resource_name: str | None) -> str:
-    """One line a person can read: ``signal promoted: Momentum``."""
+    """One line a person can read: ``signal “Momentum” promoted``."""
     resource, _, verb = activity.action.partition(".")
     subject = (
         f"{activity.resource_type} “{resource_name}”" if resource_name else activity.resource_type
     )
-    what = verb.replace("_", " ")
-    line = f"{subject}: {resource.replace('_', ' ')} {what}"
+    if resource == activity.resource_type:
+        line = f"{subject} {verb.replace('_', ' ')}"
+    else:
+        line = f"{subject}: {resource.replace('_', ' ')} {verb.replace('_', ' ')}"
     return line[:512]
 
 
