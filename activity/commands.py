@@ -1,0 +1,68 @@
+"""Command handlers for what principals change about their own notifications.
+
+Plain functions (load, decide, save), each one unit of work; the HTTP API and
+the CLI call these, never the aggregates directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from activity.application import ActivityApplication
+from activity.retry import retry_on_conflict
+from domain.context import activity_context
+from domain.errors import NotFoundError
+from domain.resources import NotificationPreferences, ResourceAggregate, Subscription, preferences_id
+
+
+def subscribe(
+    app: ActivityApplication, *, tenant_id: UUID, principal_id: UUID, resource_id: UUID, scope: str
+) -> Subscription:
+    """Subscribe the principal to a resource of their tenant (``resource`` or ``descendants``)."""
+    with activity_context(tenant_id=tenant_id, actor_principal_id=principal_id):
+        resource = app.get(resource_id, tenant_id=tenant_id, kind=ResourceAggregate)
+        subscription = Subscription.subscribe(resource, scope)
+        app.save(subscription)
+        return subscription
+
+
+def revoke_subscription(
+    app: ActivityApplication, *, tenant_id: UUID, principal_id: UUID, subscription_id: UUID
+) -> Subscription:
+    """Revoke one of the principal's own subscriptions; others' are simply not found."""
+
+    def command() -> Subscription:
+        with activity_context(tenant_id=tenant_id, actor_principal_id=principal_id):
+            subscription = app.get(subscription_id, tenant_id=tenant_id, kind=Subscription)
+            if subscription.principal_id != principal_id:
+                raise NotFoundError(f"Subscription {subscription_id} not found")
+            subscription.revoke()
+            app.save(subscription)
+            return subscription
+
+    return retry_on_conflict(command)
+
+
+def set_preferences(
+    app: ActivityApplication,
+    *,
+    tenant_id: UUID,
+    principal_id: UUID,
+    filter_mode: str,
+    custom_actions: Sequence[str],
+) -> NotificationPreferences:
+    """Set the principal's notification preferences (validated; unchanged emits nothing)."""
+
+    def command() -> NotificationPreferences:
+        with activity_context(tenant_id=tenant_id, actor_principal_id=principal_id):
+            prefs_id = preferences_id(tenant_id, principal_id)
+            if not app.exists(prefs_id):
+                prefs = NotificationPreferences.first_set(filter_mode, list(custom_actions))
+            else:
+                prefs = app.get(prefs_id, tenant_id=tenant_id, kind=NotificationPreferences)
+                prefs.change(filter_mode, list(custom_actions))
+            app.save(prefs)
+            return prefs
+
+    return retry_on_conflict(command)

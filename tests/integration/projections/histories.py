@@ -1,0 +1,413 @@
+"""Random histories for the projection tests, applied through the real domain.
+
+A history is a list of small operations whose integer fields are *choices* (taken
+modulo whatever exists at that point), so every list hypothesis draws is a valid
+history and shrinks to a readable one. :class:`Driver` applies each operation with
+the domain's own commands (``Resource.create``, ``RoleBinding.grant``,
+``Subscription.subscribe``, ``NotificationPreferences.first_set``, ``record_activity``...),
+saves it, and asks the :class:`ReferenceModel` who should be notified of the activity it
+emitted, as of that activity (its own effect included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+from uuid import UUID, uuid4
+
+from hypothesis import strategies as st
+
+from activity.application import ActivityApplication
+from activity.emit import record_activity
+from domain import (
+    ActivityEnvelope,
+    ActivityEvent,
+    DomainRuleError,
+    NotificationPreferences,
+    Resource,
+    RoleBinding,
+    Subscription,
+    TenantMismatchError,
+    activity_context,
+)
+from domain.aggregate import ActivityAggregate
+from tests.integration.projections.reference_model import ReferenceModel
+
+KINDS = ("folder", "signal", "dataset")
+ROLES = ("owner", "delegator", "editor", "viewer")
+SCOPES = ("resource", "descendants")
+MODES = ("all", "mutations", "custom")
+PATTERNS = (
+    "resource.*", "promotion.*", "signal.*", "transfer.?ompleted", "*.created",
+    "dataset.[pr]*", "role_binding.*", "*.[!r]*",
+)
+ACTIONS = (
+    "signal.promoted", "promotion.requested", "promotion.approved", "dataset.previewed",
+    "resource.updated", "resource.created", "transfer.requested", "monitoring.alert",
+    "experiment.created", "role_binding.granted",
+)
+VISIBILITIES = ("private", "resource", "scope", "tenant")
+
+T = TypeVar("T")
+
+
+# -- operations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Create:
+    tenant: int
+    parent: int | None
+    owner: int
+    actor: int
+    kind: int
+
+
+@dataclass(frozen=True)
+class Move:
+    resource: int
+    parent: int | None
+    actor: int
+
+
+@dataclass(frozen=True)
+class Rename:
+    resource: int
+    actor: int
+
+
+@dataclass(frozen=True)
+class Delete:
+    resource: int
+    actor: int
+
+
+@dataclass(frozen=True)
+class Transfer:
+    resource: int
+    to: int
+    actor: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Grant:
+    resource: int
+    principal: int
+    role: int
+    actor: int
+
+
+@dataclass(frozen=True)
+class Revoke:
+    binding: int
+    actor: int
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    resource: int
+    principal: int
+    scope: int
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    subscription: int
+
+
+@dataclass(frozen=True)
+class Prefs:
+    tenant: int
+    principal: int
+    mode: int
+    patterns: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    resource: int | None  # None: a resource id nobody knows
+    tenant: int | None  # None: the resource's own tenant
+    actor: int
+    action: int
+    visibility: int
+    channels: bool
+
+
+@dataclass(frozen=True)
+class ReadMark:
+    tenant: int
+    actor: int
+    everything: bool
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Run the projections now (the driver's ``on_catch_up``), between two saves."""
+
+
+Op = (
+    Create | Move | Rename | Delete | Transfer | Grant | Revoke | Subscribe | Unsubscribe
+    | Prefs | Envelope | ReadMark | CatchUp
+)
+
+_i = st.integers(min_value=0, max_value=63)
+_creates = st.builds(Create, tenant=_i, parent=st.none() | _i, owner=_i, actor=_i, kind=_i)
+_envelopes = st.builds(
+    Envelope,
+    resource=st.one_of(_i, _i, _i, st.none()),
+    tenant=st.one_of(st.none(), st.none(), st.none(), _i),
+    actor=_i, action=_i, visibility=_i, channels=st.booleans(),
+)
+_ops: st.SearchStrategy[Op] = st.one_of(
+    _envelopes,
+    _creates,
+    st.builds(Grant, resource=_i, principal=_i, role=_i, actor=_i),
+    st.builds(Subscribe, resource=_i, principal=_i, scope=_i),
+    _envelopes,
+    st.builds(Move, resource=_i, parent=st.none() | _i, actor=_i),
+    st.builds(Transfer, resource=_i, to=_i, actor=_i, complete=st.booleans()),
+    st.builds(Revoke, binding=_i, actor=_i),
+    st.builds(Unsubscribe, subscription=_i),
+    st.builds(Prefs, tenant=_i, principal=_i, mode=_i, patterns=st.tuples(_i) | st.tuples(_i, _i)),
+    st.builds(Rename, resource=_i, actor=_i),
+    st.builds(Delete, resource=_i, actor=_i),
+    st.builds(ReadMark, tenant=_i, actor=_i, everything=st.booleans()),
+    st.just(CatchUp()),
+)
+
+
+def histories(max_ops: int = 40) -> st.SearchStrategy[list[Op]]:
+    """A few resources first (so that most operations have something to act on), then anything."""
+    first: st.SearchStrategy[list[Op]] = st.lists(_creates, min_size=2, max_size=6)
+    rest: st.SearchStrategy[list[Op]] = st.lists(_ops, max_size=max_ops)
+    return st.tuples(first, rest).map(lambda parts: [*parts[0], *parts[1]])
+
+
+# -- applying them --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """One saved activity and who the reference model says must be notified of it."""
+
+    position: int
+    tenant: UUID
+    actor: UUID
+    resource: UUID
+    action: str
+    visibility: str
+    channels: tuple[str, ...]
+    expected: dict[UUID, list[str]]
+
+
+def _pick(items: Sequence[T], choice: int | None) -> T | None:
+    if choice is None or not items:
+        return None
+    return items[choice % len(items)]
+
+
+@dataclass
+class Driver:
+    app: ActivityApplication
+    tenant_count: int = 2
+    principal_count: int = 6
+    on_catch_up: Callable[[], None] | None = None
+    model: ReferenceModel = field(default_factory=ReferenceModel)
+    emitted: list[Emitted] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tenants = [uuid4() for _ in range(self.tenant_count)]
+        self.principals = [uuid4() for _ in range(self.principal_count)]
+        self.resources: list[Resource] = []
+        self.bindings: list[RoleBinding] = []
+        self.subs: list[Subscription] = []
+        self.prefs: dict[tuple[UUID, UUID], NotificationPreferences] = {}
+
+    def run(self, ops: Sequence[Op]) -> list[Emitted]:
+        for op in ops:
+            try:
+                self.apply(op)
+            except (DomainRuleError, TenantMismatchError):
+                pass  # the domain refused it (a deleted resource...): nothing was emitted or saved
+        return self.emitted
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def principal(self, choice: int) -> UUID:
+        return self.principals[choice % len(self.principals)]
+
+    def tenant(self, choice: int) -> UUID:
+        return self.tenants[choice % len(self.tenants)]
+
+    def live(self, tenant: UUID) -> list[Resource]:
+        return [r for r in self.resources if r.tenant_id == tenant and not r.deleted]
+
+    def save(self, aggregate: ActivityAggregate) -> None:
+        if not aggregate.pending_events:
+            return  # the command was a no-op (moving to the same parent...)
+        for recording in self.app.save(aggregate):
+            event = cast(ActivityEvent, recording.domain_event)
+            self._emitted(recording.notification.id, event.envelope)
+
+    def record(self, envelope: ActivityEnvelope) -> None:
+        recorded = record_activity(self.app, envelope)
+        assert recorded.position is not None
+        self._emitted(recorded.position, recorded.envelope)
+
+    def _emitted(self, position: int, envelope: ActivityEnvelope) -> None:
+        tenant, actor, resource = envelope.tenant_id, envelope.actor_principal_id, envelope.resource_id
+        action, visibility = envelope.action, str(envelope.visibility)
+        expected = self.model.recipients(tenant, actor, resource, action, visibility)
+        self.emitted.append(Emitted(
+            position, tenant, actor, resource, action, visibility,
+            tuple(envelope.delivery_channels), expected,
+        ))
+
+    # -- operations -------------------------------------------------------------------------
+
+    def apply(self, op: Op) -> None:  # noqa: C901 - one branch per operation reads best here
+        match op:
+            case Create():
+                self.create(op)
+            case Move():
+                self.move(op)
+            case Rename(resource=r, actor=a):
+                if (res := _pick(self.resources, r)) is not None:
+                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(a)):
+                        res.update(name=res.name + "+")
+                    self.save(res)
+            case Delete(resource=r, actor=a):
+                if (res := _pick(self.resources, r)) is not None:
+                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(a)):
+                        res.delete()
+                    self.save(res)
+            case Transfer():
+                self.transfer(op)
+            case Grant(resource=r, principal=p, role=role, actor=a):
+                if (res := _pick(self.resources, r)) is not None:
+                    who, what = self.principal(p), ROLES[role % len(ROLES)]
+                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(a)):
+                        binding = RoleBinding.grant(res, who, what)
+                    self.model.grant(binding.id, res.tenant_id, res.id, who, what)
+                    self.bindings.append(binding)
+                    self.save(binding)
+            case Revoke(binding=b, actor=a):
+                active = [x for x in self.bindings if not x.revoked]
+                if (binding := _pick(active, b)) is not None:
+                    with activity_context(tenant_id=binding.tenant_id, actor_principal_id=self.principal(a)):
+                        binding.revoke()
+                    self.model.revoke(binding.id)
+                    self.save(binding)
+            case Subscribe(resource=r, principal=p, scope=s):
+                if (res := _pick(self.resources, r)) is not None:
+                    who, scope = self.principal(p), SCOPES[s % len(SCOPES)]
+                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=who):
+                        sub = Subscription.subscribe(res, scope)
+                    self.model.subscribe(sub.id, res.tenant_id, who, res.id, scope)
+                    self.subs.append(sub)
+                    self.save(sub)
+            case Unsubscribe(subscription=s):
+                active_subs = [x for x in self.subs if not x.revoked]
+                if (sub := _pick(active_subs, s)) is not None:
+                    with activity_context(tenant_id=sub.tenant_id, actor_principal_id=sub.principal_id):
+                        sub.revoke()
+                    self.model.unsubscribe(sub.id)
+                    self.save(sub)
+            case Prefs():
+                self.set_prefs(op)
+            case Envelope():
+                self.envelope(op)
+            case ReadMark(tenant=t, actor=a, everything=everything):
+                if self.emitted:
+                    actor = self.principal(a)
+                    payload: dict[str, object] = (
+                        {"up_to_position": self.emitted[-1].position} if everything
+                        else {"positions": [e.position for e in self.emitted[-3:]]}
+                    )
+                    self.record(ActivityEnvelope(
+                        tenant_id=self.tenant(t), actor_principal_id=actor, resource_id=actor,
+                        resource_type="principal", action="notification.read",
+                        visibility="private", payload=payload,
+                    ))
+            case CatchUp():
+                if self.on_catch_up is not None:
+                    self.on_catch_up()
+
+    def create(self, op: Create) -> None:
+        tenant = self.tenant(op.tenant)
+        parent = _pick(self.live(tenant), op.parent)
+        owner = self.principal(op.owner)
+        with activity_context(tenant_id=tenant, actor_principal_id=self.principal(op.actor)):
+            res = Resource.create(
+                resource_type=KINDS[op.kind % len(KINDS)], name=f"r{len(self.resources)}",
+                parent=parent, owner_id=owner,
+            )
+        self.model.create(tenant, res.id, parent.id if parent else None, owner)
+        self.resources.append(res)
+        self.save(res)
+
+    def move(self, op: Move) -> None:
+        res = _pick(self.resources, op.resource)
+        if res is None or res.deleted:
+            return
+        # Never under itself or its own subtree (the domain does not check it; see the report).
+        candidates = [
+            c for c in self.live(res.tenant_id)
+            if res.id not in self.model.ancestry(res.tenant_id, c.id)
+        ]
+        new_parent = _pick(candidates, op.parent)
+        with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(op.actor)):
+            res.move(new_parent)
+        if res.pending_events:
+            self.model.move(res.id, new_parent.id if new_parent else None)
+        self.save(res)
+
+    def transfer(self, op: Transfer) -> None:
+        res = _pick(self.resources, op.resource)
+        if res is None:
+            return
+        to = self.principal(op.to)
+        with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(op.actor)):
+            res.request_transfer(to)
+        self.save(res)
+        if op.complete:
+            with activity_context(tenant_id=res.tenant_id, actor_principal_id=to):
+                res.complete_transfer()  # by the new owner, as the domain requires
+            self.model.transfer(res.id, to)
+            self.save(res)
+
+    def set_prefs(self, op: Prefs) -> None:
+        tenant, principal = self.tenant(op.tenant), self.principal(op.principal)
+        mode = MODES[op.mode % len(MODES)]
+        patterns = [PATTERNS[i % len(PATTERNS)] for i in op.patterns] if mode == "custom" else []
+        existing = self.prefs.get((tenant, principal))
+        with activity_context(tenant_id=tenant, actor_principal_id=principal):
+            if existing is None:
+                self.prefs[(tenant, principal)] = existing = NotificationPreferences.first_set(
+                    mode, patterns
+                )
+            elif not existing.change(mode, patterns):
+                return
+        self.model.set_prefs(tenant, principal, mode, patterns)
+        self.save(existing)
+
+    def envelope(self, op: Envelope) -> None:
+        res = _pick(self.resources, op.resource)
+        if res is None:
+            resource_id, resource_type = uuid4(), "dataset"
+            tenant = self.tenant(op.tenant or 0)
+        else:
+            resource_id, resource_type = res.id, res.kind
+            tenant = res.tenant_id if op.tenant is None else self.tenant(op.tenant)
+        self.record(ActivityEnvelope(
+            tenant_id=tenant,
+            actor_principal_id=self.principal(op.actor),
+            resource_id=resource_id,
+            resource_type=resource_type,
+            action=ACTIONS[op.action % len(ACTIONS)],
+            visibility=VISIBILITIES[op.visibility % len(VISIBILITIES)],
+            payload={"note": "from a random history"},
+            delivery_channels=[f"resource-{resource_id}"] if op.channels else [],
+        ))

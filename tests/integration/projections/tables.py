@@ -1,0 +1,84 @@
+"""Reading the read models back, for comparisons: whole-table snapshots, inboxes, outbox rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from projections.audit_log import audit_log
+from projections.notifications import notifications
+from projections.outbox import outbox
+from projections.tracking import tracking
+from projections.watchers import preferences, resources, role_bindings, subscriptions
+
+Rows = list[tuple[Any, ...]]
+
+DERIVED_TABLES = (audit_log, resources, role_bindings, subscriptions, preferences, notifications)
+"""Every read-model table whose rows are a pure function of the log (all columns)."""
+
+OUTBOX_CONTENT = (
+    "position", "activity_id", "tenant_id", "correlation_id", "action", "recipients",
+    "channels", "message", "created_at",
+)
+"""The outbox columns the projection derives (the rest is the notifier's delivery state)."""
+
+OUTBOX_DELIVERY = (
+    "position", "status", "attempts", "next_attempt_at", "last_error", "lease_owner",
+    "lease_until", "sent_at",
+)
+
+
+def rows(conn: sa.Connection, table: sa.Table, columns: Iterable[str] | None = None) -> Rows:
+    selected = [table.c[name] for name in columns] if columns is not None else list(table.c)
+    query = sa.select(*selected).order_by(*table.primary_key.columns)
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def snapshot(engine: Engine) -> dict[str, Rows]:
+    """Every derived row, the outbox content and the tracked positions, in key order."""
+    with engine.connect() as conn:
+        taken = {table.name: rows(conn, table) for table in DERIVED_TABLES}
+        taken["activity_outbox (content)"] = rows(conn, outbox, OUTBOX_CONTENT)
+        taken["projection_tracking"] = rows(conn, tracking, ("name", "position", "version"))
+        return taken
+
+
+def delivery_state(engine: Engine) -> Rows:
+    with engine.connect() as conn:
+        return rows(conn, outbox, OUTBOX_DELIVERY)
+
+
+def inbox(engine: Engine, positions: Iterable[int]) -> dict[int, dict[UUID, list[str]]]:
+    """Recipients and reasons of each activity, from its inbox rows ({} when it has none)."""
+    wanted = list(positions)
+    found: dict[int, dict[UUID, list[str]]] = {p: {} for p in wanted}
+    with engine.connect() as conn:
+        query = sa.select(
+            notifications.c.position, notifications.c.principal_id, notifications.c.reasons
+        ).where(notifications.c.position.in_(wanted))
+        for position, principal, reasons in conn.execute(query):
+            found[position][principal] = reasons
+    return found
+
+
+def outbox_recipients(
+    engine: Engine, positions: Iterable[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """The ``recipients`` column of each activity's outbox row (absent: no row)."""
+    with engine.connect() as conn:
+        query = sa.select(outbox.c.position, outbox.c.recipients).where(
+            outbox.c.position.in_(list(positions))
+        )
+        return {position: recipients for position, recipients in conn.execute(query)}
+
+
+def as_outbox(recipients: dict[UUID, list[str]]) -> list[dict[str, Any]]:
+    """What the outbox must hold for these recipients: sorted by principal id."""
+    return [
+        {"principal_id": str(p), "reasons": reasons}
+        for p, reasons in sorted(recipients.items(), key=lambda item: str(item[0]))
+    ]
