@@ -29,12 +29,30 @@ def _no_state(aggregate: Any, **_: Any) -> None:
     """Envelope-only activities change no state."""
 
 
+@dataclass(frozen=True)
+class ActivityRecorded(ActivityCreatedEvent):
+    """The one event of an envelope-only activity; its action is data, not its class."""
+
+    TOPIC = "optaic.activity_record:recorded"
+    spec = ActivitySpec(
+        action="*",
+        handler=_no_state,
+        visibility=Visibility.RESOURCE,
+        delivery_channels=(),
+        creates=True,
+        version=1,
+        upcasters={},
+        event_name="recorded",
+    )
+
+
+register_topic(ActivityRecorded.TOPIC, ActivityRecorded)
+
+
 class ActivityRecord(ActivityAggregate, topic="optaic.activity_record", resource_type="activity"):
     """An activity recorded from its envelope alone."""
 
-    @dataclass(frozen=True)
-    class Recorded(ActivityCreatedEvent):
-        pass
+    Recorded = ActivityRecorded
 
     @classmethod
     def record(
@@ -46,7 +64,7 @@ class ActivityRecord(ActivityAggregate, topic="optaic.activity_record", resource
             record_id_for(envelope.tenant_id, idempotency_key) if idempotency_key else uuid4()
         )
         return cls._create(
-            cls.Recorded,  # type: ignore[arg-type]
+            ActivityRecorded,  # type: ignore[arg-type]
             id=record_id,
             tenant_id=envelope.tenant_id,
             actor_principal_id=envelope.actor_principal_id,
@@ -58,17 +76,3 @@ class ActivityRecord(ActivityAggregate, topic="optaic.activity_record", resource
             delivery_channels=list(envelope.delivery_channels),
             correlation_id=envelope.correlation_id,
         )
-
-
-ActivityRecord.Recorded.TOPIC = "optaic.activity_record:recorded"  # type: ignore[attr-defined]
-ActivityRecord.Recorded.spec = ActivitySpec(
-    action="*",
-    handler=_no_state,
-    visibility=Visibility.RESOURCE,
-    delivery_channels=(),
-    creates=True,
-    version=1,
-    upcasters={},
-    event_name="recorded",
-)
-register_topic(ActivityRecord.Recorded.TOPIC, ActivityRecord.Recorded)  # type: ignore[attr-defined]

@@ -21,8 +21,10 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from eventsourcing import persistence as es_persistence
 from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from projections.base import Projection
 from projections.events import Decoder, decode_notifications
@@ -167,15 +169,30 @@ class Wakeup:
             self._conn = None
 
 
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+)
+
+
 def follow(
     runners: list[ProjectionRunner],
     *,
     stop: threading.Event,
     wakeup: Wakeup,
     on_batch: Callable[[str, BatchResult], None] | None = None,
+    max_consecutive_failures: int = 10,
 ) -> None:
-    """Keep every runner caught up until ``stop`` is set. Errors propagate: never skip a batch."""
-    while not stop.is_set():
+    """Keep every runner caught up until ``stop`` is set.
+
+    A lost connection or a lock timeout rolls the batch back; the same batch is tried
+    again after a backoff. Anything else, or too many failures in a row, propagates:
+    the runner stops rather than skip a batch.
+    """
+
+    def run_all() -> bool:
         busy = False
         for runner in runners:
             result = runner.run_batch()
@@ -183,5 +200,18 @@ def follow(
                 busy = True
                 if on_batch is not None:
                     on_batch(runner.name, result)
-        if not busy:
+        return busy
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(TRANSIENT_ERRORS),
+        wait=wait_exponential_jitter(multiplier=0.1, max=10.0, jitter=0.5),
+        stop=stop_after_attempt(max_consecutive_failures),
+        sleep=lambda seconds: None if stop.wait(seconds) else None,
+        before_sleep=lambda state: log.warning(
+            "projection batch failed (%s); retrying", state.outcome and state.outcome.exception()
+        ),
+        reraise=True,
+    )
+    while not stop.is_set():
+        if not retrying(run_all):
             wakeup.wait(stop)

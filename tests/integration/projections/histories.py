@@ -178,10 +178,10 @@ _ops: st.SearchStrategy[Op] = st.one_of(
 )
 
 
-def histories(max_ops: int = 40) -> st.SearchStrategy[list[Op]]:
+def histories(min_ops: int = 15, max_ops: int = 50) -> st.SearchStrategy[list[Op]]:
     """A few resources first (so that most operations have something to act on), then anything."""
-    first: st.SearchStrategy[list[Op]] = st.lists(_creates, min_size=2, max_size=6)
-    rest: st.SearchStrategy[list[Op]] = st.lists(_ops, max_size=max_ops)
+    first: st.SearchStrategy[list[Op]] = st.lists(_creates, min_size=3, max_size=8)
+    rest: st.SearchStrategy[list[Op]] = st.lists(_ops, min_size=min_ops, max_size=max_ops)
     return st.tuples(first, rest).map(lambda parts: [*parts[0], *parts[1]])
 
 
