@@ -1,4 +1,4 @@
-"""Following the log: LISTEN/NOTIFY on PostgreSQL (surviving a dropped connection), polling on SQLite."""
+"""Following the log: LISTEN/NOTIFY on PostgreSQL (surviving a lost connection), polling on SQLite."""
 
 import threading
 import time
@@ -51,6 +51,22 @@ def test_a_follower_projects_new_events_and_stops_on_request(runtime: Runtime) -
     assert not follower.is_alive()
 
 
+LISTENERS = (
+    "datname = current_database() AND query LIKE 'LISTEN%%' AND pid <> pg_backend_pid()"
+)
+
+
+def wait_for_listener(url: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            row = admin.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {LISTENERS}").fetchone()
+            if row is not None and row[0] >= 1:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no LISTEN connection appeared")
+
+
 def test_on_postgres_the_follower_survives_its_listen_connection_dying(
     pg_database_url: str,
 ) -> None:
@@ -61,19 +77,15 @@ def test_on_postgres_the_follower_survives_its_listen_connection_dying(
     follower.start()
     try:
         wait_until_projected(rt, save_folder(rt))
+        wait_for_listener(pg_database_url)
         with psycopg.connect(pg_database_url, autocommit=True) as admin:
             killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE query LIKE 'LISTEN%%' AND pid <> pg_backend_pid()"
+                f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {LISTENERS}"
             ).fetchone()
         assert killed is not None and killed[0] >= 1
         for _ in range(3):
             wait_until_projected(rt, save_folder(rt))
-        with psycopg.connect(pg_database_url, autocommit=True) as admin:
-            listening = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%'"
-            ).fetchone()
-        assert listening is not None and listening[0] >= 1  # it listens again
+        wait_for_listener(pg_database_url)  # it listens again
     finally:
         stop.set()
         follower.join(timeout=10)

@@ -60,8 +60,7 @@ class PersonalInbox:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._client is not None:
-                self._run(self._client.disconnect())
+            self._run(self._shutdown())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=TIMEOUT)
@@ -81,6 +80,15 @@ class PersonalInbox:
         self._subscription = self._client.new_subscription(self.channel, events=events)
         await self._subscription.subscribe()
         await self._subscription.ready(timeout=TIMEOUT)
+
+    async def _shutdown(self) -> None:
+        if self._client is not None:
+            await self._client.disconnect()
+        # The client leaves keepalive/close tasks behind; end them before the loop stops.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     async def _on_subscribed(self, ctx: Any) -> None:
         with self._changed:
