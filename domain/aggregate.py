@@ -206,16 +206,17 @@ class CreatingMethod(Generic[A, P]):
         return partial(owner._create_activity, self)
 
 
+@dataclass(frozen=True)
+class _Options:
+    visibility: Visibility | str
+    delivery_channels: Sequence[str]
+    version: int
+    upcasters: Mapping[int, PayloadUpcaster] | None
+    event_name: str | None
+
+
 def _spec(
-    action: str,
-    func: Callable[..., None],
-    *,
-    visibility: Visibility | str,
-    delivery_channels: Sequence[str],
-    creates: bool,
-    version: int,
-    upcasters: Mapping[int, PayloadUpcaster] | None,
-    event_name: str | None,
+    action: str, func: Callable[..., None], *, creates: bool, options: _Options
 ) -> ActivitySpec:
     try:
         CATALOG.require(action)
@@ -225,20 +226,23 @@ def _spec(
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             msg = f"{func.__qualname__}: *args/**kwargs hide the payload; name each field"
             raise ActivityDefinitionError(msg)
-    upcasters = dict(upcasters or {})
-    missing = [v for v in range(1, version) if v not in upcasters]
+    upcasters = dict(options.upcasters or {})
+    missing = [v for v in range(1, options.version) if v not in upcasters]
     if missing:
-        msg = f"{func.__qualname__}: version {version} needs upcasters from versions {missing}"
+        msg = (
+            f"{func.__qualname__}: version {options.version} needs upcasters "
+            f"from versions {missing}"
+        )
         raise ActivityDefinitionError(msg)
     return ActivitySpec(
         action=action,
         handler=func,
-        visibility=Visibility(visibility),
-        delivery_channels=tuple(delivery_channels),
+        visibility=Visibility(options.visibility),
+        delivery_channels=tuple(options.delivery_channels),
         creates=creates,
-        version=version,
+        version=options.version,
         upcasters=upcasters,
-        event_name=event_name or action,
+        event_name=options.event_name or action,
     )
 
 
@@ -257,22 +261,8 @@ def activity(
     evolve a payload without rewriting stored events. ``event_name`` (default: the
     action) names the stored event type; it must stay stable once data exists.
     """
-
-    def decorate(func: Callable[Concatenate[A, P], None]) -> ActivityMethod[A, P]:
-        return ActivityMethod(
-            _spec(
-                action,
-                func,
-                visibility=visibility,
-                delivery_channels=delivery_channels,
-                creates=False,
-                version=version,
-                upcasters=upcasters,
-                event_name=event_name,
-            )
-        )
-
-    return decorate
+    options = _Options(visibility, delivery_channels, version, upcasters, event_name)
+    return lambda func: ActivityMethod(_spec(action, func, creates=False, options=options))
 
 
 def creates(
@@ -284,23 +274,9 @@ def creates(
     upcasters: Mapping[int, PayloadUpcaster] | None = None,
     event_name: str | None = None,
 ) -> Callable[[Callable[Concatenate[A, P], None]], CreatingMethod[A, P]]:
-    """Declare the command that creates an aggregate by emitting ``action``."""
-
-    def decorate(func: Callable[Concatenate[A, P], None]) -> CreatingMethod[A, P]:
-        return CreatingMethod(
-            _spec(
-                action,
-                func,
-                visibility=visibility,
-                delivery_channels=delivery_channels,
-                creates=True,
-                version=version,
-                upcasters=upcasters,
-                event_name=event_name,
-            )
-        )
-
-    return decorate
+    """Declare the command that creates an aggregate by emitting ``action`` (options as above)."""
+    options = _Options(visibility, delivery_channels, version, upcasters, event_name)
+    return lambda func: CreatingMethod(_spec(action, func, creates=True, options=options))
 
 
 _MUTATING_CALLS = frozenset(

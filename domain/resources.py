@@ -187,7 +187,31 @@ class Resource(ResourceAggregate, topic="optaic.resource"):
         return self.kind
 
 
-class RoleBinding(ActivityAggregate, topic="optaic.role_binding", resource_type="role_binding"):
+class _AboutResource:
+    """Mixin: the activities of these aggregates are about the resource they point at."""
+
+    resource_id: UUID
+    on_resource_type: str
+
+    @classmethod
+    def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:
+        return payload["resource_id"], str(payload["resource_type"])
+
+    def activity_target(self) -> tuple[UUID, str]:
+        return self.resource_id, self.on_resource_type
+
+    @staticmethod
+    def pointing_at(resource: ResourceAggregate) -> ResourceAggregate:
+        """The resource, if it is live and in the acting tenant."""
+        if resource.tenant_id != current_context().tenant_id:
+            raise TenantMismatchError(f"resource {resource.id} belongs to another tenant")
+        resource.require_live()
+        return resource
+
+
+class RoleBinding(
+    _AboutResource, ActivityAggregate, topic="optaic.role_binding", resource_type="role_binding"
+):
     """A principal's role on a resource (and, through the tree, on what is below it)."""
 
     principal_id: UUID
@@ -200,10 +224,7 @@ class RoleBinding(ActivityAggregate, topic="optaic.role_binding", resource_type=
     def grant(
         cls, resource: ResourceAggregate, principal_id: UUID, role: Role | str
     ) -> RoleBinding:
-        ctx = current_context()
-        if resource.tenant_id != ctx.tenant_id:
-            raise TenantMismatchError(f"resource {resource.id} belongs to another tenant")
-        resource.require_live()
+        cls.pointing_at(resource)
         try:
             checked = Role(role)
         except ValueError:
@@ -236,15 +257,10 @@ class RoleBinding(ActivityAggregate, topic="optaic.role_binding", resource_type=
     def revoked_(self, *, principal_id: UUID, role: str) -> None:
         self.revoked = True
 
-    @classmethod
-    def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:
-        return payload["resource_id"], str(payload["resource_type"])
 
-    def activity_target(self) -> tuple[UUID, str]:
-        return self.resource_id, self.on_resource_type
-
-
-class Subscription(ActivityAggregate, topic="optaic.subscription", resource_type="subscription"):
+class Subscription(
+    _AboutResource, ActivityAggregate, topic="optaic.subscription", resource_type="subscription"
+):
     """An explicit opt-in by the acting principal to a resource (or its subtree)."""
 
     principal_id: UUID
@@ -255,17 +271,14 @@ class Subscription(ActivityAggregate, topic="optaic.subscription", resource_type
 
     @classmethod
     def subscribe(cls, resource: ResourceAggregate, scope: SubscriptionScope | str) -> Subscription:
-        ctx = current_context()
-        if resource.tenant_id != ctx.tenant_id:
-            raise TenantMismatchError(f"resource {resource.id} belongs to another tenant")
-        resource.require_live()
+        cls.pointing_at(resource)
         try:
             checked = SubscriptionScope(scope)
         except ValueError:
             allowed = [s.value for s in SubscriptionScope]
             raise DomainRuleError(f"scope {scope!r} is not one of {allowed}") from None
         return cls.created(
-            principal_id=ctx.actor_principal_id,
+            principal_id=current_context().actor_principal_id,
             resource_id=resource.id,
             resource_type=resource.resource_kind,
             scope=checked.value,
@@ -291,13 +304,6 @@ class Subscription(ActivityAggregate, topic="optaic.subscription", resource_type
     @activity("subscription.revoked", visibility=Visibility.PRIVATE)
     def revoked_(self, *, principal_id: UUID, scope: str) -> None:
         self.revoked = True
-
-    @classmethod
-    def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:
-        return payload["resource_id"], str(payload["resource_type"])
-
-    def activity_target(self) -> tuple[UUID, str]:
-        return self.resource_id, self.on_resource_type
 
 
 def preferences_id(tenant_id: UUID, principal_id: UUID) -> UUID:
