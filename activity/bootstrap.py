@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from activity.application import ActivityApplication
 from activity.settings import Settings, load_settings
 from domain.payload import PayloadPolicy, configure_policy
+from notifier.config import DeliveryMode, NotifierConfig
+from notifier.runtime import NotifierRuntime, choose_publisher
 from projections.database import create_engine
 from projections.service import ProjectionService
 
@@ -23,6 +26,38 @@ class Runtime:
     def close(self) -> None:
         self.app.close()
         self.engine.dispose()
+
+
+def notifier_config(settings: Settings) -> NotifierConfig:
+    return NotifierConfig(
+        batch_size=settings.notifier_batch_size,
+        lease_seconds=settings.notifier_lease_seconds,
+        max_attempts=settings.notifier_max_attempts,
+        backoff_base_seconds=settings.notifier_backoff_base_seconds,
+        backoff_max_seconds=settings.notifier_backoff_max_seconds,
+        poll_interval_seconds=settings.notifier_poll_interval,
+        publish_timeout_seconds=settings.notifier_publish_timeout_seconds,
+        worker_id=settings.notifier_worker_id,
+        metrics_port=settings.notifier_metrics_port,
+        delivery_mode=DeliveryMode(settings.notifier_delivery_mode),
+        consumer_table_partitions=settings.notifier_consumer_partitions,
+        consumer_table_notify_channel=settings.notifier_consumer_notify_channel,
+    )
+
+
+def notifier_runtime(settings: Settings, *, console: Console | None = None) -> NotifierRuntime:
+    """The notifier's own engine and publisher (Centrifugo if configured, else the console)."""
+    config = notifier_config(settings)
+    publisher = choose_publisher(
+        settings.centrifugo_api_url,
+        settings.centrifugo_api_key.get_secret_value(),
+        timeout_seconds=config.publish_timeout_seconds,
+        console=console,
+    )
+    engine = create_engine(settings.sqlalchemy_url, pool_size=settings.postgres_pool_size)
+    return NotifierRuntime(
+        engine=engine, publisher=publisher, config=config, console=console or Console()
+    )
 
 
 def bootstrap(settings: Settings | None = None) -> Runtime:

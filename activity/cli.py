@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from activity.bootstrap import Runtime, bootstrap
+from activity.bootstrap import Runtime, bootstrap, notifier_runtime
+from activity.settings import load_settings
+from notifier.cli import build_app as build_notifier_app
 
 console = Console()
 app = typer.Typer(
@@ -25,6 +27,9 @@ projections_app = typer.Typer(
 audit_app = typer.Typer(help="Query and verify the audit log.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
+app.add_typer(
+    build_notifier_app(lambda: notifier_runtime(load_settings(), console=console)), name="notifier"
+)
 
 
 def _runtime() -> Runtime:
@@ -154,6 +159,27 @@ def audit_verify(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> N
         return
     console.print(f"[red]broken[/] at position {result.first_broken_position}")
     raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default: ACTIVITY_API_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: ACTIVITY_API_PORT).")] = None,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background/--no-background",
+            help="Also run the projection runner and the notifier worker in this process.",
+        ),
+    ] = True,
+) -> None:
+    """Serve the HTTP API (docs/api.md) on the configured store, until SIGTERM/SIGINT."""
+    from activity.settings import load_settings
+    from api.serve import serve as serve_api
+
+    serve_api(load_settings(), host=host, port=port, background=background)
 
 
 def main() -> None:

@@ -13,7 +13,12 @@ from activity.application import ActivityApplication
 from activity.retry import retry_on_conflict
 from domain.context import activity_context
 from domain.errors import NotFoundError
-from domain.resources import NotificationPreferences, ResourceAggregate, Subscription, preferences_id
+from domain.resources import (
+    NotificationPreferences,
+    ResourceAggregate,
+    Subscription,
+    preferences_id,
+)
 
 
 def subscribe(

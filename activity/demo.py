@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from rich.console import Console
 from rich.table import Table
 
-from activity.bootstrap import Runtime
+from activity.bootstrap import Runtime, notifier_runtime
 from activity.emit import record_activity
 from activity.inbox import mark_read
 from domain import (
@@ -23,6 +23,7 @@ from domain import (
     workflow,
 )
 from domain.optaic import Backtest, Dataset, Experiment, Signal, run_promotion
+from notifier.worker import OutboxWorker
 from projections.audit_log import verify_chain
 from projections.queries import AuditFilter, query_audit, query_inbox, unread_count
 
@@ -55,36 +56,59 @@ def run_demo(runtime: Runtime, console: Console) -> dict[str, Any]:
         ]
         app.save(research, *grants)
     with acting("vic"):
-        app.save(Subscription.subscribe(research, "descendants"),
-                 NotificationPreferences.first_set("custom", ["signal.*"]))
+        app.save(
+            Subscription.subscribe(research, "descendants"),
+            NotificationPreferences.first_set("custom", ["signal.*"]),
+        )
     with acting("amy"):
         app.save(Subscription.subscribe(research, "descendants"))
     with acting("dora"):
         app.save(NotificationPreferences.first_set("all", []))
     with acting("sam"):
-        dataset = Dataset.create(name="US equities daily", data_ref="s3://optaic/us-eq/daily",
-                                 schema={"date": "date", "ticker": "str", "close": "float"},
-                                 row_count=1_250_000, parent=research)
-        signal = Signal.register(name="Momentum 12-1", signal_type="momentum", universe="US large cap",
-                                 parent=research)
+        dataset = Dataset.create(
+            name="US equities daily",
+            data_ref="s3://optaic/us-eq/daily",
+            schema={"date": "date", "ticker": "str", "close": "float"},
+            row_count=1_250_000,
+            parent=research,
+        )
+        signal = Signal.register(
+            name="Momentum 12-1", signal_type="momentum", universe="US large cap", parent=research
+        )
         experiment = Experiment.create(name="Momentum lookbacks", parent=research)
         experiment.save_macro("mom_12_1", "rank(ret(252) - ret(21))")
-        backtest = Backtest.start(name="Momentum 2010-2025", parent=experiment,
-                                  parameters={"start": "2010-01-01", "end": "2025-12-31"})
-        backtest.complete(metrics={"sharpe": 1.42, "max_drawdown": -0.18},
-                          data_ref="s3://optaic/backtests/momentum-2010-2025")
+        backtest = Backtest.start(
+            name="Momentum 2010-2025",
+            parent=experiment,
+            parameters={"start": "2010-01-01", "end": "2025-12-31"},
+        )
+        backtest.complete(
+            metrics={"sharpe": 1.42, "max_drawdown": -0.18},
+            data_ref="s3://optaic/backtests/momentum-2010-2025",
+        )
         experiment.record_run(backtest)
         signal.validate(checks={"no_lookahead": True, "coverage": True}, metrics={"ic": 0.031})
         app.save(dataset, signal, experiment, backtest)
-        record_activity(app, ActivityEnvelope(
-            tenant_id=tenant, actor_principal_id=ids["sam"], resource_id=dataset.id,
-            resource_type="dataset", action="dataset.previewed", visibility=Visibility.PRIVATE,
-            payload={"row_count": 20, "data_ref": "s3://optaic/us-eq/daily/preview"},
-        ))
+        record_activity(
+            app,
+            ActivityEnvelope(
+                tenant_id=tenant,
+                actor_principal_id=ids["sam"],
+                resource_id=dataset.id,
+                resource_type="dataset",
+                action="dataset.previewed",
+                visibility=Visibility.PRIVATE,
+                payload={"row_count": 20, "data_ref": "s3://optaic/us-eq/daily/preview"},
+            ),
+        )
     with acting("amy"), workflow():
-        promotion = run_promotion(signal, to_stage="staging",
-                                  guardrails={"turnover": "pass", "capacity": "warn"},
-                                  approver_id=ids["olga"], reason="passes research review")
+        promotion = run_promotion(
+            signal,
+            to_stage="staging",
+            guardrails={"turnover": "pass", "capacity": "warn"},
+            approver_id=ids["olga"],
+            reason="passes research review",
+        )
         app.save(promotion, signal)
     runtime.projections.catch_up()
 
@@ -109,15 +133,47 @@ def run_demo(runtime: Runtime, console: Console) -> dict[str, Any]:
     )
     _print_inboxes(console, inboxes, unread, names)
 
+    _push_notifications(runtime, console)
+
     # Reading is an activity too: vic marks everything read.
     if inboxes["vic"]:
-        mark_read(app, tenant_id=tenant, principal_id=ids["vic"],
-                  up_to_position=max(int(r["position"]) for r in inboxes["vic"]))
+        mark_read(
+            app,
+            tenant_id=tenant,
+            principal_id=ids["vic"],
+            up_to_position=max(int(r["position"]) for r in inboxes["vic"]),
+        )
         runtime.projections.catch_up()
         with runtime.engine.connect() as conn:
-            console.print(f"vic marked all read: unread now {unread_count(conn, tenant, ids['vic'])}")
-    return {"tenant_id": tenant, "audit": audit, "inboxes": inboxes, "unread": unread,
-            "chain_intact": chain.intact, "ids": ids}
+            console.print(
+                f"vic marked all read: unread now {unread_count(conn, tenant, ids['vic'])}"
+            )
+    return {
+        "tenant_id": tenant,
+        "audit": audit,
+        "inboxes": inboxes,
+        "unread": unread,
+        "chain_intact": chain.intact,
+        "ids": ids,
+    }
+
+
+def _push_notifications(runtime: Runtime, console: Console) -> None:
+    """Drain the outbox once: to Centrifugo if configured, else to this console."""
+    notifier = notifier_runtime(runtime.settings, console=console)
+    target = (
+        "Centrifugo"
+        if runtime.settings.centrifugo_api_url
+        else "the console (no Centrifugo configured)"
+    )
+    console.print(f"\nPushing the outbox to {target}:")
+    try:
+        report = OutboxWorker(notifier.engine, notifier.publisher, notifier.config).run(
+            follow=False
+        )
+    finally:
+        notifier.close()
+    console.print(f"{report.sent} notifications sent, {report.dead} dead-lettered\n")
 
 
 def _who(names: dict[UUID, str], principal: Any) -> str:
@@ -131,22 +187,34 @@ def _print_audit(console: Console, audit: list[dict[str, Any]], names: dict[UUID
     for row in reversed(audit):
         payload = json.dumps(row["payload"], default=str)
         table.add_row(
-            str(row["position"]), row["action"], _who(names, row["actor_principal_id"]),
-            f"{row['resource_type']}:{str(row['resource_id'])[:8]}", row["visibility"],
-            str(row["correlation_id"])[:8], payload if len(payload) < 48 else payload[:45] + "...",
+            str(row["position"]),
+            row["action"],
+            _who(names, row["actor_principal_id"]),
+            f"{row['resource_type']}:{str(row['resource_id'])[:8]}",
+            row["visibility"],
+            str(row["correlation_id"])[:8],
+            payload if len(payload) < 48 else payload[:45] + "...",
         )
     console.print(table)
 
 
-def _print_inboxes(console: Console, inboxes: dict[str, list[dict[str, Any]]], unread: dict[str, int],
-                   names: dict[UUID, str]) -> None:
+def _print_inboxes(
+    console: Console,
+    inboxes: dict[str, list[dict[str, Any]]],
+    unread: dict[str, int],
+    names: dict[UUID, str],
+) -> None:
     for name, rows in inboxes.items():
         table = Table(title=f"{name}'s inbox ({ROLES[name]}): {unread[name]} unread")
         for column in ("pos", "summary", "by", "why"):
             table.add_column(column)
         for row in reversed(rows):
-            table.add_row(str(row["position"]), row["summary"], _who(names, row["actor_principal_id"]),
-                          ", ".join(row["reasons"]))
+            table.add_row(
+                str(row["position"]),
+                row["summary"],
+                _who(names, row["actor_principal_id"]),
+                ", ".join(row["reasons"]),
+            )
         if not rows:
             table.add_row("-", "(nothing)", "", "")
         console.print(table)

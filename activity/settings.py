@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("activity.sqlite")
+MIN_HMAC_KEY_BYTES = 32
+"""RFC 7518 3.2: an HS256 key is at least as long as the hash."""
 
 
 class Settings(BaseSettings):
@@ -31,12 +34,45 @@ class Settings(BaseSettings):
     centrifugo_api_key: SecretStr = SecretStr("")
     centrifugo_token_secret: SecretStr = SecretStr("")
     centrifugo_token_ttl_seconds: int = Field(default=900, ge=30)
+    centrifugo_ws_url: str = ""
+
+    notifier_batch_size: int = Field(default=100, ge=1)
+    notifier_lease_seconds: float = Field(default=30.0, gt=0)
+    notifier_max_attempts: int = Field(default=10, ge=1)
+    notifier_backoff_base_seconds: float = Field(default=0.5, gt=0)
+    notifier_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    notifier_poll_interval: float = Field(default=0.1, gt=0)
+    notifier_publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    notifier_worker_id: str = Field(default="", max_length=64)
+    notifier_metrics_port: int | None = None
+    notifier_delivery_mode: Literal["api", "consumer_table"] = "api"
+    notifier_consumer_partitions: int = Field(default=1, ge=1)
+    notifier_consumer_notify_channel: str = ""
+    centrifugo_websocket_url: str = Field(
+        default="", description="ws(s)://host/connection/websocket, handed to API clients"
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_token_secret: SecretStr = Field(
+        default=SecretStr(""), description="HS256 key of the API's bearer tokens (>= 32 bytes)"
+    )
+    api_token_issuer: str = Field(default="", description="required ``iss`` claim; empty: any")
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if value and urlsplit(value).scheme not in {"sqlite", "postgresql", "postgres"}:
             msg = "ACTIVITY_DATABASE_URL must start with postgresql:// or sqlite:///"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("api_token_secret")
+    @classmethod
+    def _strong_token_secret(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value().encode()) < MIN_HMAC_KEY_BYTES:
+            msg = f"ACTIVITY_API_TOKEN_SECRET must be at least {MIN_HMAC_KEY_BYTES} bytes (HS256)"
             raise ValueError(msg)
         return value
 

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from notifier import logs
 from notifier.config import DeliveryMode
-from notifier.consumer_table import ConsumerTableRelay
+from notifier.consumer_table import ConsumerTableRelay, create_consumer_table
 from notifier.failures import PublisherMisconfigured
 from notifier.metrics import NotifierMetrics
 from notifier.outbox_store import OutboxStore
@@ -96,6 +96,7 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
         try:
             with stop_on_signals(stop):
                 if config.delivery_mode is DeliveryMode.CONSUMER_TABLE:
+                    create_consumer_table(runtime.engine)  # idempotent
                     relay = ConsumerTableRelay(runtime.engine, config, metrics=metrics)
                     moved = relay.run(stop, follow=not once)
                     runtime.console.print(

@@ -42,6 +42,8 @@ class NotifierConfig:
     delivery_mode: DeliveryMode = DeliveryMode.API
     consumer_table_partitions: int = 1
     """Partitions of Centrifugo's consumer table (its ``num_partitions``), consumer-table mode."""
+    consumer_table_notify_channel: str = ""
+    """Centrifugo's ``partition_notification_channel`` (NOTIFY at commit); empty: it polls."""
 
     def __post_init__(self) -> None:
         problems = []

@@ -165,7 +165,7 @@ class ConsumerTableRelay:
         self.engine = engine
         self.config = config or NotifierConfig()
         self.table = table if table is not None else consumer_table()
-        self.notify_channel = notify_channel
+        self.notify_channel = notify_channel or self.config.consumer_table_notify_channel or None
         self.metrics = metrics or NotifierMetrics()
         self._clock = clock
         self._delays = RetryDelays(

@@ -13,7 +13,7 @@ other workers off, and when it runs out (the worker crashed or hangs) the rows a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,9 +94,14 @@ class OutboxStore:
     # -- the worker's cycle ------------------------------------------------------------------
 
     def claim(self, owner: str, limit: int, lease: timedelta, max_attempts: int) -> Claim:
+        """Lease up to ``limit`` due rows to ``owner`` in one statement, counting the attempt.
+
+        A due row that already used ``max_attempts`` claims without an outcome (its workers
+        kept dying or hanging on it) is dead-lettered by the same statement instead.
+        """
         now = self.clock()
         due = (
-            sa.select(*_DUE_COLUMNS)
+            sa.select(outbox.c.position)
             .where(
                 outbox.c.status == PENDING,
                 outbox.c.next_attempt_at <= now,
@@ -108,38 +113,29 @@ class OutboxStore:
             # for. SQLite ignores it (BEGIN IMMEDIATE already serializes claimers).
             .with_for_update(skip_locked=True)
         )
+        spent = outbox.c.attempts >= max_attempts
+        gave_up = sa.literal(f"gave up after {max_attempts} attempts without an outcome") + (
+            sa.func.coalesce(sa.literal(": ") + outbox.c.last_error, sa.literal(""))
+        )
+        claim = (
+            outbox.update()
+            .where(outbox.c.position.in_(due.scalar_subquery()))
+            .values(
+                status=sa.case((spent, DEAD), else_=outbox.c.status),
+                last_error=sa.case((spent, gave_up), else_=outbox.c.last_error),
+                lease_owner=sa.case((spent, None), else_=owner),
+                lease_until=sa.case((spent, None), else_=now + lease),
+                attempts=sa.case((spent, outbox.c.attempts), else_=outbox.c.attempts + 1),
+            )
+            .returning(*_DUE_COLUMNS, outbox.c.status)
+        )
         with self.engine.begin() as conn:
-            found = [_row(record) for record in conn.execute(due).mappings()]
-            exhausted = [row for row in found if row.attempts >= max_attempts]
-            claimed = [row for row in found if row.attempts < max_attempts]
-            if exhausted:
-                conn.execute(
-                    outbox.update()
-                    .where(outbox.c.position == sa.bindparam("p"))
-                    .values(
-                        status=DEAD,
-                        last_error=sa.bindparam("error"),
-                        lease_owner=None,
-                        lease_until=None,
-                    ),
-                    [
-                        {"p": row.position, "error": _gave_up(row, max_attempts)}
-                        for row in exhausted
-                    ],
-                )
-            if claimed:
-                conn.execute(
-                    outbox.update()
-                    .where(outbox.c.position.in_([row.position for row in claimed]))
-                    .values(
-                        lease_owner=owner,
-                        lease_until=now + lease,
-                        attempts=outbox.c.attempts + 1,
-                    )
-                )
+            records = list(conn.execute(claim).mappings())
+        # RETURNING has no order; the outbox's is the position's.
+        records.sort(key=lambda record: int(record["position"]))
         return Claim(
-            rows=[replace(row, attempts=row.attempts + 1) for row in claimed],
-            exhausted=exhausted,
+            rows=[_row(r) for r in records if r["status"] == PENDING],
+            exhausted=[_row(r) for r in records if r["status"] == DEAD],
         )
 
     def settle(
@@ -294,10 +290,3 @@ def _row(record: Any) -> OutboxRow:
         attempts=int(record["attempts"]),
         last_error=record["last_error"],
     )
-
-
-def _gave_up(row: OutboxRow, max_attempts: int) -> str:
-    # A row is due with no attempts left only if its last claim never settled (the worker
-    # died or hung past its lease every time): a poison row, or a fleet that keeps crashing.
-    last = f": {row.last_error}" if row.last_error else ""
-    return f"gave up after {max_attempts} attempts without an outcome{last}"

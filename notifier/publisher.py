@@ -7,11 +7,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from cent import BatchRequest, BroadcastRequest, BroadcastResult, CentApiResponseError, CentError
+from cent import (
+    BatchRequest,
+    BatchResult,
+    BroadcastRequest,
+    BroadcastResult,
+    CentApiResponseError,
+    CentDecodeError,
+    CentError,
+    CentResult,
+    Response,
+)
 from cent import Client as CentClient
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -43,9 +55,10 @@ class CentrifugoPublisher:
     """Publishes through Centrifugo's HTTP API with the ``cent`` client.
 
     cent quirks handled here: a broadcast reports errors per channel inside its result
-    (nothing is raised), and cent 5 cannot parse a batch reply that holds an error for a
-    whole command (it fails on the missing result key), so such a batch is sent again one
-    broadcast per request to find out which one was refused.
+    (nothing is raised); and cent 5's batch reply parsing fails on a reply that holds an
+    error for a whole command (a missing result key) and rebuilds a pydantic schema per
+    reply (most of the CPU of a large batch), so batches are sent as `BroadcastBatch`,
+    which parses its own replies.
     """
 
     def __init__(
@@ -67,12 +80,9 @@ class CentrifugoPublisher:
         if len(broadcasts) == 1:
             return [self._broadcast_one(broadcasts[0])]
         # Sequential (parallel=False): a principal's notifications keep the outbox order.
-        batch = BatchRequest(requests=[_request(b) for b in broadcasts], parallel=False)
+        batch = BroadcastBatch(requests=[_request(b) for b in broadcasts], parallel=False)
         try:
             result = self._client.batch(batch, timeout=self._timeout)
-        except (CentApiResponseError, KeyError, TypeError):
-            # A command of the batch was refused as a whole (see the class docstring).
-            return [self._broadcast_one(broadcast) for broadcast in broadcasts]
         except CentError as exc:
             failure = exception_failure(exc)
             return [failure] * len(broadcasts)
@@ -104,7 +114,45 @@ def _request(broadcast: Broadcast) -> BroadcastRequest:
     )
 
 
+class CommandError(CentResult):
+    """A batch reply that refused its whole command (e.g. 107 bad request)."""
+
+    code: int
+    message: str
+
+
+_REPLY = TypeAdapter(BroadcastResult)
+_ERROR = TypeAdapter(CommandError)
+
+
+class BroadcastBatch(BatchRequest):
+    """A ``batch`` of ``broadcast`` commands whose replies are parsed here (see above)."""
+
+    def parse_response(self, content: str) -> Response[CentResult]:
+        try:
+            body = json.loads(content)
+            error = body.get("error")
+        except (ValueError, AttributeError) as err:
+            raise CentDecodeError from err
+        if error:
+            # The whole batch was refused: classified like any command error (100: retry).
+            raise CentApiResponseError(code=int(error["code"]), message=str(error["message"]))
+        try:
+            replies = body["replies"]
+            parsed: list[CentResult] = [
+                _ERROR.validate_python(reply["error"])
+                if "error" in reply
+                else _REPLY.validate_python(reply["broadcast"])
+                for reply in replies
+            ]
+        except (ValueError, KeyError, TypeError, ValidationError) as err:
+            raise CentDecodeError from err
+        return Response[CentResult](result=BatchResult(replies=parsed))
+
+
 def _outcome(broadcast: Broadcast, result: Any) -> Outcome:
+    if isinstance(result, CommandError):
+        return api_failure(result.code, result.message)
     if not isinstance(result, BroadcastResult):
         raise PublisherMisconfigured(f"unexpected reply to broadcast: {result!r}")
     failures: list[Failure | None] = [None]

@@ -38,6 +38,8 @@ class PersonalInbox:
         # (a new offset) from the same one seen twice through history (the same offset).
         self._positions: list[tuple[str, int, Any]] = []
         self._epoch = ""
+        self.arrivals: list[tuple[float, Any]] = []
+        """(time.perf_counter() at receipt, data) of each live publication (for latency)."""
         self.subscriptions: list[tuple[str, bool]] = []
         """(epoch, recovered) of each (re)subscription."""
         self._subscription: Any = None
@@ -97,7 +99,9 @@ class PersonalInbox:
             self._changed.notify_all()
 
     async def _on_publication(self, ctx: Any) -> None:
+        arrived = time.perf_counter()
         with self._changed:
+            self.arrivals.append((arrived, ctx.pub.data))
             self._received.append(ctx.pub.data)
             self._positions.append((self._epoch, ctx.pub.offset, ctx.pub.data))
             self._changed.notify_all()

@@ -66,7 +66,8 @@ def test_an_unknown_channel_fails_its_broadcast_permanently_and_the_others_still
         )
 
         failure = outcomes[0]
-        assert failure is not None and failure.kind is FailureKind.PERMANENT
+        assert failure is not None
+        assert failure.kind is FailureKind.PERMANENT
         assert failure.error == "nosuchnamespace:x: centrifugo error 102 (unknown channel)"
         assert outcomes[1] is None
         # Per-channel errors do not stop the broadcast's other channels.
@@ -86,8 +87,10 @@ def test_a_command_refused_as_a_whole_inside_a_batch_fails_only_its_own_broadcas
             ]
         )
 
-        assert outcomes[0] is None and outcomes[2] is None
-        assert outcomes[1] is not None and outcomes[1].kind is FailureKind.PERMANENT
+        assert outcomes[0] is None
+        assert outcomes[2] is None
+        assert outcomes[1] is not None
+        assert outcomes[1].kind is FailureKind.PERMANENT
         assert "107" in outcomes[1].error
         assert inbox.drain_with_sentinel() == [note(1), note(3)]
 

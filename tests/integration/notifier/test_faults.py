@@ -195,8 +195,14 @@ def start_worker_process(
         **options,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.notifier.worker_process", json.dumps(settings),
-         "run", "--follow"],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.notifier.worker_process",
+            json.dumps(settings),
+            "run",
+            "--follow",
+        ],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -214,8 +220,13 @@ def test_rows_of_a_worker_killed_mid_batch_are_reclaimed_after_the_lease_and_del
     lease = 3.0
     with PersonalInbox(centrifugo_server, alice) as inbox:
         doomed, in_flight = start_worker_process(
-            database_url, centrifugo_server, tmp_path,
-            worker_id="doomed", batch_size=12, lease_seconds=lease, stall_after=5,
+            database_url,
+            centrifugo_server,
+            tmp_path,
+            worker_id="doomed",
+            batch_size=12,
+            lease_seconds=lease,
+            stall_after=5,
         )
         try:
             assert wait_for(in_flight.exists, timeout=30), "the worker never got mid-batch"
@@ -252,8 +263,13 @@ def test_sigterm_lets_a_worker_finish_its_batch_in_flight_then_release_and_exit(
     insert_rows(engine, rows)
     with PersonalInbox(centrifugo_server, alice) as inbox:
         worker, in_flight = start_worker_process(
-            database_url, centrifugo_server, tmp_path,
-            worker_id="graceful", batch_size=5, lease_seconds=10, slow_seconds=1.0,
+            database_url,
+            centrifugo_server,
+            tmp_path,
+            worker_id="graceful",
+            batch_size=5,
+            lease_seconds=10,
+            slow_seconds=1.0,
         )
         try:
             assert wait_for(in_flight.exists, timeout=30), "the worker never got mid-batch"

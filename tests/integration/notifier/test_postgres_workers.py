@@ -74,8 +74,7 @@ def test_four_workers_draining_one_outbox_publish_every_row_exactly_once(
         thread.join(timeout=60)
 
     keys = Counter(b.idempotency_key for b in publisher.broadcasts)
-    assert len(keys) == 600 and set(keys.values()) == {1}
+    assert len(keys) == 600
+    assert set(keys.values()) == {1}
     assert sum(r.sent for r in reports) == 300
-    assert {(s["status"], s["attempts"]) for s in outbox_state(pg_engine).values()} == {
-        ("sent", 1)
-    }
+    assert {(s["status"], s["attempts"]) for s in outbox_state(pg_engine).values()} == {("sent", 1)}

@@ -61,7 +61,7 @@ class Create:
     parent: int | None
     owner: int
     actor: int
-    kind: int
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Transfer:
 class Grant:
     resource: int
     principal: int
-    role: int
+    role: str
     actor: int
 
 
@@ -109,7 +109,7 @@ class Revoke:
 class Subscribe:
     resource: int
     principal: int
-    scope: int
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -121,17 +121,18 @@ class Unsubscribe:
 class Prefs:
     tenant: int
     principal: int
-    mode: int
-    patterns: tuple[int, ...]
+    mode: str
+    patterns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Envelope:
     resource: int | None  # None: a resource id nobody knows
     tenant: int | None  # None: the resource's own tenant
+    watched: bool  # pick the resource among those an active subscription covers
     actor: int
-    action: int
-    visibility: int
+    action: str
+    visibility: str
     channels: bool
 
 
@@ -153,24 +154,43 @@ Op = (
 )
 
 _i = st.integers(min_value=0, max_value=63)
-_creates = st.builds(Create, tenant=_i, parent=st.none() | _i, owner=_i, actor=_i, kind=_i)
+# Most resources in the first tenant (the second is there for tenant isolation), half of
+# them top-level: scopes (root subtrees) and membership then differ from one another.
+_creates = st.builds(
+    Create, tenant=st.one_of(st.just(0), st.just(0), _i), parent=st.one_of(_i, st.none()), owner=_i,
+    actor=_i, kind=st.sampled_from(KINDS),
+)
 _envelopes = st.builds(
     Envelope,
     resource=st.one_of(_i, _i, _i, st.none()),
     tenant=st.one_of(st.none(), st.none(), st.none(), _i),
-    actor=_i, action=_i, visibility=_i, channels=st.booleans(),
+    watched=st.booleans() | st.just(True),
+    actor=_i, action=st.sampled_from(ACTIONS), visibility=st.sampled_from(VISIBILITIES),
+    channels=st.booleans(),
 )
+_grants = st.builds(Grant, resource=_i, principal=_i, role=st.sampled_from(ROLES), actor=_i)
+_subscribes = st.builds(Subscribe, resource=_i, principal=_i, scope=st.sampled_from(SCOPES))
+_patterns = st.sampled_from(PATTERNS)
+# Repeated alternatives are drawn more often: activities, and what decides who hears of them.
 _ops: st.SearchStrategy[Op] = st.one_of(
     _envelopes,
     _creates,
-    st.builds(Grant, resource=_i, principal=_i, role=_i, actor=_i),
-    st.builds(Subscribe, resource=_i, principal=_i, scope=_i),
+    _grants,
+    _subscribes,
+    _envelopes,
+    _grants,
+    _subscribes,
+    _envelopes,
+    _envelopes,
     _envelopes,
     st.builds(Move, resource=_i, parent=st.none() | _i, actor=_i),
     st.builds(Transfer, resource=_i, to=_i, actor=_i, complete=st.booleans()),
     st.builds(Revoke, binding=_i, actor=_i),
     st.builds(Unsubscribe, subscription=_i),
-    st.builds(Prefs, tenant=_i, principal=_i, mode=_i, patterns=st.tuples(_i) | st.tuples(_i, _i)),
+    st.builds(
+        Prefs, tenant=_i, principal=_i, mode=st.sampled_from(MODES),
+        patterns=st.tuples(_patterns) | st.tuples(_patterns, _patterns),
+    ),
     st.builds(Rename, resource=_i, actor=_i),
     st.builds(Delete, resource=_i, actor=_i),
     st.builds(ReadMark, tenant=_i, actor=_i, everything=st.booleans()),
@@ -213,6 +233,7 @@ class Driver:
     app: ActivityApplication
     tenant_count: int = 2
     principal_count: int = 6
+    owner_count: int = 2  # resources are created for the first few principals only
     on_catch_up: Callable[[], None] | None = None
     model: ReferenceModel = field(default_factory=ReferenceModel)
     emitted: list[Emitted] = field(default_factory=list)
@@ -287,7 +308,7 @@ class Driver:
                 self.transfer(op)
             case Grant(resource=r, principal=p, role=role, actor=a):
                 if (res := _pick(self.resources, r)) is not None:
-                    who, what = self.principal(p), ROLES[role % len(ROLES)]
+                    who, what = self.principal(p), role
                     with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(a)):
                         binding = RoleBinding.grant(res, who, what)
                     self.model.grant(binding.id, res.tenant_id, res.id, who, what)
@@ -302,7 +323,7 @@ class Driver:
                     self.save(binding)
             case Subscribe(resource=r, principal=p, scope=s):
                 if (res := _pick(self.resources, r)) is not None:
-                    who, scope = self.principal(p), SCOPES[s % len(SCOPES)]
+                    who, scope = self.principal(p), s
                     with activity_context(tenant_id=res.tenant_id, actor_principal_id=who):
                         sub = Subscription.subscribe(res, scope)
                     self.model.subscribe(sub.id, res.tenant_id, who, res.id, scope)
@@ -338,10 +359,12 @@ class Driver:
     def create(self, op: Create) -> None:
         tenant = self.tenant(op.tenant)
         parent = _pick(self.live(tenant), op.parent)
-        owner = self.principal(op.owner)
+        # Few owners: others hold only the roles granted to them, so that the visibilities
+        # (role on the chain / in the scope / in the tenant) tell principals apart.
+        owner = self.principals[op.owner % self.owner_count]
         with activity_context(tenant_id=tenant, actor_principal_id=self.principal(op.actor)):
             res = Resource.create(
-                resource_type=KINDS[op.kind % len(KINDS)], name=f"r{len(self.resources)}",
+                resource_type=op.kind, name=f"r{len(self.resources)}",
                 parent=parent, owner_id=owner,
             )
         self.model.create(tenant, res.id, parent.id if parent else None, owner)
@@ -380,8 +403,8 @@ class Driver:
 
     def set_prefs(self, op: Prefs) -> None:
         tenant, principal = self.tenant(op.tenant), self.principal(op.principal)
-        mode = MODES[op.mode % len(MODES)]
-        patterns = [PATTERNS[i % len(PATTERNS)] for i in op.patterns] if mode == "custom" else []
+        mode = op.mode
+        patterns = list(op.patterns) if mode == "custom" else []
         existing = self.prefs.get((tenant, principal))
         with activity_context(tenant_id=tenant, actor_principal_id=principal):
             if existing is None:
@@ -393,8 +416,23 @@ class Driver:
         self.model.set_prefs(tenant, principal, mode, patterns)
         self.save(existing)
 
+    def watched(self) -> list[Resource]:
+        """Resources some active subscription covers (where visibility is put to the test)."""
+        covered = set()
+        for sub in self.subs:
+            if not sub.revoked:
+                covered.update(
+                    r.id for r in self.resources
+                    if sub.resource_id == r.id or (
+                        sub.scope == "descendants"
+                        and sub.resource_id in self.model.ancestry(r.tenant_id, r.id)
+                    )
+                )
+        return [r for r in self.resources if r.id in covered]
+
     def envelope(self, op: Envelope) -> None:
-        res = _pick(self.resources, op.resource)
+        candidates = self.watched() if op.watched and op.resource is not None else []
+        res = _pick(candidates or self.resources, op.resource)
         if res is None:
             resource_id, resource_type = uuid4(), "dataset"
             tenant = self.tenant(op.tenant or 0)
@@ -406,8 +444,8 @@ class Driver:
             actor_principal_id=self.principal(op.actor),
             resource_id=resource_id,
             resource_type=resource_type,
-            action=ACTIONS[op.action % len(ACTIONS)],
-            visibility=VISIBILITIES[op.visibility % len(VISIBILITIES)],
+            action=op.action,
+            visibility=op.visibility,
             payload={"note": "from a random history"},
             delivery_channels=[f"resource-{resource_id}"] if op.channels else [],
         ))

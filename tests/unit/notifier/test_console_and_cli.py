@@ -109,7 +109,8 @@ def test_help_does_not_build_the_runtime(engine: Engine) -> None:
     code, output = invoke(runtimes, "--help")
 
     assert code == 0
-    assert "dlq" in output and "run" in output
+    assert "dlq" in output
+    assert "run" in output
     assert runtimes.made == 0
 
 

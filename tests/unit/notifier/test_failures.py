@@ -34,7 +34,9 @@ TRANSIENT, PERMANENT = FailureKind.TRANSIENT, FailureKind.PERMANENT
 def test_request_failures_are_transient_or_permanent_as_the_policy_says(
     exc: Exception, kind: FailureKind
 ) -> None:
-    assert isinstance(exc, CentApiResponseError | CentNetworkError | CentTimeoutError | CentTransportError)
+    assert isinstance(
+        exc, CentApiResponseError | CentNetworkError | CentTimeoutError | CentTransportError
+    )
     assert exception_failure(exc).kind is kind
 
 

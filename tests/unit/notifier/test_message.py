@@ -36,7 +36,11 @@ def test_recipients_with_the_same_reasons_share_one_broadcast_to_their_personal_
     row = row_from(
         outbox_values(
             7,
-            [(ALICE, ["owner", "delegator"]), (BOB, ["subscriber"]), (CAROL, ["delegator", "owner"])],
+            [
+                (ALICE, ["owner", "delegator"]),
+                (BOB, ["subscriber"]),
+                (CAROL, ["delegator", "owner"]),
+            ],
         )
     )
 

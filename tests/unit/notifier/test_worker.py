@@ -85,7 +85,9 @@ def test_due_rows_are_published_once_per_reasons_group_and_marked_sent(
 
 
 def test_rows_not_yet_due_are_left_alone(engine: Engine, clock: FakeClock) -> None:
-    insert_rows(engine, [outbox_values(1, [(ALICE, ["owner"])], created_at=T0 + timedelta(seconds=5))])
+    insert_rows(
+        engine, [outbox_values(1, [(ALICE, ["owner"])], created_at=T0 + timedelta(seconds=5))]
+    )
     publisher = ScriptedPublisher()
 
     assert worker(engine, publisher, clock).run_batch().claimed == 0

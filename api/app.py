@@ -1,0 +1,91 @@
+"""``create_app(runtime)``: the HTTP API as a FastAPI application.
+
+Commands (subscriptions, preferences, read marks) go through ``activity``'s command
+handlers and the domain; reads come from the projections. ``GET /`` is left free for the
+live activity page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from activity.bootstrap import Runtime
+from api.auth import JwtVerifier, TokenVerifier
+from api.background import BackgroundWorkers
+from api.body_limit import BodyLimitMiddleware
+from api.openapi import build_openapi
+from api.problems import install_problem_handlers
+from api.routes import activities, audit, inbox, preferences, realtime, subscriptions
+
+ROUTERS = (
+    preferences.router,
+    inbox.router,
+    subscriptions.router,
+    activities.router,
+    audit.router,
+    realtime.router,
+)
+
+DESCRIPTION = """\
+Subscriptions and notification preferences (commands), your inbox and feed, the audit log
+(auditors) and a Centrifugo connection token. Every request needs `Authorization: Bearer
+<JWT>`; every error is an RFC 9457 problem (`application/problem+json`). Guide: docs/api.md.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("optaic-activity")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0"
+
+
+class ActivityAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = build_openapi(self)
+        return self.openapi_schema
+
+
+def create_app(
+    runtime: Runtime, *, verifier: TokenVerifier | None = None, run_background: bool = False
+) -> FastAPI:
+    """The API over one runtime. ``verifier``: how bearer tokens are checked (default: HS256
+    JWTs with ``ACTIVITY_API_TOKEN_SECRET``). ``run_background``: also run the projection
+    runner and the notifier worker while the app is up (its lifespan starts and stops them).
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        workers = BackgroundWorkers(runtime) if run_background else None
+        if workers is not None:
+            workers.start()
+        try:
+            yield
+        finally:
+            if workers is not None:
+                await anyio.to_thread.run_sync(workers.stop)
+
+    app = ActivityAPI(
+        title="optaic-activity",
+        summary="Activity feed, audit log, subscriptions and notifications of OptAIC services",
+        description=DESCRIPTION,
+        version=_version(),
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.verifier = verifier or JwtVerifier.from_settings(runtime.settings)
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api_max_body_bytes)
+    return app

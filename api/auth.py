@@ -1,0 +1,115 @@
+"""Who is calling: a bearer token resolved to a ``Principal`` by one pluggable verifier.
+
+The default verifier checks HS256 JWTs signed with ``ACTIVITY_API_TOKEN_SECRET``:
+claims ``sub`` (principal id), ``tenant`` (tenant id), ``roles`` (list of strings,
+optional) and ``exp`` (required); ``iss`` too when ``ACTIVITY_API_TOKEN_ISSUER`` is set.
+Any other scheme (an OIDC provider's RS256 tokens, opaque tokens looked up in a
+service) is one class with a ``verify`` method, passed to ``create_app(verifier=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+import jwt
+
+from activity.settings import Settings
+
+ALGORITHM = "HS256"
+AUDITOR = "auditor"
+"""The role that may read the tenant's whole audit log."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: every query and command is scoped by its tenant."""
+
+    tenant_id: UUID
+    principal_id: UUID
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_auditor(self) -> bool:
+        return AUDITOR in self.roles
+
+
+class InvalidTokenError(Exception):
+    """The bearer token is forged, expired, malformed or lacks a required claim."""
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> Principal:
+        """The principal the token names; InvalidTokenError if it cannot be trusted."""
+        ...
+
+
+class JwtVerifier:
+    """HS256 JWTs with ``sub``, ``tenant``, ``roles`` and ``exp`` (the default verifier)."""
+
+    def __init__(self, secret: str, *, issuer: str = "", leeway_seconds: float = 0) -> None:
+        if not secret:
+            raise ValueError("no API token secret configured: set ACTIVITY_API_TOKEN_SECRET")
+        self._secret = secret
+        self._issuer = issuer or None
+        self._leeway = leeway_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JwtVerifier:
+        return cls(settings.api_token_secret.get_secret_value(), issuer=settings.api_token_issuer)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "sub", "tenant"]},
+            )
+            return Principal(
+                tenant_id=UUID(str(claims["tenant"])),
+                principal_id=UUID(str(claims["sub"])),
+                roles=_roles(claims.get("roles", [])),
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidTokenError(str(error)) from None
+        except ValueError:
+            raise InvalidTokenError("sub and tenant must be UUIDs") from None
+
+
+def _roles(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(role, str) for role in value):
+        raise InvalidTokenError("roles must be a list of strings")
+    return frozenset(value)
+
+
+def mint_api_token(
+    secret: str,
+    *,
+    tenant_id: UUID,
+    principal_id: UUID,
+    roles: Iterable[str] = (),
+    ttl: timedelta = timedelta(hours=1),
+    issuer: str = "",
+    now: datetime | None = None,
+) -> str:
+    """A bearer token the default verifier accepts (for tools, tests and the docs' examples).
+
+    Production tokens normally come from the identity provider that signs with the same key.
+    """
+    issued = now or datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": str(principal_id),
+        "tenant": str(tenant_id),
+        "roles": sorted(roles),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+    }
+    if issuer:
+        claims["iss"] = issuer
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)

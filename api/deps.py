@@ -1,0 +1,108 @@
+"""Request dependencies: the runtime, a read connection per request, the caller, commands.
+
+Nothing is shared between requests but the one ``Runtime`` (its pools): each request gets
+its own read connection, and each command is its own unit of work (load, decide, save).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from activity.bootstrap import Runtime
+from api.auth import AUDITOR, InvalidTokenError, Principal, TokenVerifier
+from api.problems import FORBIDDEN, UNAUTHORIZED, ApiProblem
+from api.schemas import MAX_BIGINT
+from projections.queries import MAX_LIMIT, InvalidCursorError, decode_cursor
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A JWT naming you (sub), your tenant (tenant), your roles (roles); see docs/api.md",
+)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def read_connection(runtime: RuntimeDep) -> Iterator[sa.Connection]:
+    """A connection for this request's reads, returned to the pool when the request ends."""
+    with runtime.engine.connect() as conn:
+        yield conn
+
+
+ReadConnection = Annotated[sa.Connection, Depends(read_connection)]
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Principal:
+    challenge = {"WWW-Authenticate": 'Bearer realm="activity"'}
+    if credentials is None:
+        raise ApiProblem(UNAUTHORIZED, "a bearer token is required", headers=challenge)
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except InvalidTokenError as error:
+        challenge["WWW-Authenticate"] += ', error="invalid_token"'
+        raise ApiProblem(
+            UNAUTHORIZED, f"the bearer token is not valid: {error}", headers=challenge
+        ) from None
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def auditor(principal: Caller) -> Principal:
+    if not principal.is_auditor:
+        raise ApiProblem(FORBIDDEN, f"reading the audit log needs the {AUDITOR!r} role")
+    return principal
+
+
+Auditor = Annotated[Principal, Depends(auditor)]
+
+
+def page_cursor(
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="next_cursor of the previous page; omit for the first"),
+    ] = None,
+) -> str | None:
+    """The cursor, if it is one this API handed out (else 400, never a failing query)."""
+    position = decode_cursor(cursor)
+    if position is not None and not 1 <= position <= MAX_BIGINT:
+        raise InvalidCursorError(f"cursor {cursor!r} is not valid")
+    return cursor
+
+
+Cursor = Annotated[str | None, Depends(page_cursor)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+
+
+def command(runtime: Runtime, run: Callable[[], T]) -> T:
+    """Run a command, then bring the read models up to it: the caller reads its own writes.
+
+    Catching up here is safe beside the background runner: runners serialize on their
+    tracking row, so each event is projected exactly once whoever gets to it. If catching
+    up fails, the command still stands (it is saved): the answer is its result, not a 500
+    that would invite a retry; the runner logs and retries the projection.
+    """
+    result = run()
+    try:
+        runtime.projections.catch_up()
+    except Exception:
+        log.exception("read models not caught up after a command; they will lag")
+    return result

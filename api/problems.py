@@ -1,0 +1,218 @@
+"""Every error answer is an RFC 9457 problem (``application/problem+json``).
+
+What becomes which status:
+
+    request validation (malformed UUID, JSON, body, query)   422 validation (with ``errors``)
+    domain input errors: InvalidPatternError,
+        InvalidActionError, PayloadPolicyError                422 validation
+    InvalidCursorError                                        400 invalid-cursor
+    missing / forged / expired bearer token                   401 unauthorized
+    a role the route needs is missing                         403 forbidden
+    NotFoundError, TenantMismatchError (no existence leak)    404 not-found
+    DomainRuleError (the state forbids it: revoking twice)    409 conflict
+    ConcurrencyConflictError                                  409 concurrency-conflict
+    body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
+    realtime tokens asked for with no Centrifugo secret       503 realtime-unavailable
+    anything else (a bug)                                     500 internal (logged, no details)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.schemas import FieldError, Problem
+from domain.errors import (
+    ActivityError,
+    ConcurrencyConflictError,
+    DomainRuleError,
+    InvalidActionError,
+    InvalidPatternError,
+    NotFoundError,
+    PayloadPolicyError,
+    TenantMismatchError,
+)
+from projections.queries import InvalidCursorError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:optaic:activity:problem:"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of problem: its ``type`` URI, status and title."""
+
+    slug: str
+    status: int
+    title: str
+
+    @property
+    def type(self) -> str:
+        return TYPE_PREFIX + self.slug
+
+
+INVALID_CURSOR = Kind("invalid-cursor", 400, "Invalid cursor")
+UNAUTHORIZED = Kind("unauthorized", 401, "Authentication required")
+FORBIDDEN = Kind("forbidden", 403, "Forbidden")
+NOT_FOUND = Kind("not-found", 404, "Not found")
+METHOD_NOT_ALLOWED = Kind("method-not-allowed", 405, "Method not allowed")
+CONFLICT = Kind("conflict", 409, "Conflict with the current state")
+CONCURRENCY_CONFLICT = Kind("concurrency-conflict", 409, "Concurrent change; retry")
+PAYLOAD_TOO_LARGE = Kind("payload-too-large", 413, "Request body too large")
+VALIDATION = Kind("validation", 422, "Invalid request")
+REALTIME_UNAVAILABLE = Kind("realtime-unavailable", 503, "Real-time delivery not configured")
+INTERNAL = Kind("internal", 500, "Internal error")
+KINDS = (
+    INVALID_CURSOR,
+    UNAUTHORIZED,
+    FORBIDDEN,
+    NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    CONFLICT,
+    CONCURRENCY_CONFLICT,
+    PAYLOAD_TOO_LARGE,
+    VALIDATION,
+    REALTIME_UNAVAILABLE,
+    INTERNAL,
+)
+
+DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
+    NotFoundError: NOT_FOUND,
+    TenantMismatchError: NOT_FOUND,
+    DomainRuleError: CONFLICT,
+    ConcurrencyConflictError: CONCURRENCY_CONFLICT,
+    InvalidPatternError: VALIDATION,
+    InvalidActionError: VALIDATION,
+    PayloadPolicyError: VALIDATION,
+}
+"""Domain errors by class (the nearest class in the MRO wins); any other one is a bug: 500."""
+
+
+class ApiProblem(Exception):
+    """Raised by routes and dependencies to answer with a problem."""
+
+    def __init__(
+        self,
+        kind: Kind,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.errors = list(errors) if errors is not None else None
+        self.headers = headers
+
+
+def problem_response(
+    kind: Kind,
+    detail: str | None,
+    *,
+    instance: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=kind.type,
+        title=kind.title,
+        status=kind.status,
+        detail=detail,
+        instance=instance,
+        errors=list(errors) if errors is not None else None,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True),
+        status_code=kind.status,
+        headers=headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def domain_kind(error: ActivityError) -> Kind | None:
+    for cls in type(error).__mro__:
+        if cls in DOMAIN_KINDS:
+            return DOMAIN_KINDS[cls]
+    return None
+
+
+@contextmanager
+def invalid_field(*loc: str) -> Iterator[None]:
+    """Report a domain input error raised inside the block as a 422 on the field ``loc``."""
+    try:
+        yield
+    except (InvalidPatternError, InvalidActionError) as error:
+        raise ApiProblem(
+            VALIDATION,
+            str(error),
+            errors=[FieldError(loc=list(loc), msg=str(error), type="invalid_pattern")],
+        ) from None
+
+
+def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
+    # Never echo the input back (it may be large, or something the caller should not log).
+    return [
+        FieldError(
+            loc=[str(p) if not isinstance(p, int) else p for p in e["loc"]],
+            msg=str(e["msg"]),
+            type=str(e["type"]),
+        )
+        for e in errors
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiProblem)
+    async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(
+            exc.kind, exc.detail, instance=request.url.path, errors=exc.errors, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc.errors())
+        return problem_response(
+            VALIDATION,
+            f"{len(errors)} invalid field(s)",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(InvalidCursorError)
+    async def _cursor(request: Request, exc: InvalidCursorError) -> JSONResponse:
+        return problem_response(INVALID_CURSOR, str(exc), instance=request.url.path)
+
+    @app.exception_handler(ActivityError)
+    async def _domain(request: Request, exc: ActivityError) -> JSONResponse:
+        kind = domain_kind(exc)
+        if kind is None:
+            raise exc  # a bug, not a bad request: the 500 handler answers and it is logged
+        # A tenant mismatch says the id exists elsewhere: answer as for a missing one.
+        detail = "not found" if isinstance(exc, TenantMismatchError) else str(exc)
+        return problem_response(kind, detail, instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = next((k for k in KINDS if k.status == exc.status_code), None)
+        if kind is None:
+            phrase = HTTPStatus(exc.status_code).phrase
+            kind = Kind(phrase.lower().replace(" ", "-"), exc.status_code, phrase)
+        return problem_response(
+            kind, str(exc.detail), instance=request.url.path, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises ``exc`` after this answer, so the server logs it with its traceback.
+        return problem_response(
+            INTERNAL, "an unexpected error occurred; it has been logged", instance=request.url.path
+        )

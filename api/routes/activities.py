@@ -1,0 +1,38 @@
+"""``GET /activities``: the caller's feed, filtered by each activity's visibility."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Caller, Cursor, Limit, ReadConnection
+from api.openapi import errors
+from api.problems import invalid_field
+from api.schemas import Activity, ActivityPage
+from projections.queries import query_feed
+
+router = APIRouter(tags=["activities"])
+
+ActionGlob = Annotated[
+    str | None, Query(description="fnmatch glob over action names, e.g. 'promotion.*'")
+]
+
+
+@router.get("/activities", responses=errors(400, 401, 422))
+def list_activities(
+    caller: Caller,
+    conn: ReadConnection,
+    cursor: Cursor,
+    action: ActionGlob = None,
+    limit: Limit = 50,
+) -> ActivityPage:
+    """What you may see, newest first: your own activities, and others' as their visibility
+    (``resource``, ``scope``, ``tenant``) and your current roles allow."""
+    with invalid_field("query", "action"):
+        page = query_feed(
+            conn, caller.tenant_id, caller.principal_id, action=action, limit=limit, cursor=cursor
+        )
+    return ActivityPage(
+        items=[Activity.model_validate(row) for row in page.items], next_cursor=page.next_cursor
+    )

@@ -1,0 +1,35 @@
+"""``GET /realtime/token``: a Centrifugo connection token for the caller, and only them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter
+
+from api.deps import Caller, RuntimeDep
+from api.openapi import errors
+from api.problems import REALTIME_UNAVAILABLE, ApiProblem
+from api.schemas import RealtimeToken
+from notifier.channels import personal_channel
+from notifier.tokens import mint_connection_token
+
+router = APIRouter(tags=["realtime"])
+
+
+@router.get("/realtime/token", responses=errors(401, 503))
+def realtime_token(caller: Caller, runtime: RuntimeDep) -> RealtimeToken:
+    """A short-lived token to connect to Centrifugo as yourself, and your personal channel."""
+    settings = runtime.settings
+    secret = settings.centrifugo_token_secret.get_secret_value()
+    if not secret:
+        raise ApiProblem(
+            REALTIME_UNAVAILABLE, "no Centrifugo token secret is configured on the server"
+        )
+    now = datetime.now(UTC).replace(microsecond=0)  # JWT times are whole seconds
+    ttl = timedelta(seconds=settings.centrifugo_token_ttl_seconds)
+    return RealtimeToken(
+        token=mint_connection_token(caller.principal_id, secret, ttl, now=now),
+        channel=personal_channel(caller.principal_id),
+        expires_at=now + ttl,
+        websocket_url=settings.centrifugo_websocket_url or None,
+    )

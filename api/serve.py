@@ -1,0 +1,36 @@
+"""``activity serve``: boot the runtime from settings and serve the API with uvicorn.
+
+SIGTERM / Ctrl-C: uvicorn stops taking requests and finishes those in flight, the app's
+lifespan stops the background runner and worker (each finishes its batch), then the
+runtime's pools are closed.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+from activity.bootstrap import bootstrap
+from activity.settings import Settings
+from api.app import create_app
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    background: bool = True,
+    log_level: str = "info",
+) -> None:
+    runtime = bootstrap(settings)
+    try:
+        runtime.projections.setup()
+        app = create_app(runtime, run_background=background)
+        uvicorn.run(
+            app,
+            host=host or settings.api_host,
+            port=port if port is not None else settings.api_port,
+            log_level=log_level,
+        )
+    finally:
+        runtime.close()

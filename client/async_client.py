@@ -1,0 +1,148 @@
+"""``ActivityClient``: the async Python client, in the shape the OptAIC guide uses.
+
+async with ActivityClient("https://activity.example", token) as client:
+    sub = await client.subscriptions.create(resource_id=folder_id, scope="descendants")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import TypeVar
+from uuid import UUID
+
+import httpx
+from typing_extensions import Unpack
+
+from api.schemas import (
+    ActivityPage,
+    AuditEntry,
+    AuditPage,
+    FilterModeName,
+    InboxPage,
+    MarkReadResult,
+    Preferences,
+    RealtimeToken,
+    ScopeName,
+    Subscription,
+)
+from client import operations as op
+from client.errors import TransportError
+
+T = TypeVar("T")
+
+
+class ActivityClient:
+    """Async client of the activity API. ``transport``: e.g. ``httpx.ASGITransport(app)``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=op.headers(token), transport=transport, timeout=timeout
+        )
+        self.subscriptions = Subscriptions(self)
+        self.notifications = Notifications(self)
+        self.activities = Activities(self)
+        self.audit = Audit(self)
+        self.realtime = Realtime(self)
+
+    async def send(self, call: op.Call[T]) -> T:
+        try:
+            response = await self._http.send(call.request(self._http))
+        except httpx.TransportError as error:
+            raise TransportError(f"{call.method} {call.path}: {error!r}") from error
+        return call.result(response)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ActivityClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _Namespace:
+    def __init__(self, client: ActivityClient) -> None:
+        self._client = client
+
+
+class Subscriptions(_Namespace):
+    async def create(self, *, resource_id: UUID | str, scope: ScopeName) -> Subscription:
+        return await self._client.send(op.create_subscription(resource_id, scope))
+
+    async def list(self) -> list[Subscription]:
+        return await self._client.send(op.list_subscriptions())
+
+    async def revoke(self, subscription_id: UUID | str) -> None:
+        await self._client.send(op.revoke_subscription(subscription_id))
+
+
+class Notifications(_Namespace):
+    async def get_preferences(self) -> Preferences:
+        return await self._client.send(op.get_preferences())
+
+    async def update_preferences(
+        self, *, filter_mode: FilterModeName, custom_actions: Sequence[str] = ()
+    ) -> Preferences:
+        return await self._client.send(op.update_preferences(filter_mode, custom_actions))
+
+    async def list(
+        self, *, unread_only: bool = False, limit: int = 50, cursor: str | None = None
+    ) -> InboxPage:
+        return await self._client.send(
+            op.list_notifications(unread_only=unread_only, limit=limit, cursor=cursor)
+        )
+
+    async def mark_read(
+        self, *, positions: Sequence[int] | None = None, up_to_position: int | None = None
+    ) -> MarkReadResult:
+        return await self._client.send(
+            op.mark_read(positions=positions, up_to_position=up_to_position)
+        )
+
+
+class Activities(_Namespace):
+    async def list(
+        self, *, action: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> ActivityPage:
+        return await self._client.send(
+            op.list_activities(action=action, limit=limit, cursor=cursor)
+        )
+
+
+class Audit(_Namespace):
+    async def query(
+        self, *, limit: int = 100, cursor: str | None = None, **filters: Unpack[op.AuditQueryArgs]
+    ) -> AuditPage:
+        return await self._client.send(op.query_audit(filters, limit=limit, cursor=cursor))
+
+    async def iter_all(
+        self, *, page_size: int = 500, **filters: Unpack[op.AuditQueryArgs]
+    ) -> AsyncIterator[AuditEntry]:
+        """Every matching entry, newest first, fetching page after page."""
+        cursor: str | None = None
+        while True:
+            page = await self.query(limit=page_size, cursor=cursor, **filters)
+            for entry in page.items:
+                yield entry
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+
+class Realtime(_Namespace):
+    async def token(self) -> RealtimeToken:
+        return await self._client.send(op.realtime_token())

@@ -1,0 +1,175 @@
+"""Each API operation once: how to build its request, and how to read its answer.
+
+Both clients (async and sync) send these ``Call`` objects over their own httpx client,
+so request building, error mapping and parsing exist in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypedDict, TypeVar
+from uuid import UUID
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from api.schemas import (
+    ActivityPage,
+    AuditFilters,
+    AuditPage,
+    FilterModeName,
+    InboxPage,
+    MarkReadResult,
+    Preferences,
+    RealtimeToken,
+    ScopeName,
+    Subscription,
+    SubscriptionList,
+)
+from client.errors import UnexpectedResponse, error_for
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+USER_AGENT = "optaic-activity-client"
+
+
+class AuditQueryArgs(TypedDict, total=False):
+    """The audit filters, as keyword arguments of ``audit.query`` and ``audit.iter_all``."""
+
+    actor: UUID | str
+    resource_id: UUID | str
+    include_descendants: bool
+    action: str
+    since: datetime
+    until: datetime
+    correlation_id: UUID | str
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+
+    def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        return http.build_request(self.method, self.path, params=self.params, json=self.body)
+
+    def result(self, response: httpx.Response) -> T:
+        """The parsed answer, or the typed error of a problem answer."""
+        if response.is_error:
+            raise error_for(response)
+        try:
+            return self.parse(response)
+        except (ValidationError, ValueError) as error:
+            msg = f"{self.method} {self.path}: {response.status_code} answer does not parse"
+            raise UnexpectedResponse(msg) from error
+
+
+def headers(token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
+def _model(model: type[M]) -> Callable[[httpx.Response], M]:
+    return lambda response: model.model_validate_json(response.content)
+
+
+def _nothing(_: httpx.Response) -> None:
+    return None
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, UUID) else value
+
+
+def _query(**params: Any) -> dict[str, Any]:
+    """Query parameters as the API reads them (None left out, UUIDs and times as text)."""
+    return {name: _text(value) for name, value in params.items() if value is not None}
+
+
+# -- subscriptions -----------------------------------------------------------------------------
+
+
+def create_subscription(resource_id: UUID | str, scope: ScopeName) -> Call[Subscription]:
+    body = {"resource_id": str(resource_id), "scope": scope}
+    return Call("POST", "/subscriptions", _model(Subscription), body=body)
+
+
+def list_subscriptions() -> Call[list[Subscription]]:
+    return Call(
+        "GET",
+        "/subscriptions",
+        lambda response: SubscriptionList.model_validate_json(response.content).items,
+    )
+
+
+def revoke_subscription(subscription_id: UUID | str) -> Call[None]:
+    return Call("DELETE", f"/subscriptions/{subscription_id}", _nothing)
+
+
+# -- notifications -----------------------------------------------------------------------------
+
+
+def get_preferences() -> Call[Preferences]:
+    return Call("GET", "/notifications/preferences", _model(Preferences))
+
+
+def update_preferences(
+    filter_mode: FilterModeName, custom_actions: Sequence[str]
+) -> Call[Preferences]:
+    body = {"filter_mode": filter_mode, "custom_actions": list(custom_actions)}
+    return Call("PUT", "/notifications/preferences", _model(Preferences), body=body)
+
+
+def list_notifications(
+    *, unread_only: bool = False, limit: int = 50, cursor: str | None = None
+) -> Call[InboxPage]:
+    params = _query(unread_only=unread_only, limit=limit, cursor=cursor)
+    return Call("GET", "/notifications", _model(InboxPage), params=params)
+
+
+def mark_read(
+    *, positions: Sequence[int] | None = None, up_to_position: int | None = None
+) -> Call[MarkReadResult]:
+    """One of ``positions`` or ``up_to_position`` (the API refuses both or neither: 422)."""
+    body: dict[str, Any] = {}
+    if positions is not None:
+        body["positions"] = list(positions)
+    if up_to_position is not None:
+        body["up_to_position"] = up_to_position
+    return Call("POST", "/notifications/read", _model(MarkReadResult), body=body)
+
+
+# -- activities, audit, realtime ---------------------------------------------------------------
+
+
+def list_activities(
+    *, action: str | None = None, limit: int = 50, cursor: str | None = None
+) -> Call[ActivityPage]:
+    params = _query(action=action, limit=limit, cursor=cursor)
+    return Call("GET", "/activities", _model(ActivityPage), params=params)
+
+
+def query_audit(
+    filters: AuditQueryArgs, *, limit: int = 100, cursor: str | None = None
+) -> Call[AuditPage]:
+    known = AuditFilters.model_fields
+    unknown = sorted(set(filters) - set(known))
+    if unknown:
+        raise TypeError(f"unknown audit filters {unknown}; known: {sorted(known)}")
+    params = _query(**filters, limit=limit, cursor=cursor)
+    return Call("GET", "/audit", _model(AuditPage), params=params)
+
+
+def realtime_token() -> Call[RealtimeToken]:
+    return Call("GET", "/realtime/token", _model(RealtimeToken))

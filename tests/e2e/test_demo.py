@@ -1,0 +1,37 @@
+"""The README's first command: ``activity demo`` on the embedded SQLite default."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_demo(cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVITY_")}
+    env["COLUMNS"] = "160"
+    activity = Path(sys.executable).with_name("activity")
+    return subprocess.run(
+        [str(activity), "demo"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+
+
+def test_the_demo_records_projects_and_pushes_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    result = run_demo(tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert (tmp_path / "activity.sqlite").exists()  # the embedded default, no server
+    assert "promotion.requested" in out and "signal.promoted" in out
+    assert "activities share correlation id" in out
+    assert "Audit hash chain: intact" in out
+    assert "sam's inbox" in out and "owner" in out
+    assert "Pushing the outbox to the console" in out
+    assert "notifications sent, 0 dead-lettered" in out
+    assert "vic marked all read: unread now 0" in out
+
+
+def test_the_demo_runs_again_on_the_same_file(tmp_path: Path) -> None:
+    assert run_demo(tmp_path).returncode == 0
+    second = run_demo(tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "Audit hash chain: intact" in second.stdout
