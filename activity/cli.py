@@ -5,17 +5,27 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import typer
+from prometheus_client import start_http_server
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from activity.bootstrap import Runtime, bootstrap, notifier_runtime
 from activity.settings import load_settings
 from notifier.cli import build_app as build_notifier_app
+from projections.metrics import ProjectionMetrics
+from projections.runner import BatchResult
 
 console = Console()
 app = typer.Typer(
@@ -62,10 +72,18 @@ def projections_run(
     name: Annotated[
         list[str] | None, typer.Argument(help="Projections to run (default: all).")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics (position, lag) on this port.")
+    ] = None,
 ) -> None:
     """Follow the event store, keeping the projections caught up (until SIGTERM/SIGINT)."""
     runtime = _runtime()
     stop = _stop_on_signals()
+    if metrics_port is not None:
+        metrics = ProjectionMetrics()
+        metrics.observe(runtime.projections)
+        start_http_server(metrics_port, registry=metrics.registry)
+        metrics.observe_every(runtime.projections, stop)
     console.print(f"following {', '.join(name or runtime.projections.runners)}; Ctrl-C to stop")
     try:
         runtime.projections.follow(
@@ -98,16 +116,18 @@ def projections_rebuild(
                 console=console,
             ) as progress:
                 task = progress.add_task(runner.name, total=head or 1, rate="-")
+                done = [0]
 
                 def advance(
-                    result: Any,
-                    task: Any = task,
+                    result: BatchResult,
+                    task: TaskID = task,
                     started: float = started,
                     progress: Progress = progress,
+                    done: list[int] = done,
                 ) -> None:
-                    elapsed = max(time.perf_counter() - started, 1e-9)
-                    done = progress.tasks[0].completed + result.count
-                    progress.update(task, completed=result.position, rate=f"{done / elapsed:,.0f}")
+                    done[0] += result.count
+                    rate = done[0] / max(time.perf_counter() - started, 1e-9)
+                    progress.update(task, completed=result.position, rate=f"{rate:,.0f}")
 
                 total = runner.rebuild(on_batch=advance)
                 progress.update(task, completed=head or 1)
@@ -176,7 +196,6 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the HTTP API (docs/api.md) on the configured store, until SIGTERM/SIGINT."""
-    from activity.settings import load_settings
     from api.serve import serve as serve_api
 
     serve_api(load_settings(), host=host, port=port, background=background)

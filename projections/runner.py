@@ -177,6 +177,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def _sleeper(stop: threading.Event) -> Callable[[float], None]:
+    """Back off, but wake at once when asked to stop."""
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return sleep
+
+
 def follow(
     runners: list[ProjectionRunner],
     *,
@@ -206,7 +215,7 @@ def follow(
         retry=retry_if_exception_type(TRANSIENT_ERRORS),
         wait=wait_exponential_jitter(multiplier=0.1, max=10.0, jitter=0.5),
         stop=stop_after_attempt(max_consecutive_failures),
-        sleep=lambda seconds: None if stop.wait(seconds) else None,
+        sleep=_sleeper(stop),
         before_sleep=lambda state: log.warning(
             "projection batch failed (%s); retrying", state.outcome and state.outcome.exception()
         ),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from functools import partial
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder
@@ -115,6 +115,16 @@ class ProjectionService:
             callback = partial(on_batch, runner.name) if on_batch else None
             total += runner.rebuild(on_batch=callback)
         return total
+
+    def oldest_unprocessed_at(self, position: int) -> datetime | None:
+        """When the first event after ``position`` happened (None if there is none)."""
+        notifications = self.app.recorder.select_notifications(
+            start=position, limit=1, inclusive_of_start=False
+        )
+        if not notifications:
+            return None
+        occurred: datetime = self.app.mapper.transcoder.decode(notifications[0].state)["timestamp"]
+        return occurred
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0

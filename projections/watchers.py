@@ -192,10 +192,12 @@ class WatcherIndex:
             self._renamed(activity)
 
     def _renamed(self, activity: StoredActivity) -> None:
-        """Any aggregate's update that changes ``name`` renames the node (not just resource.updated)."""
-        change = activity.payload.get("changes", {}).get("name") if isinstance(
-            activity.payload.get("changes"), dict
-        ) else None
+        """Any aggregate's update that changes ``name`` renames the node (not only resources')."""
+        change = (
+            activity.payload.get("changes", {}).get("name")
+            if isinstance(activity.payload.get("changes"), dict)
+            else None
+        )
         node = self.nodes[activity.resource_id]
         if isinstance(change, dict) and "new" in change and node.tenant_id == activity.tenant_id:
             node.name = str(change["new"])

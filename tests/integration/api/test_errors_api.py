@@ -1,0 +1,122 @@
+"""Problem answers: oversize bodies, unknown routes, conflicts, bugs; nothing saved on any."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+import api.routes.activities
+import api.routes.preferences
+from activity.bootstrap import Runtime
+from activity.testing import ActivityRecorder
+from domain import ConcurrencyConflictError
+from tests.integration.api.conftest import ClientFor, World
+
+pytestmark = pytest.mark.anyio
+
+
+def _preferences_body_of(size: int) -> bytes:
+    """A valid preferences body padded with JSON whitespace to exactly ``size`` bytes."""
+    body = json.dumps({"filter_mode": "all"}).encode()
+    return body[:-1] + b" " * (size - len(body)) + b"}"
+
+
+async def test_an_oversize_body_is_413_before_parsing_and_saves_nothing(
+    world: World, runtime: Runtime, client_for: ClientFor, recorder: ActivityRecorder
+) -> None:
+    limit = runtime.settings.api_max_body_bytes
+
+    async def streamed() -> AsyncIterator[bytes]:  # chunked: no Content-Length to trust
+        for _ in range(limit // 1000 + 2):
+            yield b"x" * 1000
+
+    async with client_for(world.vic) as http:
+        declared = await http.put(
+            "/notifications/preferences",
+            content=_preferences_body_of(limit + 1),
+            headers={"content-type": "application/json"},
+        )
+        chunked = await http.put(
+            "/notifications/preferences",
+            content=streamed(),
+            headers={"content-type": "application/json"},
+        )
+        at_the_limit = await http.put(
+            "/notifications/preferences",
+            content=_preferences_body_of(limit),
+            headers={"content-type": "application/json"},
+        )
+    # Not JSON, yet 413 rather than 422: refused before anything parsed it.
+    for refused in (declared, chunked):
+        assert refused.status_code == 413
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "urn:optaic:activity:problem:payload-too-large"
+    assert at_the_limit.status_code == 200
+    assert recorder.actions == ["notification_preferences.updated"]  # the one within the limit
+
+
+async def test_unknown_routes_and_methods_answer_with_problems(
+    world: World, client_for: ClientFor
+) -> None:
+    async with client_for(world.vic) as http:
+        nowhere = await http.get("/subscription")
+        wrong_method = await http.patch("/subscriptions", json={})
+    assert nowhere.status_code == 404
+    assert nowhere.json()["type"] == "urn:optaic:activity:problem:not-found"
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"] == "application/problem+json"
+    # Starlette names the methods of the first route on the path (POST); enough to go on.
+    assert set(wrong_method.headers["allow"].split(", ")) <= {"GET", "POST"}
+
+
+async def test_a_bug_is_a_500_problem_that_reveals_nothing(
+    world: World, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("password=hunter2 at db-7")
+
+    monkeypatch.setattr(api.routes.activities, "query_feed", broken)
+    async with client_for(world.vic, raise_app_exceptions=False) as http:
+        answer = await http.get("/activities")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "type": "urn:optaic:activity:problem:internal",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "an unexpected error occurred; it has been logged",
+        "instance": "/activities",
+    }
+
+
+async def test_a_concurrent_change_that_outlasts_the_retries_is_a_409(
+    world: World, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def conflicted(*_: object, **__: object) -> None:
+        raise ConcurrencyConflictError("another writer saved these aggregates first")
+
+    monkeypatch.setattr(api.routes.preferences, "set_preferences", conflicted)
+    async with client_for(world.vic) as http:
+        answer = await http.put("/notifications/preferences", json={"filter_mode": "all"})
+    assert answer.status_code == 409
+    assert answer.json()["type"] == "urn:optaic:activity:problem:concurrency-conflict"
+
+
+async def test_a_saved_command_is_answered_as_done_even_if_catching_up_fails(
+    world: World,
+    runtime: Runtime,
+    client_for: ClientFor,
+    recorder: ActivityRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def down(*_: object) -> int:
+        raise OSError("read-model database unreachable")
+
+    monkeypatch.setattr(runtime.projections, "catch_up", down)
+    async with client_for(world.vic) as http:
+        answer = await http.post(
+            "/subscriptions", json={"resource_id": str(world.folder), "scope": "resource"}
+        )
+    assert answer.status_code == 201  # saved: a 500 would invite a duplicate retry
+    recorder.assert_emitted("subscription.created", resource_id=world.folder)

@@ -1,0 +1,44 @@
+"""GET /realtime/token: a Centrifugo connection token for the caller only."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+import httpx
+import jwt
+import pytest
+from pydantic import SecretStr
+
+from activity.bootstrap import Runtime
+from api.app import create_app
+from tests.integration.api.conftest import BASE_URL, CENTRIFUGO_SECRET, WEBSOCKET_URL, ClientFor, World
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_realtime_token_names_the_caller_and_their_personal_channel(
+    world: World, runtime: Runtime, client_for: ClientFor
+) -> None:
+    async with client_for(world.vic) as http:
+        answer = await http.get("/realtime/token")
+    assert answer.status_code == 200
+    body = answer.json()
+    vic = str(world.vic.principal_id)
+    assert body["channel"] == f"notifications:#{vic}"
+    assert body["websocket_url"] == WEBSOCKET_URL
+    claims = jwt.decode(body["token"], CENTRIFUGO_SECRET, algorithms=["HS256"])
+    assert claims["sub"] == vic
+    assert claims["exp"] == int(datetime.fromisoformat(body["expires_at"]).timestamp())
+    assert claims["exp"] - claims["iat"] == runtime.settings.centrifugo_token_ttl_seconds
+
+
+async def test_without_a_centrifugo_secret_realtime_is_503(world: World, runtime: Runtime) -> None:
+    unconfigured = runtime.settings.model_copy(update={"centrifugo_token_secret": SecretStr("")})
+    app = create_app(dataclasses.replace(runtime, settings=unconfigured))
+    headers = {"Authorization": f"Bearer {world.vic.token}"}
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as http:
+        answer = await http.get("/realtime/token")
+    assert answer.status_code == 503
+    assert answer.json()["type"] == "urn:optaic:activity:problem:realtime-unavailable"
