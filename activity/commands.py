@@ -18,18 +18,35 @@ from domain.resources import (
     ResourceAggregate,
     Subscription,
     preferences_id,
+    subscription_id,
 )
 
 
 def subscribe(
     app: ActivityApplication, *, tenant_id: UUID, principal_id: UUID, resource_id: UUID, scope: str
 ) -> Subscription:
-    """Subscribe the principal to a resource of their tenant (``resource`` or ``descendants``)."""
-    with activity_context(tenant_id=tenant_id, actor_principal_id=principal_id):
-        resource = app.get(resource_id, tenant_id=tenant_id, kind=ResourceAggregate)
-        subscription = Subscription.subscribe(resource, scope)
-        app.save(subscription)
-        return subscription
+    """Subscribe the principal to a resource of their tenant (``resource`` or ``descendants``).
+
+    Idempotent: an identical active subscription is returned as it is (no new activity);
+    a revoked one is renewed.
+    """
+
+    def command() -> Subscription:
+        with activity_context(tenant_id=tenant_id, actor_principal_id=principal_id):
+            resource = app.get(resource_id, tenant_id=tenant_id, kind=ResourceAggregate)
+            existing_id = subscription_id(principal_id, resource_id, str(scope))
+            if not app.exists(existing_id):
+                subscription = Subscription.subscribe(resource, scope)
+            else:
+                subscription = app.get(existing_id, tenant_id=tenant_id, kind=Subscription)
+                if not subscription.revoked:
+                    return subscription
+                subscription.pointing_at(resource)
+                subscription.renew()
+            app.save(subscription)
+            return subscription
+
+    return retry_on_conflict(command)
 
 
 def revoke_subscription(

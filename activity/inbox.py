@@ -11,6 +11,7 @@ from domain.envelope import ActivityEnvelope, Visibility
 from domain.errors import DomainRuleError
 
 MAX_POSITIONS = 1000
+MAX_POSITION = 2**53 - 1  # exact in JSON and JavaScript; far beyond any real log
 
 
 def mark_read(
@@ -27,13 +28,13 @@ def mark_read(
     if positions is not None:
         if not positions or len(positions) > MAX_POSITIONS:
             raise DomainRuleError(f"give between 1 and {MAX_POSITIONS} positions")
-        if any(not isinstance(p, int) or p < 1 for p in positions):
-            raise DomainRuleError("positions are positive integers")
+        if any(not isinstance(p, int) or not 1 <= p <= MAX_POSITION for p in positions):
+            raise DomainRuleError(f"positions are integers from 1 to {MAX_POSITION}")
         payload: dict[str, object] = {"positions": sorted(set(positions))}
     else:
         assert up_to_position is not None
-        if up_to_position < 1:
-            raise DomainRuleError("up_to_position is a positive integer")
+        if not 1 <= up_to_position <= MAX_POSITION:
+            raise DomainRuleError(f"up_to_position is an integer from 1 to {MAX_POSITION}")
         payload = {"up_to_position": up_to_position}
     envelope = ActivityEnvelope(
         tenant_id=tenant_id,

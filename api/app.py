@@ -1,8 +1,8 @@
 """``create_app(runtime)``: the HTTP API as a FastAPI application.
 
 Commands (subscriptions, preferences, read marks) go through ``activity``'s command
-handlers and the domain; reads come from the projections. ``GET /`` is left free for the
-live activity page.
+handlers and the domain; reads come from the projections. ``GET /`` is the live activity
+page (``api.page``), mounted beside the API, outside its authentication and its document.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from activity.bootstrap import Runtime
 from api.auth import JwtVerifier, TokenVerifier
 from api.background import BackgroundWorkers
 from api.body_limit import BodyLimitMiddleware
+from api.deps import known_query_parameters
 from api.openapi import build_openapi
+from api.page import mount_page
 from api.problems import install_problem_handlers
 from api.routes import activities, audit, inbox, preferences, realtime, subscriptions
 
@@ -53,6 +55,30 @@ class ActivityAPI(FastAPI):
         return self.openapi_schema
 
 
+def _routes_app(**options: Any) -> ActivityAPI:
+    """The routes, error handlers and documentation, bound to no runtime yet."""
+    app = ActivityAPI(
+        title="optaic-activity",
+        summary="Activity feed, audit log, subscriptions and notifications of OptAIC services",
+        description=DESCRIPTION,
+        version=_version(),
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        dependencies=[Depends(known_query_parameters)],
+        **options,
+    )
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document ``GET /openapi.json`` serves, without a runtime or a server."""
+    return _routes_app().openapi()
+
+
 def create_app(
     runtime: Runtime, *, verifier: TokenVerifier | None = None, run_background: bool = False
 ) -> FastAPI:
@@ -72,20 +98,9 @@ def create_app(
             if workers is not None:
                 await anyio.to_thread.run_sync(workers.stop)
 
-    app = ActivityAPI(
-        title="optaic-activity",
-        summary="Activity feed, audit log, subscriptions and notifications of OptAIC services",
-        description=DESCRIPTION,
-        version=_version(),
-        openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url=None,
-        lifespan=lifespan,
-    )
+    app = _routes_app(lifespan=lifespan)
     app.state.runtime = runtime
     app.state.verifier = verifier or JwtVerifier.from_settings(runtime.settings)
-    install_problem_handlers(app)
-    for router in ROUTERS:
-        app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api_max_body_bytes)
+    mount_page(app)
     return app

@@ -1,7 +1,7 @@
 """The projection runner and the notifier worker, run beside the API in its process.
 
 ``activity serve`` starts them unless told ``--no-background`` (when they run as their own
-processes: ``activity projections run``, the notifier's ``run``). Both are threads that
+processes: ``activity projections run``, ``activity notifier run``). Both are threads that
 stop at one event: the batch in flight is finished, leases are released.
 """
 
@@ -11,9 +11,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from activity.bootstrap import Runtime
-from notifier.config import NotifierConfig
-from notifier.runtime import choose_publisher
+from activity.bootstrap import Runtime, notifier_runtime
+from notifier.config import DeliveryMode
+from notifier.consumer_table import ConsumerTableRelay, create_consumer_table
 from notifier.worker import OutboxWorker
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,8 @@ JOIN_TIMEOUT_SECONDS = 30.0
 
 
 class BackgroundWorkers:
-    def __init__(self, runtime: Runtime, *, notifier: NotifierConfig | None = None) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.notifier_config = notifier or NotifierConfig()
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -38,10 +37,6 @@ class BackgroundWorkers:
             thread.join(JOIN_TIMEOUT_SECONDS)
             if thread.is_alive():
                 log.error("%s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_SECONDS)
-
-    @property
-    def alive(self) -> list[str]:
-        return [thread.name for thread in self.threads if thread.is_alive()]
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def run() -> None:
@@ -58,14 +53,14 @@ class BackgroundWorkers:
         self.runtime.projections.follow(self.stop_event)
 
     def _deliver_notifications(self) -> None:
-        settings = self.runtime.settings
-        publisher = choose_publisher(
-            settings.centrifugo_api_url,
-            settings.centrifugo_api_key.get_secret_value(),
-            timeout_seconds=self.notifier_config.publish_timeout_seconds,
-        )
+        """As ``activity notifier run`` does, with the ``ACTIVITY_NOTIFIER_*`` settings."""
+        notifier = notifier_runtime(self.runtime.settings)
         try:
-            worker = OutboxWorker(self.runtime.engine, publisher, self.notifier_config)
-            worker.run(self.stop_event, follow=True)
+            if notifier.config.delivery_mode is DeliveryMode.CONSUMER_TABLE:
+                create_consumer_table(notifier.engine)
+                ConsumerTableRelay(notifier.engine, notifier.config).run(self.stop_event)
+            else:
+                worker = OutboxWorker(notifier.engine, notifier.publisher, notifier.config)
+                worker.run(self.stop_event)
         finally:
-            publisher.close()
+            notifier.close()

@@ -16,8 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from activity.bootstrap import Runtime
 from api.auth import AUDITOR, InvalidTokenError, Principal, TokenVerifier
-from api.problems import FORBIDDEN, UNAUTHORIZED, ApiProblem
-from api.schemas import MAX_BIGINT
+from api.problems import FORBIDDEN, UNAUTHORIZED, VALIDATION, ApiProblem
+from api.schemas import MAX_POSITION, FieldError
 from projections.queries import MAX_LIMIT, InvalidCursorError, decode_cursor
 
 T = TypeVar("T")
@@ -75,6 +75,28 @@ def auditor(principal: Caller) -> Principal:
 Auditor = Annotated[Principal, Depends(auditor)]
 
 
+def known_query_parameters(request: Request, _: Caller) -> None:
+    """Refuse query parameters the operation does not define (422, after authentication).
+
+    A mistyped filter (``?actr=...``) must not silently widen an audit query to everything.
+    """
+    route = request.scope["route"]
+    operation = request.app.openapi()["paths"][route.path][request.method.lower()]
+    known = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ApiProblem(
+            VALIDATION,
+            f"unknown query parameter(s): {', '.join(unknown)}",
+            errors=[
+                FieldError(
+                    loc=["query", name], msg="unknown query parameter", type="extra_forbidden"
+                )
+                for name in unknown
+            ],
+        )
+
+
 def page_cursor(
     cursor: Annotated[
         str | None,
@@ -83,7 +105,7 @@ def page_cursor(
 ) -> str | None:
     """The cursor, if it is one this API handed out (else 400, never a failing query)."""
     position = decode_cursor(cursor)
-    if position is not None and not 1 <= position <= MAX_BIGINT:
+    if position is not None and not 1 <= position <= MAX_POSITION:
         raise InvalidCursorError(f"cursor {cursor!r} is not valid")
     return cursor
 

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from api.schemas import FieldError, Problem
 from domain.errors import (
@@ -83,6 +84,15 @@ KINDS = (
     REALTIME_UNAVAILABLE,
     INTERNAL,
 )
+
+HTTP_KINDS = {
+    # FastAPI's only 400: a JSON body that cannot even be decoded (bad UTF-8). Malformed
+    # bodies are validation problems, like a JSON syntax error.
+    400: VALIDATION,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+}
+"""Framework HTTP errors (routing, body decoding) by status."""
 
 DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     NotFoundError: NOT_FOUND,
@@ -170,6 +180,16 @@ def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
     ]
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every documented method on the request's path (Starlette names only its first route's)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        regex, _, _ = compile_path(template)
+        if regex.match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
@@ -202,12 +222,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = next((k for k in KINDS if k.status == exc.status_code), None)
+        kind = HTTP_KINDS.get(exc.status_code)
         if kind is None:
             phrase = HTTPStatus(exc.status_code).phrase
             kind = Kind(phrase.lower().replace(" ", "-"), exc.status_code, phrase)
+        headers = dict(exc.headers or {})
+        if exc.status_code == METHOD_NOT_ALLOWED.status and (allowed := _allowed_methods(request)):
+            headers["Allow"] = ", ".join(allowed)
+        errors = None
+        if kind is VALIDATION:
+            errors = [FieldError(loc=["body"], msg=str(exc.detail), type="body_unreadable")]
         return problem_response(
-            kind, str(exc.detail), instance=request.url.path, headers=exc.headers
+            kind, str(exc.detail), instance=request.url.path, errors=errors, headers=headers
         )
 
     @app.exception_handler(Exception)

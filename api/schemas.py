@@ -7,11 +7,19 @@ models instead of mirroring them. The enumerations repeat the domain's values as
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 FilterModeName = Literal["all", "mutations", "custom"]
 """domain.preferences.FilterMode"""
@@ -21,16 +29,22 @@ VisibilityName = Literal["private", "resource", "scope", "tenant"]
 """domain.envelope.Visibility"""
 ExportFormat = Literal["json", "jsonl", "csv"]
 
-MAX_BIGINT = 2**63 - 1
+MAX_POSITION = 2**53 - 1
+"""The largest log position a request may name: the largest integer every JSON reader
+(JavaScript's included) keeps exact, and far below what the stores' BIGINT holds."""
 MAX_READ_POSITIONS = 1000
 """activity.inbox.MAX_POSITIONS"""
+MAX_PATTERNS = 64
+"""domain.preferences.MAX_PATTERNS"""
+ACTION_PATTERN = StringConstraints(min_length=1, max_length=128, pattern=r"^[a-z0-9_.*?\[\]!-]+$")
+"""domain.preferences: lower-case action names and fnmatch wildcards, at most 128 characters
+(the domain checks the rest: balanced ``[...]`` sets)."""
 
-Position = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
-"""A log position: what the stores can hold (a larger one could never match a row)."""
+Position = Annotated[int, Field(ge=1, le=MAX_POSITION)]
 
 
 def _as_utc(value: datetime) -> datetime:
-    """Aware UTC; a naive time is taken as UTC. Out-of-range after the shift: a ValueError."""
+    """Aware UTC; a naive time (a store's) is taken as UTC. Out of range after the shift: 422."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:
@@ -39,7 +53,20 @@ def _as_utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range once converted to UTC") from None
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """Times in requests are RFC 3339 with an offset: no epoch numbers, no guessed time zone."""
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("give an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+"""A time as the API answers it: always UTC, whatever the store hands back."""
+TimeParameter = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_as_utc)]
+"""A time a request gives: RFC 3339 with an offset, converted to UTC."""
 
 
 class ResponseBody(BaseModel):
@@ -81,8 +108,9 @@ class Problem(ResponseBody):
 
 class PreferencesUpdate(RequestBody):
     filter_mode: FilterModeName
-    custom_actions: list[str] = Field(
+    custom_actions: list[Annotated[str, ACTION_PATTERN]] = Field(
         default_factory=list,
+        max_length=MAX_PATTERNS,
         description="fnmatch patterns over action names (custom mode only), e.g. 'promotion.*'",
     )
 
@@ -193,8 +221,8 @@ class AuditFilters(BaseModel):
         default=False, description="With resource_id: its whole subtree"
     )
     action: str | None = Field(default=None, description="fnmatch glob, e.g. 'promotion.*'")
-    since: UtcDatetime | None = Field(default=None, description="Inclusive; naive times are UTC")
-    until: UtcDatetime | None = Field(default=None, description="Exclusive; naive times are UTC")
+    since: TimeParameter | None = Field(default=None, description="Inclusive, RFC 3339")
+    until: TimeParameter | None = Field(default=None, description="Exclusive, RFC 3339")
     correlation_id: UUID | None = None
 
 

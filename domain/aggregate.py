@@ -385,6 +385,7 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
 
     @staticmethod
     def create_id(*_: Any, **__: Any) -> UUID:
+        """A new aggregate's id; given the creating payload, so ids can be derived from it."""
         return uuid4()
 
     def __init_subclass__(
@@ -509,7 +510,7 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
         ctx = current_context()
         spec = method.spec
         payload = current_policy().apply(spec.payload_of(args, kwargs))
-        aggregate_id = cls.create_id()
+        aggregate_id = cls.create_id(**payload)
         resource_id, resource_type = cls.creation_target(aggregate_id, payload)
         assert method.event_class is not None
         aggregate = cls._create(

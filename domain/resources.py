@@ -284,12 +284,38 @@ class Subscription(
             scope=checked.value,
         )
 
+    @staticmethod
+    def create_id(*_: Any, **payload: Any) -> UUID:
+        # One subscription per (principal, resource, scope): subscribing again finds it.
+        return subscription_id(payload["principal_id"], payload["resource_id"], payload["scope"])
+
+    def renew(self) -> None:
+        """Subscribe again after a revocation (the same subscription, active again)."""
+        if not self.revoked:
+            raise DomainRuleError("the subscription is active")
+        if current_context().actor_principal_id != self.principal_id:
+            raise DomainRuleError("only the subscriber can renew a subscription")
+        self.renewed(
+            principal_id=self.principal_id,
+            resource_id=self.resource_id,
+            resource_type=self.on_resource_type,
+            scope=self.scope,
+        )
+
     def revoke(self) -> None:
         if self.revoked:
             raise DomainRuleError("the subscription is already revoked")
         if current_context().actor_principal_id != self.principal_id:
             raise DomainRuleError("only the subscriber can revoke a subscription")
         self.revoked_(principal_id=self.principal_id, scope=self.scope)
+
+    @activity(
+        "subscription.created", visibility=Visibility.PRIVATE, event_name="subscription.renewed"
+    )
+    def renewed(
+        self, *, principal_id: UUID, resource_id: UUID, resource_type: str, scope: str
+    ) -> None:
+        self.revoked = False
 
     @creates("subscription.created", visibility=Visibility.PRIVATE)
     def created(
@@ -304,6 +330,10 @@ class Subscription(
     @activity("subscription.revoked", visibility=Visibility.PRIVATE)
     def revoked_(self, *, principal_id: UUID, scope: str) -> None:
         self.revoked = True
+
+
+def subscription_id(principal_id: UUID, resource_id: UUID, scope: str) -> UUID:
+    return uuid5(resource_id, f"subscription:{principal_id}:{scope}")
 
 
 def preferences_id(tenant_id: UUID, principal_id: UUID) -> UUID:

@@ -28,7 +28,7 @@ from notifier.consumer_table import ConsumerTableRelay, create_consumer_table
 from notifier.failures import PublisherMisconfigured
 from notifier.metrics import NotifierMetrics
 from notifier.outbox_store import OutboxStore
-from notifier.runtime import NotifierRuntime
+from notifier.runtime import NotifierRuntime, tune_gc_for_a_worker_process
 from notifier.worker import OutboxWorker
 
 EXIT_MISCONFIGURED = 2
@@ -85,6 +85,9 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
         """Deliver outbox rows until stopped (SIGTERM/Ctrl-C finish the batch in flight)."""
         logs.configure(logging.INFO, json_lines=log_format is LogFormat.JSON)
         runtime = runtime_factory()
+        if not once:
+            # A long-running worker process: it runs the worker and nothing else.
+            tune_gc_for_a_worker_process()
         config = runtime.config
         if batch_size is not None:
             config = replace(config, batch_size=batch_size)

@@ -20,10 +20,11 @@ class DeliveryMode(StrEnum):
 class NotifierConfig:
     """Everything a notifier worker needs to know besides its database and its publisher."""
 
-    batch_size: int = 100
+    batch_size: int = 500
     """Outbox rows claimed (and published in one HTTP request) at a time."""
     lease_seconds: float = 30.0
-    """How long a claim lasts; a crashed worker's rows are claimable again after it."""
+    """How long a claim lasts; a crashed worker's rows are claimable again after it.
+    A batch claimed ahead (``claim_ahead``) gets ``publish_timeout_seconds`` more."""
     max_attempts: int = 10
     """Claims of one row before it is dead-lettered (a crash during a claim counts too)."""
     backoff_base_seconds: float = 0.5
@@ -33,6 +34,8 @@ class NotifierConfig:
     """Idle wait between two looks at the outbox when nothing was due."""
     publish_timeout_seconds: float = 5.0
     """HTTP timeout of one publish request to Centrifugo."""
+    claim_ahead: bool = True
+    """Claim and settle on a second thread while a batch is being published (pipelining)."""
     worker_id: str = ""
     """Recorded as ``lease_owner``; empty: ``<host>:<pid>:<random>``."""
     metrics_port: int | None = None
@@ -59,14 +62,18 @@ class NotifierConfig:
             # A lease that can run out while its worker still waits for Centrifugo lets a
             # second worker publish the same rows concurrently.
             problems.append("lease_seconds must be >= 2 * publish_timeout_seconds")
-        if max(self.backoff_max_seconds, self.lease_seconds) + self.publish_timeout_seconds >= (
+        longest_lease = self.lease_seconds + (
+            self.publish_timeout_seconds if self.claim_ahead else 0.0
+        )
+        if max(self.backoff_max_seconds, longest_lease) + self.publish_timeout_seconds >= (
             IDEMPOTENCY_WINDOW_SECONDS
         ):
             # Retries dedup only while Centrifugo still remembers the key: the longest gap
             # between two attempts at one row must stay inside its window.
             problems.append(
-                "max(backoff_max_seconds, lease_seconds) + publish_timeout_seconds must stay"
-                f" under Centrifugo's idempotency window ({IDEMPOTENCY_WINDOW_SECONDS:.0f} s)"
+                "max(backoff_max_seconds, lease_seconds (+ publish_timeout_seconds when"
+                " claiming ahead)) + publish_timeout_seconds must stay under Centrifugo's"
+                f" idempotency window ({IDEMPOTENCY_WINDOW_SECONDS:.0f} s)"
             )
         if self.consumer_table_partitions < 1:
             problems.append("consumer_table_partitions must be >= 1")

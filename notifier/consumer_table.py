@@ -37,7 +37,7 @@ from notifier.backoff import RetryDelays
 from notifier.config import NotifierConfig
 from notifier.message import MalformedOutboxRow, OutboxRow, plan
 from notifier.metrics import NotifierMetrics
-from notifier.outbox_store import Clock, utc_now
+from notifier.outbox_store import Clock, delivered_channels, utc_now
 from projections.database import is_postgres
 from projections.outbox import DEAD, PENDING, SENT, outbox
 
@@ -184,6 +184,7 @@ class ConsumerTableRelay:
                 outbox.c.channels,
                 outbox.c.message,
                 outbox.c.attempts,
+                outbox.c.delivered_channels,
             )
             .where(
                 outbox.c.status == PENDING,
@@ -271,4 +272,6 @@ def _row(record: Any) -> OutboxRow:
         channels=record["channels"],
         message=record["message"],
         attempts=int(record["attempts"]),
+        # Channels the API mode already reached (if the mode was switched mid-retry).
+        delivered_channels=delivered_channels(record["delivered_channels"]),
     )

@@ -35,6 +35,9 @@ class Failure:
 
     kind: FailureKind
     error: str
+    channels: frozenset[str] | None = None
+    """The broadcast's channels that failed, the others delivered; None: every one failed
+    (or nobody knows which did: the broadcast as a whole is retried)."""
 
     @property
     def transient(self) -> bool:
@@ -43,6 +46,10 @@ class Failure:
 
 class PublisherMisconfigured(RuntimeError):
     """The publisher can deliver nothing as configured; the worker must stop, not retry."""
+
+
+def not_a_centrifugo_reply() -> PublisherMisconfigured:
+    return PublisherMisconfigured("the answer is not a Centrifugo API reply; check the API URL")
 
 
 def api_failure(code: int, message: str, channel: str | None = None) -> Failure:
@@ -60,9 +67,7 @@ def exception_failure(exc: CentError) -> Failure:
     if isinstance(exc, CentUnauthorizedError):
         raise PublisherMisconfigured("Centrifugo refused the API key (HTTP 401)") from exc
     if isinstance(exc, CentDecodeError):
-        raise PublisherMisconfigured(
-            "the answer is not a Centrifugo API reply; check the API URL"
-        ) from exc
+        raise not_a_centrifugo_reply() from exc
     if isinstance(exc, CentTransportError):
         status = exc.status_code
         if status in MISCONFIGURED_HTTP_STATUSES:

@@ -4,16 +4,19 @@ Recipients with the same reasons share one broadcast (the message names the reas
 it can be the same for all of them); the activity's own delivery channels get one more,
 with no reasons. The pushed message is the projection's compact v1 message, filtered
 through an allow-list (so a payload field can never ride along), plus ``reasons``.
+
+A retried row leaves out the channels an earlier attempt already delivered to (the row's
+``delivered_channels``); a broadcast keeps its idempotency key whatever channels are left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from notifier.channels import canonical_principal, is_personal_channel, personal_channel
+from notifier.channels import PERSONAL_PREFIX, canonical_principal, is_personal_channel
 
 MESSAGE_VERSION = 1
 MESSAGE_V1_FIELDS = (
@@ -29,6 +32,7 @@ MESSAGE_V1_FIELDS = (
     "correlation_id",
 )
 REASONS = frozenset({"owner", "subscriber", "delegator"})
+_NO_CHANNELS: frozenset[str] = frozenset()
 DELIVERY_CHANNELS_GROUP = "channels"
 """Group name of the broadcast to the activity's delivery channels (its reasons are empty)."""
 
@@ -37,10 +41,11 @@ class MalformedOutboxRow(ValueError):
     """The row's content does not follow the outbox contract; nothing of it was published."""
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
     principal_id: str
+    """Canonical."""
     reasons: tuple[str, ...]
+    """Sorted, without repeats."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class OutboxRow:
     attempts: int
     """Claims so far, this one included."""
     last_error: str | None = None
+    delivered_channels: frozenset[str] = _NO_CHANNELS
+    """Channels an earlier attempt delivered to: not published again."""
 
 
 @dataclass(frozen=True)
@@ -83,57 +90,88 @@ def idempotency_key(row: OutboxRow, group: str) -> str:
     The activity id keeps keys unique even across databases that share a Centrifugo
     (positions alone repeat there); Centrifugo scopes keys per channel anyway.
     """
-    return f"outbox:{row.position}:{row.activity_id}:{group}"
+    return _key(row.position, str(row.activity_id), group)
+
+
+def _key(position: int, activity_id: str, group: str) -> str:
+    return f"outbox:{position}:{activity_id}:{group}"
 
 
 def plan(row: OutboxRow) -> DeliveryPlan:
-    """The broadcasts that deliver ``row``; MalformedOutboxRow if its content is off-contract."""
-    message = _compact_message(row)
+    """The broadcasts that deliver ``row``; MalformedOutboxRow if its content is off-contract.
+
+    The whole row is checked, delivered channels included; only then are the channels in
+    ``row.delivered_channels`` left out (and a broadcast left with none, dropped).
+    """
+    activity_id = str(row.activity_id)
+    message = _compact_message(row, activity_id)
+    delivered = row.delivered_channels
     groups: dict[tuple[str, ...], list[str]] = {}
     for recipient in _recipients(row.recipients):
-        groups.setdefault(recipient.reasons, []).append(personal_channel(recipient.principal_id))
+        channel = PERSONAL_PREFIX + recipient.principal_id  # principal_id is canonical
+        group = groups.get(recipient.reasons)
+        if group is None:
+            group = groups[recipient.reasons] = []
+        if channel not in delivered:
+            group.append(channel)
     broadcasts = [
         Broadcast(
             channels=tuple(channels),
             data={**message, "reasons": list(reasons)},
-            idempotency_key=idempotency_key(row, "+".join(reasons)),
+            idempotency_key=_key(row.position, activity_id, "+".join(reasons)),
         )
         for reasons, channels in sorted(groups.items())
+        if channels
     ]
     delivery_channels = _delivery_channels(row.channels)
+    if delivered:
+        delivery_channels = tuple(c for c in delivery_channels if c not in delivered)
     if delivery_channels:
         broadcasts.append(
             Broadcast(
                 channels=delivery_channels,
                 data={**message, "reasons": []},
-                idempotency_key=idempotency_key(row, DELIVERY_CHANNELS_GROUP),
+                idempotency_key=_key(row.position, activity_id, DELIVERY_CHANNELS_GROUP),
             )
         )
     return DeliveryPlan(row=row, broadcasts=tuple(broadcasts))
 
 
-def _compact_message(row: OutboxRow) -> dict[str, Any]:
+def _is_object(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _is_list(value: Any) -> bool:
+    return type(value) is list or (
+        isinstance(value, Sequence) and not isinstance(value, str | bytes)
+    )
+
+
+def _compact_message(row: OutboxRow, activity_id: str) -> dict[str, Any]:
     message = row.message
-    if not isinstance(message, Mapping):
+    if not _is_object(message):
         raise MalformedOutboxRow(f"message is {type(message).__name__}, not an object")
     if message.get("v") != MESSAGE_VERSION:
         raise MalformedOutboxRow(f"message version {message.get('v')!r} is not {MESSAGE_VERSION}")
-    missing = [field for field in MESSAGE_V1_FIELDS if field not in message]
-    if missing:
-        raise MalformedOutboxRow(f"message lacks {', '.join(missing)}")
-    if str(message["activity_id"]) != str(row.activity_id):
+    try:
+        # The allow-list, not the row, decides what leaves: anything else in `message` stays
+        # home.
+        compact = {field: message[field] for field in MESSAGE_V1_FIELDS}
+    except KeyError:
+        missing = [field for field in MESSAGE_V1_FIELDS if field not in message]
+        raise MalformedOutboxRow(f"message lacks {', '.join(missing)}") from None
+    if str(compact["activity_id"]) != activity_id:
         raise MalformedOutboxRow("message activity_id differs from the row's")
-    # The allow-list, not the row, decides what leaves: anything else in `message` stays home.
-    return {field: message[field] for field in MESSAGE_V1_FIELDS}
+    return compact
 
 
 def _recipients(raw: Any) -> list[Recipient]:
-    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+    if not _is_list(raw):
         raise MalformedOutboxRow("recipients is not a list")
     recipients: list[Recipient] = []
     seen: set[str] = set()
     for entry in raw:
-        if not isinstance(entry, Mapping):
+        if not _is_object(entry):
             raise MalformedOutboxRow(f"recipient {entry!r} is not an object")
         try:
             principal = canonical_principal(str(entry.get("principal_id")))
@@ -142,24 +180,32 @@ def _recipients(raw: Any) -> list[Recipient]:
                 f"recipient principal_id {entry.get('principal_id')!r} is not a UUID"
             ) from None
         reasons = entry.get("reasons")
-        if (
-            not isinstance(reasons, Sequence)
-            or isinstance(reasons, str)
-            or not reasons
-            or not set(reasons) <= REASONS
-        ):
+        if not reasons or not _is_list(reasons) or not _known_reasons(reasons):
             raise MalformedOutboxRow(f"recipient {principal} has reasons {reasons!r}")
         if principal in seen:
             raise MalformedOutboxRow(f"recipient {principal} is listed twice")
         seen.add(principal)
-        recipients.append(Recipient(principal_id=principal, reasons=tuple(sorted(set(reasons)))))
+        recipients.append(Recipient(principal, _canonical_reasons(reasons)))
     return recipients
+
+
+def _known_reasons(reasons: Sequence[Any]) -> bool:
+    try:
+        return REASONS.issuperset(reasons)
+    except TypeError:  # an unhashable entry
+        return False
+
+
+def _canonical_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
+    if len(reasons) == 1:
+        return (reasons[0],)
+    return tuple(sorted(set(reasons)))
 
 
 def _delivery_channels(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+    if not _is_list(raw):
         raise MalformedOutboxRow("channels is not a list")
     channels: list[str] = []
     for channel in raw:

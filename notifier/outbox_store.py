@@ -1,24 +1,31 @@
 """The notifier's side of the outbox table: claims, leases, outcomes and the dead letters.
 
 Only the delivery columns are written here (status, attempts, next_attempt_at, last_error,
-lease_owner, lease_until, sent_at); the content columns belong to the projection.
+lease_owner, lease_until, sent_at, delivered_channels); the content columns belong to the
+projection.
 
 Claiming is one short transaction: select due rows (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so concurrent workers take disjoint rows without waiting on each other; under
 SQLite's ``BEGIN IMMEDIATE`` the whole database is locked instead), then stamp them with a
 lease and count the attempt. Nothing is held open while publishing: the lease alone keeps
 other workers off, and when it runs out (the worker crashed or hangs) the rows are due again.
+
+Settling is one transaction too: one statement marks every delivered row sent (on
+PostgreSQL with a single array parameter, ``position = ANY(:positions)``), one
+``executemany`` records the retries, one the dead letters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Engine
 
 from notifier.message import OutboxRow
 from projections.outbox import DEAD, PENDING, SENT, outbox
@@ -48,12 +55,16 @@ class Retry:
     position: int
     next_attempt_at: datetime
     error: str
+    delivered_channels: Collection[str] | None = None
+    """Every channel delivered so far (earlier attempts included); None: none."""
 
 
 @dataclass(frozen=True)
 class DeadLetter:
     position: int
     error: str
+    delivered_channels: Collection[str] | None = None
+    """As for `Retry`: a dead letter put back by ``dlq retry`` skips these channels."""
 
 
 @dataclass(frozen=True)
@@ -73,17 +84,68 @@ class Backlog:
     oldest_pending_created_at: datetime | None
 
 
+def _as_text(column: sa.Column[Any]) -> sa.Cast[str]:
+    # JSON comes back as text and is decoded here: json.loads of a str is several times
+    # cheaper than the driver's and SQLAlchemy's JSON result processing (a claim's hot path).
+    return sa.cast(column, sa.Text)
+
+
 _DUE_COLUMNS = (
     outbox.c.position,
     outbox.c.activity_id,
     outbox.c.correlation_id,
     outbox.c.action,
-    outbox.c.recipients,
-    outbox.c.channels,
-    outbox.c.message,
+    _as_text(outbox.c.recipients),
+    _as_text(outbox.c.channels),
+    _as_text(outbox.c.message),
     outbox.c.attempts,
     outbox.c.last_error,
+    _as_text(outbox.c.delivered_channels),
 )
+_STATUS_AT = len(_DUE_COLUMNS)
+_POSITIONS = sa.bindparam("positions", type_=postgresql.ARRAY(sa.BigInteger))
+
+
+def _claim_statement() -> sa.Update:
+    """The claim, built once: every call only binds its parameters."""
+    now = sa.bindparam("now", type_=outbox.c.next_attempt_at.type)
+    due = (
+        sa.select(outbox.c.position)
+        .where(
+            outbox.c.status == PENDING,
+            outbox.c.next_attempt_at <= now,
+            sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
+        )
+        .order_by(outbox.c.position)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        # PostgreSQL: rows another worker is claiming right now are skipped, not waited
+        # for. SQLite ignores it (BEGIN IMMEDIATE already serializes claimers).
+        .with_for_update(skip_locked=True)
+    )
+    spent = outbox.c.attempts >= sa.bindparam("max_attempts", type_=sa.Integer)
+    gave_up = sa.bindparam("gave_up", type_=sa.Text) + (
+        sa.func.coalesce(sa.literal(": ") + outbox.c.last_error, sa.literal(""))
+    )
+    return (
+        outbox.update()
+        .where(outbox.c.position.in_(due.scalar_subquery()))
+        .values(
+            status=sa.case((spent, DEAD), else_=outbox.c.status),
+            last_error=sa.case((spent, gave_up), else_=outbox.c.last_error),
+            lease_owner=sa.case(
+                (spent, None), else_=sa.bindparam("owner", type_=outbox.c.lease_owner.type)
+            ),
+            lease_until=sa.case(
+                (spent, None),
+                else_=sa.bindparam("lease_until", type_=outbox.c.lease_until.type),
+            ),
+            attempts=sa.case((spent, outbox.c.attempts), else_=outbox.c.attempts + 1),
+        )
+        .returning(*_DUE_COLUMNS, outbox.c.status)
+    )
+
+
+_CLAIM = _claim_statement()
 
 
 class OutboxStore:
@@ -100,43 +162,22 @@ class OutboxStore:
         kept dying or hanging on it) is dead-lettered by the same statement instead.
         """
         now = self.clock()
-        due = (
-            sa.select(outbox.c.position)
-            .where(
-                outbox.c.status == PENDING,
-                outbox.c.next_attempt_at <= now,
-                sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
-            )
-            .order_by(outbox.c.position)
-            .limit(limit)
-            # PostgreSQL: rows another worker is claiming right now are skipped, not waited
-            # for. SQLite ignores it (BEGIN IMMEDIATE already serializes claimers).
-            .with_for_update(skip_locked=True)
-        )
-        spent = outbox.c.attempts >= max_attempts
-        gave_up = sa.literal(f"gave up after {max_attempts} attempts without an outcome") + (
-            sa.func.coalesce(sa.literal(": ") + outbox.c.last_error, sa.literal(""))
-        )
-        claim = (
-            outbox.update()
-            .where(outbox.c.position.in_(due.scalar_subquery()))
-            .values(
-                status=sa.case((spent, DEAD), else_=outbox.c.status),
-                last_error=sa.case((spent, gave_up), else_=outbox.c.last_error),
-                lease_owner=sa.case((spent, None), else_=owner),
-                lease_until=sa.case((spent, None), else_=now + lease),
-                attempts=sa.case((spent, outbox.c.attempts), else_=outbox.c.attempts + 1),
-            )
-            .returning(*_DUE_COLUMNS, outbox.c.status)
-        )
+        parameters = {
+            "now": now,
+            "lease_until": now + lease,
+            "owner": owner,
+            "limit": limit,
+            "max_attempts": max_attempts,
+            "gave_up": f"gave up after {max_attempts} attempts without an outcome",
+        }
         with self.engine.begin() as conn:
-            records = list(conn.execute(claim).mappings())
-        # RETURNING has no order; the outbox's is the position's.
-        records.sort(key=lambda record: int(record["position"]))
-        return Claim(
-            rows=[_row(r) for r in records if r["status"] == PENDING],
-            exhausted=[_row(r) for r in records if r["status"] == DEAD],
-        )
+            # RETURNING has no order; the outbox's is the position's.
+            records = sorted(conn.execute(_CLAIM, parameters), key=_position)
+        rows: list[OutboxRow] = []
+        exhausted: list[OutboxRow] = []
+        for record in records:
+            (rows if record[_STATUS_AT] == PENDING else exhausted).append(_row(record))
+        return Claim(rows=rows, exhausted=exhausted)
 
     def settle(
         self,
@@ -150,41 +191,77 @@ class OutboxStore:
         Every update is conditioned on the lease still being ours: if it ran out and another
         worker took the row, that worker's outcome is the one that counts.
         """
-        now = self.clock()
+        if not (sent or retries or dead):
+            return 0
+        with self.engine.begin() as conn:
+            touched = self._settle(conn, owner, self.clock(), sent, retries, dead)
+        return len(sent) + len(retries) + len(dead) - touched
+
+    def _settle(
+        self,
+        conn: Connection,
+        owner: str,
+        now: datetime,
+        sent: Sequence[int],
+        retries: Sequence[Retry],
+        dead: Sequence[DeadLetter],
+    ) -> int:
         mine = sa.and_(outbox.c.lease_owner == owner, outbox.c.status == PENDING)
         touched = 0
-        with self.engine.begin() as conn:
-            if sent:
-                touched += conn.execute(
-                    outbox.update()
-                    .where(outbox.c.position.in_(list(sent)), mine)
-                    .values(status=SENT, sent_at=now, lease_owner=None, lease_until=None)
-                ).rowcount
-            if retries:
-                touched += conn.execute(
-                    outbox.update()
-                    .where(outbox.c.position == sa.bindparam("p"), mine)
-                    .values(
-                        next_attempt_at=sa.bindparam("at"),
-                        last_error=sa.bindparam("error"),
-                        lease_owner=None,
-                        lease_until=None,
-                    ),
-                    [{"p": r.position, "at": r.next_attempt_at, "error": r.error} for r in retries],
-                ).rowcount
-            if dead:
-                touched += conn.execute(
-                    outbox.update()
-                    .where(outbox.c.position == sa.bindparam("p"), mine)
-                    .values(
-                        status=DEAD,
-                        last_error=sa.bindparam("error"),
-                        lease_owner=None,
-                        lease_until=None,
-                    ),
-                    [{"p": d.position, "error": d.error} for d in dead],
-                ).rowcount
-        return len(sent) + len(retries) + len(dead) - touched
+        if sent:
+            done = {"status": SENT, "sent_at": now, "lease_owner": None, "lease_until": None}
+            if conn.dialect.name == "postgresql":
+                # One array parameter: the same statement text whatever the batch's size.
+                statement = outbox.update().where(outbox.c.position == sa.any_(_POSITIONS), mine)
+                touched += conn.execute(statement.values(done), {"positions": list(sent)}).rowcount
+            else:
+                for start in range(0, len(sent), _SQLITE_CHUNK):
+                    chunk = list(sent[start : start + _SQLITE_CHUNK])
+                    touched += conn.execute(
+                        outbox.update().where(outbox.c.position.in_(chunk), mine).values(done)
+                    ).rowcount
+        if retries:
+            touched += conn.execute(
+                outbox.update()
+                .where(outbox.c.position == sa.bindparam("p"), mine)
+                .values(
+                    next_attempt_at=sa.bindparam("at"),
+                    last_error=sa.bindparam("error"),
+                    delivered_channels=sa.bindparam("delivered", type_=_DELIVERED_TYPE),
+                    lease_owner=None,
+                    lease_until=None,
+                ),
+                [
+                    {
+                        "p": r.position,
+                        "at": r.next_attempt_at,
+                        "error": r.error,
+                        "delivered": _delivered(r.delivered_channels),
+                    }
+                    for r in retries
+                ],
+            ).rowcount
+        if dead:
+            touched += conn.execute(
+                outbox.update()
+                .where(outbox.c.position == sa.bindparam("p"), mine)
+                .values(
+                    status=DEAD,
+                    last_error=sa.bindparam("error"),
+                    delivered_channels=sa.bindparam("delivered", type_=_DELIVERED_TYPE),
+                    lease_owner=None,
+                    lease_until=None,
+                ),
+                [
+                    {
+                        "p": d.position,
+                        "error": d.error,
+                        "delivered": _delivered(d.delivered_channels),
+                    }
+                    for d in dead
+                ],
+            ).rowcount
+        return touched
 
     def release(
         self,
@@ -278,15 +355,68 @@ class OutboxStore:
         )
 
 
+_SQLITE_CHUNK = 500
+"""Positions per ``IN (...)`` on SQLite (far below its limit on bound parameters)."""
+_DELIVERED_TYPE = sa.JSON(none_as_null=True)  # None: SQL NULL, not JSON null
+_NOTHING_DELIVERED: frozenset[str] = frozenset()
+
+
+def _position(record: Any) -> int:
+    return int(record[0])
+
+
+def _delivered(channels: Collection[str] | None) -> list[str] | None:
+    return sorted(channels) if channels else None
+
+
+class Undecodable:
+    """A JSON column whose text is no JSON (possible on SQLite only): `plan` refuses it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Undecodable({self.text[:40]!r})"
+
+
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return Undecodable(text)
+
+
+def delivered_channels(stored: Any) -> frozenset[str]:
+    """The ``delivered_channels`` column as a set (anything but a list of names: none)."""
+    if not stored or not isinstance(stored, list):
+        return _NOTHING_DELIVERED
+    return frozenset(channel for channel in stored if isinstance(channel, str))
+
+
 def _row(record: Any) -> OutboxRow:
+    (
+        position,
+        activity_id,
+        correlation_id,
+        action,
+        recipients,
+        channels,
+        message,
+        attempts,
+        last_error,
+        delivered,
+    ) = record[:_STATUS_AT]
     return OutboxRow(
-        position=int(record["position"]),
-        activity_id=record["activity_id"],
-        correlation_id=record["correlation_id"],
-        action=record["action"],
-        recipients=record["recipients"],
-        channels=record["channels"],
-        message=record["message"],
-        attempts=int(record["attempts"]),
-        last_error=record["last_error"],
+        position=int(position),
+        activity_id=activity_id,
+        correlation_id=correlation_id,
+        action=action,
+        recipients=_json(recipients),
+        channels=_json(channels),
+        message=_json(message),
+        attempts=int(attempts),
+        last_error=last_error,
+        delivered_channels=delivered_channels(_json(delivered)),
     )

@@ -8,22 +8,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
-from cent import (
-    BatchRequest,
-    BatchResult,
-    BroadcastRequest,
-    BroadcastResult,
-    CentApiResponseError,
-    CentDecodeError,
-    CentError,
-    CentResult,
-    Response,
-)
-from cent import Client as CentClient
-from pydantic import TypeAdapter, ValidationError
+import requests
+from cent import CentApiResponseError, CentDecodeError, CentError, CentUnauthorizedError
+from cent.exceptions import CentNetworkError, CentTimeoutError, CentTransportError
 from rich.console import Console
 from rich.markup import escape
 
@@ -33,6 +24,7 @@ from notifier.failures import (
     api_failure,
     combine,
     exception_failure,
+    not_a_centrifugo_reply,
 )
 from notifier.message import Broadcast
 
@@ -44,6 +36,8 @@ class Publisher(Protocol):
     def publish(self, broadcasts: Sequence[Broadcast]) -> list[Outcome]:
         """One outcome per broadcast, in order.
 
+        A failure that names its ``channels`` says the broadcast's other channels were
+        delivered (the worker then never publishes the row to them again).
         Raises PublisherMisconfigured when nothing can be delivered as configured.
         """
         ...
@@ -51,14 +45,13 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
-class CentrifugoPublisher:
-    """Publishes through Centrifugo's HTTP API with the ``cent`` client.
+class CentrifugoApi:
+    """Centrifugo's HTTP server API over one keep-alive session: JSON bytes in, JSON out.
 
-    cent quirks handled here: a broadcast reports errors per channel inside its result
-    (nothing is raised); and cent 5's batch reply parsing fails on a reply that holds an
-    error for a whole command (a missing result key) and rebuilds a pydantic schema per
-    reply (most of the CPU of a large batch), so batches are sent as `BroadcastBatch`,
-    which parses its own replies.
+    The request body is encoded by the caller, in one ``json.dumps`` of plain data (no
+    request models, no second encoding). Failures raise ``cent``'s exceptions, as the
+    ``cent`` client (whose transport is the same ``requests`` session) would, so
+    `notifier.failures.exception_failure` classifies them.
     """
 
     def __init__(
@@ -67,104 +60,151 @@ class CentrifugoPublisher:
         api_key: str,
         *,
         timeout_seconds: float = 5.0,
-        client: CentClient | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._api_url = api_url
+        self._timeout = timeout_seconds
+        self._session = session or requests.Session()
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:
+            self._headers["X-API-Key"] = api_key
+
+    def call(self, method: str, body: bytes) -> dict[str, Any]:
+        """POST ``body`` to ``<api_url>/<method>``; the decoded reply, errors raised."""
+        try:
+            response = self._session.post(
+                f"{self._api_url}/{method}",
+                data=body,
+                headers=self._headers,
+                timeout=self._timeout,
+            )
+        except requests.exceptions.Timeout as timeout:
+            raise CentTimeoutError(message="Request timeout") from timeout
+        except requests.exceptions.ConnectionError as unreachable:
+            raise CentNetworkError(message=f"{type(unreachable).__name__}: {unreachable}") from (
+                unreachable
+            )
+        if response.status_code == 401:
+            raise CentUnauthorizedError
+        if response.status_code != 200:
+            raise CentTransportError(status_code=response.status_code)
+        try:
+            reply = json.loads(response.content)
+            if not isinstance(reply, dict):
+                raise TypeError(f"the reply is a {type(reply).__name__}")
+            error = reply.get("error")
+            if error:
+                # The whole command was refused: classified like any API error (100: retry).
+                raise CentApiResponseError(code=int(error["code"]), message=str(error["message"]))
+        except (ValueError, KeyError, TypeError) as err:
+            raise CentDecodeError from err
+        return reply
+
+    def close(self) -> None:
+        self._session.close()
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+"""Compact, ASCII-escaped JSON; no cycle check (the data comes from JSON, so has none)."""
+
+
+def encode(value: Any) -> bytes:
+    """``value`` as the body of a Centrifugo API request."""
+    return _ENCODER.encode(value).encode()
+
+
+def broadcast_command(broadcast: Broadcast) -> dict[str, Any]:
+    """The ``broadcast`` command's JSON request for ``broadcast``."""
+    data = broadcast.data
+    return {
+        "channels": broadcast.channels,
+        "data": data if isinstance(data, dict) else dict(data),
+        "idempotency_key": broadcast.idempotency_key,
+    }
+
+
+class CentrifugoPublisher:
+    """Publishes through Centrifugo's HTTP API: a batch of broadcasts is one ``batch`` request.
+
+    The batch is sequential (``parallel: false``), so a principal's notifications keep the
+    outbox order. A broadcast reports errors per channel inside its reply (nothing is
+    raised): its outcome then names the failed channels. A command refused as a whole (107
+    bad request) fails its own broadcast only.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        *,
+        timeout_seconds: float = 5.0,
+        session: requests.Session | None = None,
     ) -> None:
         if not api_url:
             raise PublisherMisconfigured("no Centrifugo API URL configured")
-        self._timeout = timeout_seconds
-        self._client = client or CentClient(api_url, api_key, timeout=timeout_seconds)
+        self._api = CentrifugoApi(
+            api_url, api_key, timeout_seconds=timeout_seconds, session=session
+        )
 
     def publish(self, broadcasts: Sequence[Broadcast]) -> list[Outcome]:
         if not broadcasts:
             return []
-        if len(broadcasts) == 1:
-            return [self._broadcast_one(broadcasts[0])]
-        # Sequential (parallel=False): a principal's notifications keep the outbox order.
-        batch = BroadcastBatch(requests=[_request(b) for b in broadcasts], parallel=False)
+        body = encode(
+            {
+                "commands": [{"broadcast": broadcast_command(b)} for b in broadcasts],
+                "parallel": False,
+            }
+        )
         try:
-            result = self._client.batch(batch, timeout=self._timeout)
+            reply = self._api.call("batch", body)
         except CentError as exc:
             failure = exception_failure(exc)
             return [failure] * len(broadcasts)
-        replies = list(result.replies)
+        try:
+            replies = reply["replies"]
+            if not isinstance(replies, list):
+                raise TypeError("replies is not a list")
+        except (KeyError, TypeError) as err:
+            raise not_a_centrifugo_reply() from err
         if len(replies) != len(broadcasts):
             raise PublisherMisconfigured(
                 f"Centrifugo answered {len(replies)} replies to {len(broadcasts)} commands"
             )
-        return [
-            _outcome(broadcast, reply) for broadcast, reply in zip(broadcasts, replies, strict=True)
-        ]
-
-    def _broadcast_one(self, broadcast: Broadcast) -> Outcome:
         try:
-            result = self._client.broadcast(_request(broadcast), timeout=self._timeout)
-        except CentError as exc:
-            return exception_failure(exc)
-        return _outcome(broadcast, result)
+            return [
+                _outcome(broadcast, answer)
+                for broadcast, answer in zip(broadcasts, replies, strict=True)
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise not_a_centrifugo_reply() from err
 
     def close(self) -> None:
-        self._client.close()
+        self._api.close()
 
 
-def _request(broadcast: Broadcast) -> BroadcastRequest:
-    return BroadcastRequest(
-        channels=list(broadcast.channels),
-        data=dict(broadcast.data),
-        idempotency_key=broadcast.idempotency_key,
-    )
-
-
-class CommandError(CentResult):
-    """A batch reply that refused its whole command (e.g. 107 bad request)."""
-
-    code: int
-    message: str
-
-
-_REPLY = TypeAdapter(BroadcastResult)
-_ERROR = TypeAdapter(CommandError)
-
-
-class BroadcastBatch(BatchRequest):
-    """A ``batch`` of ``broadcast`` commands whose replies are parsed here (see above)."""
-
-    def parse_response(self, content: str) -> Response[CentResult]:
-        try:
-            body = json.loads(content)
-            error = body.get("error")
-        except (ValueError, AttributeError) as err:
-            raise CentDecodeError from err
-        if error:
-            # The whole batch was refused: classified like any command error (100: retry).
-            raise CentApiResponseError(code=int(error["code"]), message=str(error["message"]))
-        try:
-            replies = body["replies"]
-            parsed: list[CentResult] = [
-                _ERROR.validate_python(reply["error"])
-                if "error" in reply
-                else _REPLY.validate_python(reply["broadcast"])
-                for reply in replies
-            ]
-        except (ValueError, KeyError, TypeError, ValidationError) as err:
-            raise CentDecodeError from err
-        return Response[CentResult](result=BatchResult(replies=parsed))
-
-
-def _outcome(broadcast: Broadcast, result: Any) -> Outcome:
-    if isinstance(result, CommandError):
-        return api_failure(result.code, result.message)
-    if not isinstance(result, BroadcastResult):
-        raise PublisherMisconfigured(f"unexpected reply to broadcast: {result!r}")
-    failures: list[Failure | None] = [None]
-    if len(result.responses) != len(broadcast.channels):
+def _outcome(broadcast: Broadcast, answer: Mapping[str, Any]) -> Outcome:
+    """The outcome of one ``broadcast`` command from its reply in the batch."""
+    error = answer.get("error")
+    if error is not None:
+        return api_failure(int(error["code"]), str(error["message"]))
+    responses = answer["broadcast"].get("responses", ())
+    channels = broadcast.channels
+    if len(responses) != len(channels):
         raise PublisherMisconfigured(
-            f"Centrifugo answered {len(result.responses)} responses"
-            f" for {len(broadcast.channels)} channels"
+            f"Centrifugo answered {len(responses)} responses for {len(channels)} channels"
         )
-    for channel, response in zip(broadcast.channels, result.responses, strict=False):
-        if response.error is not None:
-            failures.append(api_failure(response.error.code, response.error.message, channel))
-    return combine(failures)
+    failures: list[Failure | None] = []
+    failed: list[str] = []
+    for channel, response in zip(channels, responses, strict=True):
+        error = response.get("error")
+        if error is not None:
+            failures.append(api_failure(int(error["code"]), str(error["message"]), channel))
+            failed.append(channel)
+    if not failed:
+        return None
+    failure = combine(failures)
+    assert failure is not None
+    return replace(failure, channels=frozenset(failed))
 
 
 class ConsolePublisher:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -35,3 +36,24 @@ def choose_publisher(
     if api_url:
         return CentrifugoPublisher(api_url, api_key, timeout_seconds=timeout_seconds)
     return ConsolePublisher(console)
+
+
+WORKER_GC_THRESHOLDS = (50_000, 20, 20)
+"""CPython's cyclic-GC thresholds in a worker process (its defaults: 700, 10, 10)."""
+
+
+def tune_gc_for_a_worker_process() -> None:
+    """GC settings for a process whose job is running notifier workers (`activity notifier run`).
+
+    A worker allocates a score of small containers per outbox row (decoded JSON, plans,
+    replies) and keeps a batch of them alive while it is published. With CPython's default
+    thresholds they survive into the oldest generation, and full collections of the whole
+    heap follow every few thousand rows: with the GIL held, every thread stalls, and this was
+    the largest single cost of the batched path (tens of µs per row). That garbage holds no
+    reference cycles (reference counting frees it), so collecting less often loses nothing:
+    the startup objects are frozen out of collections and generation 0 is collected after
+    50,000 net allocations instead of 700. Process-wide: not for a process that serves other
+    work too (the API's embedded worker leaves the interpreter's defaults alone).
+    """
+    gc.freeze()
+    gc.set_threshold(*WORKER_GC_THRESHOLDS)

@@ -1,5 +1,11 @@
 """The outbox worker: claim due rows, publish them, record the outcome. Repeat.
 
+`OutboxWorker.run` pipelines the repeat: while a batch is being published, a second thread
+records the previous batch's outcomes and claims the next batch (its lease is longer by
+one publish timeout, the longest it can wait for its turn). Batches still reach Centrifugo
+one after the other, in claim order; only the database work overlaps the HTTP request.
+`OutboxWorker.run_batch` is one cycle, nothing overlapped.
+
 Failure policy (docs/notifier.md has the operator's version):
 
 - delivered to every channel: ``sent``;
@@ -15,7 +21,9 @@ Failure policy (docs/notifier.md has the operator's version):
   raising. A worker never logs an unexpected error and carries on.
 
 Retries reuse each broadcast's idempotency key, so Centrifugo drops the repeats of what
-was already delivered (invariant 6).
+was already delivered (invariant 6). A row that reached some of its channels and failed on
+others records the delivered ones (``delivered_channels``): its retries, and a ``dlq retry``
+of it, publish only to the rest.
 """
 
 from __future__ import annotations
@@ -27,8 +35,9 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -37,7 +46,7 @@ from notifier.config import NotifierConfig
 from notifier.failures import Failure, FailureKind, PublisherMisconfigured, combine
 from notifier.message import Broadcast, DeliveryPlan, MalformedOutboxRow, OutboxRow, plan
 from notifier.metrics import NotifierMetrics
-from notifier.outbox_store import Clock, DeadLetter, OutboxStore, Retry, utc_now
+from notifier.outbox_store import Claim, Clock, DeadLetter, OutboxStore, Retry, utc_now
 from notifier.publisher import Outcome, Publisher
 
 log = logging.getLogger(__name__)
@@ -63,11 +72,29 @@ class BatchReport:
         self.lease_lost += other.lease_lost
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    claim: Claim
+    at: datetime
+    """The worker's clock when the claim was made."""
+    ahead: bool = False
+    """Claimed while the previous batch was still being published (the longer lease)."""
+
+    @property
+    def rows(self) -> list[OutboxRow]:
+        return self.claim.rows
+
+
+_NOTHING_CLAIMED = Claim(rows=[], exhausted=[])
+
+
 @dataclass
 class _Outcomes:
     sent: list[OutboxRow] = field(default_factory=list)
     retries: list[tuple[OutboxRow, Failure]] = field(default_factory=list)
     dead: list[tuple[OutboxRow, Failure]] = field(default_factory=list)
+    delivered: dict[int, frozenset[str]] = field(default_factory=dict)
+    """Position -> every channel delivered so far, for the rows not sent that have any."""
 
 
 class OutboxWorker:
@@ -90,14 +117,26 @@ class OutboxWorker:
             self.config.backoff_base_seconds, self.config.backoff_max_seconds
         )
         self._lease = timedelta(seconds=self.config.lease_seconds)
+        self._publish_timeout = timedelta(seconds=self.config.publish_timeout_seconds)
+        # A batch claimed ahead waits for the publish in flight (at most one timeout) first.
+        self._lease_ahead = self._lease + self._publish_timeout
         self._backlog_observed_at = float("-inf")
 
     # -- one batch --------------------------------------------------------------------------
 
     def run_batch(self) -> BatchReport:
         """Claim up to ``batch_size`` due rows, publish them and record the outcomes."""
+        claimed = self._claim(self._lease)
+        report = BatchReport(claimed=len(claimed.rows), dead=len(claimed.claim.exhausted))
+        if not claimed.rows:
+            return report
+        report.add(self._settle(self._publish(claimed.rows)))
+        return report
+
+    def _claim(self, lease: timedelta, *, ahead: bool = False) -> _Claimed:
+        at = self._clock()
         claim = self.store.claim(
-            self.worker_id, self.config.batch_size, self._lease, self.config.max_attempts
+            self.worker_id, self.config.batch_size, lease, self.config.max_attempts
         )
         for row in claim.exhausted:
             self.metrics.dead_lettered.labels(cause="max_attempts").inc()
@@ -105,27 +144,90 @@ class OutboxWorker:
                 "outbox row dead-lettered: attempts exhausted without an outcome",
                 extra=_row_extra(row, worker=self.worker_id),
             )
-        report = BatchReport(claimed=len(claim.rows), dead=len(claim.exhausted))
-        if not claim.rows:
-            return report
+        return _Claimed(claim, at, ahead)
+
+    def _publish(self, rows: Sequence[OutboxRow]) -> _Outcomes:
+        """`_deliver`, and if that raises: stop, but leave nothing of ``rows`` leased behind."""
         try:
-            outcomes = self._deliver(claim.rows)
+            return self._deliver(rows)
         except BaseException as exc:
-            # Stop, but leave nothing leased behind. A misconfigured publisher or an
-            # interrupt says nothing about the rows: their attempt is refunded. Any other
-            # exception may be the rows' doing, so it counts (a poison row must end dead).
-            refund = isinstance(exc, PublisherMisconfigured | KeyboardInterrupt | SystemExit)
-            error = f"worker {self.worker_id} stopped: {type(exc).__name__}: {exc}"
-            self.store.release(
-                self.worker_id,
-                [row.position for row in claim.rows],
-                error,
-                refund_attempt=refund,
-            )
-            log.exception("notifier worker stops", extra={"worker": self.worker_id})
+            self._release_after(rows, exc)
             raise
-        report.add(self._settle(outcomes))
+
+    def _release_after(self, rows: Sequence[OutboxRow], exc: BaseException) -> None:
+        # A misconfigured publisher or an interrupt says nothing about the rows: their
+        # attempt is refunded. Any other exception may be the rows' doing, so it counts
+        # (a poison row must end dead).
+        refund = isinstance(exc, PublisherMisconfigured | KeyboardInterrupt | SystemExit)
+        error = f"worker {self.worker_id} stopped: {type(exc).__name__}: {exc}"
+        self.store.release(
+            self.worker_id,
+            [row.position for row in rows],
+            error,
+            refund_attempt=refund,
+        )
+        log.exception("notifier worker stops", extra={"worker": self.worker_id})
+
+    # -- batches back to back ------------------------------------------------------------------
+
+    def _run_streak(self, stop: threading.Event, db: ThreadPoolExecutor) -> BatchReport:
+        """Publish batches back to back until a claim comes back empty or ``stop`` is set.
+
+        While batch N is being published, the ``db`` thread settles batch N-1 and claims
+        batch N+1. On return (or raise) every published batch is settled and no row claimed
+        ahead is left leased.
+        """
+        current = self._claim(self._lease)
+        report = BatchReport(claimed=len(current.rows), dead=len(current.claim.exhausted))
+        unsettled: _Outcomes | None = None
+        ahead: _Claimed | None = None
+        try:
+            while current.rows:
+                if current.ahead and self._clock() - current.at > self._publish_timeout:
+                    # The publish before it outlasted its timeout: the lease left may no longer
+                    # cover a whole publish. Give the rows back untried and claim afresh.
+                    self._give_back(current, report)
+                    current = self._claim(self._lease)
+                    report.claimed += len(current.rows)
+                    report.dead += len(current.claim.exhausted)
+                    continue
+                job = db.submit(self._settle_and_claim, unsettled, not stop.is_set())
+                unsettled = None
+                try:
+                    outcomes = self._deliver(current.rows)
+                except BaseException as exc:
+                    ahead = _wait_quietly(job)  # no bookkeeping may run past this point
+                    self._release_after(current.rows, exc)
+                    raise
+                unsettled = outcomes
+                settled, ahead = job.result()
+                report.add(settled)
+                report.claimed += len(ahead.rows)
+                report.dead += len(ahead.claim.exhausted)
+                self.observe_backlog()
+                if stop.is_set():
+                    break
+                current, ahead = ahead, None
+        finally:
+            if unsettled is not None:
+                report.add(self._settle(unsettled))
+            if ahead is not None and ahead.rows:
+                self._give_back(ahead, report)
         return report
+
+    def _settle_and_claim(
+        self, outcomes: _Outcomes | None, claim_ahead: bool
+    ) -> tuple[BatchReport, _Claimed]:
+        """The ``db`` thread's share of a cycle: record one batch, claim the next."""
+        settled = self._settle(outcomes) if outcomes is not None else BatchReport()
+        if not claim_ahead:
+            return settled, _Claimed(_NOTHING_CLAIMED, self._clock())
+        return settled, self._claim(self._lease_ahead, ahead=True)
+
+    def _give_back(self, claimed: _Claimed, report: BatchReport) -> None:
+        """Release rows claimed but never published (their attempt refunded)."""
+        self.store.release(self.worker_id, [row.position for row in claimed.rows], None)
+        report.claimed -= len(claimed.rows)
 
     def _deliver(self, rows: Sequence[OutboxRow]) -> _Outcomes:
         outcomes = _Outcomes()
@@ -145,30 +247,45 @@ class OutboxWorker:
             raise RuntimeError(msg)
         at = 0
         for delivery in plans:
-            mine: list[Outcome] = results[at : at + len(delivery.broadcasts)]
-            at += len(delivery.broadcasts)
-            failure = combine(mine)
+            count = len(delivery.broadcasts)
+            mine: list[Outcome] = results[at : at + count]
+            at += count
+            # One broadcast per row is the usual case: its outcome is the row's.
+            failure = mine[0] if count == 1 else combine(mine)
             if failure is None:
                 outcomes.sent.append(delivery.row)
-            elif failure.transient:
+                continue
+            if failure.transient:
                 outcomes.retries.append((delivery.row, failure))
             else:
                 outcomes.dead.append((delivery.row, failure))
+            delivered = _delivered(delivery, mine)
+            if delivered:
+                outcomes.delivered[delivery.row.position] = delivered
         return outcomes
 
     def _settle(self, outcomes: _Outcomes) -> BatchReport:
         now = self._clock()
+        delivered = outcomes.delivered
         retries: list[Retry] = []
-        dead: list[DeadLetter] = [DeadLetter(row.position, f.error) for row, f in outcomes.dead]
+        dead: list[DeadLetter] = [
+            DeadLetter(row.position, f.error, delivered.get(row.position))
+            for row, f in outcomes.dead
+        ]
         gave_up: list[tuple[OutboxRow, Failure]] = []
         for row, failure in outcomes.retries:
             if row.attempts >= self.config.max_attempts:
                 gave_up.append((row, failure))
                 error = f"gave up after {row.attempts} attempts: {failure.error}"
-                dead.append(DeadLetter(row.position, error))
+                dead.append(DeadLetter(row.position, error, delivered.get(row.position)))
             else:
                 retries.append(
-                    Retry(row.position, now + self._delays.delay(row.attempts), failure.error)
+                    Retry(
+                        row.position,
+                        now + self._delays.delay(row.attempts),
+                        failure.error,
+                        delivered.get(row.position),
+                    )
                 )
         lost = self.store.settle(
             self.worker_id, [row.position for row in outcomes.sent], retries, dead
@@ -185,8 +302,9 @@ class OutboxWorker:
         self, outcomes: _Outcomes, gave_up: list[tuple[OutboxRow, Failure]], lost: int
     ) -> None:
         self.metrics.sent.inc(len(outcomes.sent))
-        for row in outcomes.sent:
-            log.debug("notification sent", extra=_row_extra(row, worker=self.worker_id))
+        if log.isEnabledFor(logging.DEBUG):
+            for row in outcomes.sent:
+                log.debug("notification sent", extra=_row_extra(row, worker=self.worker_id))
         exhausted = {row.position for row, _ in gave_up}
         for row, failure in outcomes.retries:
             if row.position in exhausted:
@@ -219,15 +337,17 @@ class OutboxWorker:
     def run(self, stop: threading.Event | None = None, *, follow: bool = True) -> BatchReport:
         """Work until ``stop`` is set (follow) or nothing is due any more (not follow).
 
-        A batch in flight when ``stop`` is set is finished; then every lease of this worker
-        is released.
+        A batch in flight when ``stop`` is set is finished and settled; a batch claimed
+        ahead of it is given back untried (attempt refunded); then every lease of this
+        worker is released.
         """
         stop = stop or threading.Event()
         total = BatchReport()
         log.info("notifier worker started", extra={"worker": self.worker_id})
+        db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"notifier-db-{self.worker_id}")
         try:
             while not stop.is_set():
-                report = self.run_batch()
+                report = self._run_streak(stop, db) if self.config.claim_ahead else self.run_batch()
                 total.add(report)
                 self.observe_backlog()
                 if report.claimed + report.dead == 0:
@@ -235,6 +355,7 @@ class OutboxWorker:
                         break
                     stop.wait(self.config.poll_interval_seconds)
         finally:
+            db.shutdown(wait=True)
             released = self.store.release(self.worker_id, None, None)
             log.info(
                 "notifier worker stopped",
@@ -249,6 +370,26 @@ class OutboxWorker:
             return
         self._backlog_observed_at = now
         self.metrics.observe_backlog(self.store.backlog(), self._clock())
+
+
+def _wait_quietly(job: Future[tuple[BatchReport, _Claimed]]) -> _Claimed | None:
+    """The claim of a ``db`` job whose batch is being abandoned (its own error logged)."""
+    try:
+        return job.result()[1]
+    except BaseException:
+        log.exception("outbox bookkeeping failed while the worker stops")
+        return None
+
+
+def _delivered(delivery: DeliveryPlan, outcomes: Sequence[Outcome]) -> frozenset[str]:
+    """The row's channels delivered so far: by earlier attempts, and by this one."""
+    channels = set(delivery.row.delivered_channels)
+    for broadcast, outcome in zip(delivery.broadcasts, outcomes, strict=True):
+        if outcome is None:
+            channels.update(broadcast.channels)
+        elif outcome.channels is not None:
+            channels.update(c for c in broadcast.channels if c not in outcome.channels)
+    return frozenset(channels)
 
 
 def _row_extra(row: OutboxRow, **more: object) -> dict[str, object]:

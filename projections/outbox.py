@@ -36,5 +36,7 @@ outbox = sa.Table(
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    # channels an earlier attempt delivered to (a retry leaves them out); not content
+    sa.Column("delivered_channels", sa.JSON, nullable=True),
     sa.Index("ix_activity_outbox_due", "status", "next_attempt_at"),
 )

@@ -8,7 +8,12 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
-RUN_TOP_TO_BOTTOM = ["writing-aggregates.md", "payload-guidelines.md", "architecture.md", "projections.md"]
+RUN_TOP_TO_BOTTOM = [
+    "writing-aggregates.md",
+    "payload-guidelines.md",
+    "architecture.md",
+    "projections.md",
+]
 
 pytest_plugins = ["pytester"]
 
@@ -27,7 +32,7 @@ def test_the_examples_of_a_page_run(page: str) -> None:
         # Let inspect.getsource see the example, as it sees real modules' source.
         linecache.cache[filename] = (len(block), None, block.splitlines(True), filename)
         try:
-            exec(compile(block, filename, "exec"), namespace)  # noqa: S102
+            exec(compile(block, filename, "exec"), namespace)
         except Exception as error:
             raise AssertionError(f"{page}, example {number} failed: {error!r}") from error
 

@@ -99,7 +99,9 @@ def world(runtime: Runtime, recorder: ActivityRecorder) -> World:
         report = Resource.create(resource_type="report", name="Q3", parent=folder)
         viewer = RoleBinding.grant(folder, vic.principal_id, "viewer")
         # Being a member of the tenant: a role somewhere in it (not on the folder).
-        corner = Resource.create(resource_type="folder", name="Corner", owner_id=stranger.principal_id)
+        corner = Resource.create(
+            resource_type="folder", name="Corner", owner_id=stranger.principal_id
+        )
         runtime.app.save(folder, report, viewer, corner)
     with activity_context(tenant_id=tenant2, actor_principal_id=other.principal_id):
         theirs = Resource.create(resource_type="folder", name="Theirs")
@@ -125,7 +127,9 @@ ClientFor = Callable[..., httpx.AsyncClient]
 def client_for(api: FastAPI) -> ClientFor:
     """``client_for(caller)``: an httpx client of the in-process API, authenticated as them."""
 
-    def make(caller: Caller | None = None, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    def make(
+        caller: Caller | None = None, *, raise_app_exceptions: bool = True
+    ) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {caller.token}"} if caller else {}
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(api, raise_app_exceptions=raise_app_exceptions),

@@ -9,7 +9,9 @@ from tests.integration.api.conftest import Caller, ClientFor, World
 pytestmark = pytest.mark.anyio
 
 
-async def _feed(client_for: ClientFor, caller: Caller, **params: str | int) -> list[tuple[str, str]]:
+async def _feed(
+    client_for: ClientFor, caller: Caller, **params: str | int
+) -> list[tuple[str, str]]:
     async with client_for(caller) as http:
         answer = await http.get("/activities", params=params)
     assert answer.status_code == 200, answer.text
@@ -55,11 +57,11 @@ async def test_the_feed_filters_by_action_glob_and_pages_with_a_cursor(
     assert positions == sorted(positions, reverse=True)
 
 
-@pytest.mark.parametrize("glob", ["resource.[", "RESOURCE.*", "resource created", "\x00"])
 async def test_an_invalid_action_glob_is_422_on_the_action_parameter(
-    world: World, client_for: ClientFor, glob: str
+    world: World, client_for: ClientFor
 ) -> None:
     async with client_for(world.vic) as http:
-        answer = await http.get("/activities", params={"action": glob})
-    assert answer.status_code == 422
-    assert answer.json()["errors"][0]["loc"] == ["query", "action"]
+        for glob in ("resource.[", "RESOURCE.*", "resource created", "\x00"):
+            answer = await http.get("/activities", params={"action": glob})
+            assert answer.status_code == 422, glob
+            assert answer.json()["errors"][0]["loc"] == ["query", "action"]

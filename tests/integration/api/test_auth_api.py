@@ -61,9 +61,7 @@ def _forged_tokens(world: World) -> dict[str, str]:
         ),
         "alg none": jwt.encode({**claims, **good_exp}, key=None, algorithm="none"),
         "no exp": jwt.encode(claims, API_SECRET, algorithm="HS256"),
-        "no tenant": jwt.encode(
-            {"sub": claims["sub"], **good_exp}, API_SECRET, algorithm="HS256"
-        ),
+        "no tenant": jwt.encode({"sub": claims["sub"], **good_exp}, API_SECRET, algorithm="HS256"),
         "sub not a uuid": jwt.encode({**claims, "sub": "vic", **good_exp}, API_SECRET, "HS256"),
         "roles not a list": jwt.encode(
             {**claims, "roles": "auditor", **good_exp}, API_SECRET, "HS256"

@@ -67,8 +67,25 @@ async def test_unknown_routes_and_methods_answer_with_problems(
     assert nowhere.json()["type"] == "urn:optaic:activity:problem:not-found"
     assert wrong_method.status_code == 405
     assert wrong_method.headers["content-type"] == "application/problem+json"
-    # Starlette names the methods of the first route on the path (POST); enough to go on.
-    assert set(wrong_method.headers["allow"].split(", ")) <= {"GET", "POST"}
+    assert wrong_method.headers["allow"] == "GET, POST"  # both routes on the path
+
+
+async def test_bodies_that_are_not_json_or_not_text_and_unknown_parameters_are_422(
+    world: World, client_for: ClientFor, recorder: ActivityRecorder
+) -> None:
+    json_type = {"content-type": "application/json"}
+    async with client_for(world.vic) as http:
+        syntax = await http.put("/notifications/preferences", content=b"{", headers=json_type)
+        binary = await http.put(
+            "/notifications/preferences", content=b"\xff\xfe{", headers=json_type
+        )
+        unknown = await http.get("/subscriptions", params={"active": "false"})
+    for answer in (syntax, binary, unknown):
+        assert answer.status_code == 422
+        assert answer.json()["type"] == "urn:optaic:activity:problem:validation"
+    assert binary.json()["errors"][0]["loc"] == ["body"]
+    assert unknown.json()["errors"][0]["loc"] == ["query", "active"]
+    recorder.assert_nothing_emitted()
 
 
 async def test_a_bug_is_a_500_problem_that_reveals_nothing(

@@ -12,7 +12,13 @@ from pydantic import SecretStr
 
 from activity.bootstrap import Runtime
 from api.app import create_app
-from tests.integration.api.conftest import BASE_URL, CENTRIFUGO_SECRET, WEBSOCKET_URL, ClientFor, World
+from tests.integration.api.conftest import (
+    BASE_URL,
+    CENTRIFUGO_SECRET,
+    WEBSOCKET_URL,
+    ClientFor,
+    World,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -69,6 +69,7 @@ def test_an_unknown_channel_fails_its_broadcast_permanently_and_the_others_still
         assert failure is not None
         assert failure.kind is FailureKind.PERMANENT
         assert failure.error == "nosuchnamespace:x: centrifugo error 102 (unknown channel)"
+        assert failure.channels == frozenset({"nosuchnamespace:x"}), "the other one was delivered"
         assert outcomes[1] is None
         # Per-channel errors do not stop the broadcast's other channels.
         assert inbox.drain_with_sentinel() == [note(1), note(2)]
@@ -92,6 +93,7 @@ def test_a_command_refused_as_a_whole_inside_a_batch_fails_only_its_own_broadcas
         assert outcomes[1] is not None
         assert outcomes[1].kind is FailureKind.PERMANENT
         assert "107" in outcomes[1].error
+        assert outcomes[1].channels is None, "refused as a whole: no channel was delivered"
         assert inbox.drain_with_sentinel() == [note(1), note(3)]
 
 

@@ -24,8 +24,19 @@ def shipped_aggregates() -> list[type[ActivityAggregate]]:
 
 def test_the_walk_finds_the_framework_and_optaic_aggregates() -> None:
     names = {cls.__name__ for cls in shipped_aggregates()}
-    assert {"Resource", "RoleBinding", "Subscription", "NotificationPreferences", "ActivityRecord",
-            "Signal", "Dataset", "Promotion", "Backtest", "Portfolio", "Monitor"} <= names
+    assert {
+        "Resource",
+        "RoleBinding",
+        "Subscription",
+        "NotificationPreferences",
+        "ActivityRecord",
+        "Signal",
+        "Dataset",
+        "Promotion",
+        "Backtest",
+        "Portfolio",
+        "Monitor",
+    } <= names
     assert len(domain.optaic.OPTAIC_AGGREGATES) >= 10
     assert domain.resources.Resource in shipped_aggregates()
     assert domain.record.ActivityRecord in shipped_aggregates()

@@ -115,8 +115,10 @@ def test_clean_payloads_pass_unchanged(payload: dict[str, object]) -> None:
     assert policy.apply(payload) == payload
 
 
-@given(st.dictionaries(st.text(alphabet="abxyz", min_size=1, max_size=5), json_values, max_size=6),
-       st.integers(min_value=256, max_value=2048))
+@given(
+    st.dictionaries(st.text(alphabet="abxyz", min_size=1, max_size=5), json_values, max_size=6),
+    st.integers(min_value=256, max_value=2048),
+)
 def test_the_size_limit_is_exact_whatever_shortcut_is_taken(
     payload: dict[str, object], limit: int
 ) -> None:

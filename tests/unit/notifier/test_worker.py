@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from notifier.config import NotifierConfig
 from notifier.failures import Failure, FailureKind, PublisherMisconfigured
 from notifier.message import Broadcast
 from notifier.metrics import NotifierMetrics
+from notifier.outbox_store import as_utc
 from notifier.worker import OutboxWorker
+from projections.outbox import outbox
 from tests.unit.notifier.factories import (
     T0,
     FakeClock,
@@ -114,7 +119,7 @@ def test_a_retried_row_goes_out_with_the_same_idempotency_keys(
     engine: Engine, clock: FakeClock
 ) -> None:
     insert_rows(engine, [outbox_values(1, [(ALICE, ["owner"]), (BOB, ["subscriber"])])])
-    flaky = fail_on(str(BOB), FailureKind.TRANSIENT)
+    flaky = ScriptedPublisher(lambda _broadcast: Failure(FailureKind.TRANSIENT, "timeout"))
     worker(engine, flaky, clock).run_batch()
     clock.advance(10)
     healthy = ScriptedPublisher()
@@ -123,6 +128,60 @@ def test_a_retried_row_goes_out_with_the_same_idempotency_keys(
     assert [b.idempotency_key for b in healthy.broadcasts] == [
         b.idempotency_key for b in flaky.broadcasts
     ]
+
+
+def test_a_retry_publishes_only_to_the_channels_that_did_not_get_the_row(
+    engine: Engine, clock: FakeClock
+) -> None:
+    carol = uuid.uuid4()
+    insert_rows(
+        engine,
+        [
+            outbox_values(
+                1,
+                [(ALICE, ["owner"]), (BOB, ["subscriber"]), (carol, ["subscriber"])],
+                channels=["resources:r1"],
+            )
+        ],
+    )
+
+    def first_attempt(broadcast: Broadcast) -> Failure | None:
+        if broadcast.channels == ("resources:r1",):
+            return Failure(FailureKind.TRANSIENT, "whole broadcast failed")
+        if f"notifications:#{BOB}" in broadcast.channels:
+            # Centrifugo answers per channel: carol got it, Bob did not.
+            return Failure(
+                FailureKind.TRANSIENT, "bob failed", frozenset({f"notifications:#{BOB}"})
+            )
+        return None
+
+    flaky = ScriptedPublisher(first_attempt)
+    assert worker(engine, flaky, clock).run_batch().retried == 1
+    clock.advance(10)
+    healthy = ScriptedPublisher()
+
+    assert worker(engine, healthy, clock).run_batch().sent == 1
+    first = {b.idempotency_key: b.channels for b in flaky.broadcasts}
+    retry = {b.idempotency_key: b.channels for b in healthy.broadcasts}
+    assert retry == {
+        key: channels
+        for key, channels in first.items()
+        if not key.endswith(":owner")  # Alice's broadcast went through: not repeated
+    } | {next(k for k in first if k.endswith(":subscriber")): (f"notifications:#{BOB}",)}
+    assert outbox_state(engine)[1]["status"] == "sent"
+
+
+def test_a_dead_letter_put_back_skips_the_channels_it_had_reached(
+    engine: Engine, clock: FakeClock
+) -> None:
+    insert_rows(engine, [outbox_values(1, [(ALICE, ["owner"])], channels=["gone:x"])])
+    w = worker(engine, fail_on("gone:", FailureKind.PERMANENT), clock)
+    assert w.run_batch().dead == 1
+    assert w.store.retry_dead([1]) == 1
+    again = ScriptedPublisher()
+
+    assert worker(engine, again, clock).run_batch().sent == 1
+    assert [b.channels for b in again.broadcasts] == [("gone:x",)]
 
 
 def test_a_row_failing_transiently_max_attempts_times_is_dead_lettered_with_its_error(
@@ -340,3 +399,141 @@ def test_log_records_carry_the_activity_and_correlation_ids(
     (record,) = [r for r in caplog.records if "dead-lettered" in r.getMessage()]
     assert record.__dict__["activity_id"] == str(values["activity_id"])
     assert record.__dict__["correlation_id"] == str(values["correlation_id"])
+
+
+# --------------------------------------------------------------------------------------------
+# run(): the next batch is claimed while the current one is published
+# --------------------------------------------------------------------------------------------
+
+
+def test_batches_claimed_ahead_are_published_in_order_each_row_once(
+    engine: Engine, clock: FakeClock
+) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 36)])
+    publisher = ScriptedPublisher()
+
+    report = worker(engine, publisher, clock).run(follow=False)
+
+    keys = [b.idempotency_key for b in publisher.broadcasts]
+    assert [int(key.split(":")[1]) for key in keys] == list(range(1, 36))
+    assert (report.claimed, report.sent) == (35, 35)
+    state = outbox_state(engine)
+    assert {(s["status"], s["attempts"], s["lease_owner"]) for s in state.values()} == {
+        ("sent", 1, None)
+    }
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def position_of(broadcast: Broadcast) -> int:
+    return int(broadcast.idempotency_key.split(":")[1])
+
+
+def leases(engine: Engine, positions: range) -> dict[int, object]:
+    state = outbox_state(engine)
+    return {p: state[p]["lease_owner"] for p in positions}
+
+
+def test_a_batch_claimed_ahead_holds_a_lease_longer_by_one_publish_timeout(
+    engine: Engine, clock: FakeClock
+) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 21)])
+    lease_until: dict[int, datetime] = {}
+
+    def look(broadcast: Broadcast) -> None:
+        position = position_of(broadcast)
+        with engine.connect() as conn:
+            lease_until[position] = as_utc(
+                conn.execute(
+                    sa.select(outbox.c.lease_until).where(outbox.c.position == position)
+                ).scalar_one()
+            )
+
+    worker(engine, ScriptedPublisher(look), clock).run(follow=False)
+
+    assert {lease_until[p] for p in range(1, 11)} == {T0 + timedelta(seconds=30)}
+    assert {lease_until[p] for p in range(11, 21)} == {T0 + timedelta(seconds=30 + 5)}
+
+
+def test_a_batch_claimed_ahead_that_waited_past_the_publish_timeout_is_claimed_afresh(
+    engine: Engine, clock: FakeClock
+) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 21)])
+
+    def slow_first_batch(broadcast: Broadcast) -> None:
+        if position_of(broadcast) == 10:
+            assert wait_for(lambda: all(leases(engine, range(11, 21)).values()))
+            clock.advance(6)  # the first publish outlasts its 5 s timeout
+
+    publisher = ScriptedPublisher(slow_first_batch)
+    report = worker(engine, publisher, clock).run(follow=False)
+
+    assert [position_of(b) for b in publisher.broadcasts] == list(range(1, 21))
+    assert (report.claimed, report.sent) == (20, 20)
+    assert {(s["status"], s["attempts"]) for s in outbox_state(engine).values()} == {("sent", 1)}
+
+
+def test_stopping_gives_back_the_batch_claimed_ahead_with_its_attempt_refunded(
+    engine: Engine, clock: FakeClock
+) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 26)])
+    stop = threading.Event()
+
+    def stop_mid_batch(_broadcast: Broadcast) -> None:
+        stop.set()
+
+    report = worker(engine, ScriptedPublisher(stop_mid_batch), clock).run(stop)
+
+    state = outbox_state(engine)
+    assert (report.claimed, report.sent) == (10, 10), "rows given back do not count as claimed"
+    assert [p for p in range(1, 26) if state[p]["status"] == "sent"] == list(range(1, 11))
+    assert {(state[p]["attempts"], state[p]["lease_owner"]) for p in range(11, 26)} == {(0, None)}
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts_counted"),
+    [
+        (ZeroDivisionError("bug"), 1),
+        (PublisherMisconfigured("Centrifugo refused the API key (HTTP 401)"), 0),
+    ],
+)
+def test_an_error_mid_run_settles_what_was_published_and_leaves_nothing_leased(
+    engine: Engine, clock: FakeClock, error: BaseException, attempts_counted: int
+) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 31)])
+
+    def fail_on_the_second_batch(broadcast: Broadcast) -> None:
+        if position_of(broadcast) == 11:
+            raise error
+
+    with pytest.raises(type(error)):
+        worker(engine, ScriptedPublisher(fail_on_the_second_batch), clock).run(follow=False)
+
+    state = outbox_state(engine)
+    assert {(state[p]["status"], state[p]["attempts"]) for p in range(1, 11)} == {("sent", 1)}
+    assert {(state[p]["status"], state[p]["attempts"]) for p in range(11, 21)} == {
+        ("pending", attempts_counted)
+    }
+    assert all(type(error).__name__ in state[p]["last_error"] for p in range(11, 21))
+    assert {(state[p]["attempts"], state[p]["last_error"]) for p in range(21, 31)} == {(0, None)}
+    assert all(s["lease_owner"] is None for s in state.values())
+
+
+def test_without_claiming_ahead_run_works_one_batch_at_a_time(
+    engine: Engine, clock: FakeClock
+) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 26)])
+    publisher = ScriptedPublisher()
+    config = NotifierConfig(batch_size=10, worker_id="worker-a", claim_ahead=False)
+
+    report = worker(engine, publisher, clock, config).run(follow=False)
+
+    assert report.sent == 25
+    assert [len(call) for call in publisher.calls] == [10, 10, 5]

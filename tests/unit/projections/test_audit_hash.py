@@ -11,11 +11,18 @@ from projections.audit_log import GENESIS, canonical, chain_hash
 
 def a_row(**overrides: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "position": 7, "activity_id": uuid4(), "tenant_id": uuid4(),
-        "actor_principal_id": uuid4(), "resource_id": uuid4(), "resource_type": "signal",
-        "action": "signal.promoted", "visibility": "resource",
+        "position": 7,
+        "activity_id": uuid4(),
+        "tenant_id": uuid4(),
+        "actor_principal_id": uuid4(),
+        "resource_id": uuid4(),
+        "resource_type": "signal",
+        "action": "signal.promoted",
+        "visibility": "resource",
         "payload": {"stage": "live", "metrics": {"sharpe": 1.5, "drawdown": -0.1}},
-        "delivery_channels": [], "correlation_id": uuid4(), "aggregate_id": uuid4(),
+        "delivery_channels": [],
+        "correlation_id": uuid4(),
+        "aggregate_id": uuid4(),
         "aggregate_version": 3,
         "occurred_at": datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC),
     }
@@ -28,7 +35,9 @@ def test_the_hash_is_the_same_whichever_way_a_backend_returns_the_timestamp() ->
     utc: datetime = row["occurred_at"]
     naive_utc = utc.replace(tzinfo=None)  # SQLite
     elsewhere = utc.astimezone(timezone(timedelta(hours=-5)))  # PostgreSQL in the session's zone
-    hashes = {chain_hash(GENESIS, a_row(**{**row, "occurred_at": t})) for t in (utc, naive_utc, elsewhere)}
+    hashes = {
+        chain_hash(GENESIS, a_row(**{**row, "occurred_at": t})) for t in (utc, naive_utc, elsewhere)
+    }
     assert len(hashes) == 1
 
 
@@ -39,8 +48,11 @@ def test_the_hash_ignores_key_order_and_the_stored_hashes_but_covers_every_other
     assert chain_hash(GENESIS, row) == chain_hash(GENESIS, reordered)
     assert canonical(row) == canonical({**row, "hash": "x" * 64, "prev_hash": "y" * 64})
     for column, other in [
-        ("position", 8), ("action", "signal.validated"), ("payload", {"stage": "paper"}),
-        ("actor_principal_id", uuid4()), ("occurred_at", row["occurred_at"] + timedelta(microseconds=1)),
+        ("position", 8),
+        ("action", "signal.validated"),
+        ("payload", {"stage": "paper"}),
+        ("actor_principal_id", uuid4()),
+        ("occurred_at", row["occurred_at"] + timedelta(microseconds=1)),
     ]:
         assert chain_hash(GENESIS, {**row, column: other}) != chain_hash(GENESIS, row), column
     assert chain_hash("1" * 64, row) != chain_hash(GENESIS, row)

@@ -20,7 +20,7 @@ def stored(app: ActivityApplication) -> list[StoredActivity]:
     return decode_notifications(notifications, app.mapper.transcoder.decode)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(history=histories())
 def test_the_watcher_index_agrees_with_the_reference_model_on_every_activity(
     history: list[Op],

@@ -1,0 +1,293 @@
+"""The live page in headless Chromium against the real app, store, notifier and Centrifugo.
+
+The app runs with uvicorn in a thread of this process, with its in-process projection runner
+and notifier worker (``run_background=True``); the browser is Debian's Chromium driven by
+Playwright (``executable_path``: Playwright's own browsers are never downloaded). Bob edits
+Alice's folder through the domain; the test reads the notification off Alice's page.
+A missing Chromium (or Centrifugo) FAILS these tests: a green run means they ran.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect, sync_playwright
+from pydantic import SecretStr
+
+from activity.bootstrap import Runtime, bootstrap
+from activity.settings import Settings
+from api.app import create_app
+from api.auth import mint_api_token
+from api.page import WEB_DIR, bundle_installed, mount_page
+from domain import Resource, RoleBinding, activity_context
+from tests.support.services import CentrifugoServer, free_port
+
+pytestmark = pytest.mark.centrifugo
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+API_SECRET = "live-page-api-secret-for-tests-0123456789"
+DELIVERY_BUDGET_S = 2.0
+"""From Bob's save to the notification on Alice's page."""
+STARTUP_TIMEOUT_S = 15.0
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+class LiveServer:
+    """An ASGI app served by uvicorn on a free loopback port, in a daemon thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, name="live-page-uvicorn", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start on port {self.port}")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(STARTUP_TIMEOUT_S)
+
+
+@dataclass(frozen=True)
+class Person:
+    tenant_id: UUID
+    principal_id: UUID
+
+    @property
+    def token(self) -> str:
+        return mint_api_token(API_SECRET, tenant_id=self.tenant_id, principal_id=self.principal_id)
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    runtime: Runtime
+
+
+@pytest.fixture
+def site(store_settings: Settings, centrifugo_server: CentrifugoServer) -> Iterator[Site]:
+    settings = store_settings.model_copy(
+        update={
+            "api_token_secret": SecretStr(API_SECRET),
+            "centrifugo_api_url": centrifugo_server.api_url,
+            "centrifugo_api_key": SecretStr(centrifugo_server.api_key),
+            "centrifugo_token_secret": SecretStr(centrifugo_server.token_secret),
+            "centrifugo_websocket_url": centrifugo_server.ws_url,
+        }
+    )
+    runtime = bootstrap(settings)
+    runtime.projections.setup()
+    try:
+        with LiveServer(create_app(runtime, run_background=True)) as server:
+            yield Site(url=server.url, runtime=runtime)
+    finally:
+        runtime.close()
+
+
+# -- the browser --------------------------------------------------------------------------------
+
+
+@dataclass
+class Browser:
+    context: BrowserContext
+    page: Page
+    problems: list[str]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run scripts/test (it installs Debian's chromium)"
+            " or `apt-get install chromium`",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile",  # a fresh user data dir
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1200, "height": 680},
+        )
+        page = context.new_page()
+        problems: list[str] = []
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                problems.append(f"console: {message.text} ({message.location.get('url')})")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.set_default_timeout(10_000)
+        try:
+            yield Browser(context=context, page=page, problems=problems)
+        finally:
+            context.close()
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def rename(runtime: Runtime, actor: Person, folder_id: UUID, name: str) -> float:
+    """``actor`` renames the folder, saved through the application; the time of the save."""
+    with activity_context(tenant_id=actor.tenant_id, actor_principal_id=actor.principal_id):
+        folder = runtime.app.get(folder_id, tenant_id=actor.tenant_id, kind=Resource)
+        folder.update(name=name)
+        saved_at = time.time()
+        runtime.app.save(folder)
+    return saved_at
+
+
+def received_at(page: Page, selector: str) -> float:
+    """When the page rendered the notification (its ``data-received-at``, epoch ms), in s."""
+    stamp = page.locator(selector).get_attribute("data-received-at")
+    assert stamp is not None, f"{selector} has no data-received-at"
+    return int(stamp) / 1000
+
+
+def screenshot_path(request: pytest.FixtureRequest) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    backend = getattr(request.node, "callspec", None)
+    suffix = "" if backend is None or "sqlite" in backend.id else f"-{backend.id}"
+    return ARTIFACTS / f"live-page{suffix}.png"
+
+
+# -- the tests ------------------------------------------------------------------------------------
+
+
+def test_another_users_change_appears_live_and_the_actors_own_does_not_notify_them(
+    site: Site, browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    if not bundle_installed(WEB_DIR):
+        pytest.fail(
+            "centrifuge-js is not installed in web/node_modules: run scripts/bootstrap"
+            " (or `npm ci --prefix web`)",
+            pytrace=False,
+        )
+    runtime, page = site.runtime, browser.page
+    tenant = uuid4()
+    alice, bob = Person(tenant, uuid4()), Person(tenant, uuid4())
+    with activity_context(tenant_id=tenant, actor_principal_id=alice.principal_id):
+        folder = Resource.create(resource_type="folder", name="Research")
+        editor = RoleBinding.grant(folder, bob.principal_id, "editor")
+        runtime.app.save(folder, editor)
+    runtime.projections.catch_up()
+
+    page.goto(f"{site.url}/#token={alice.token}")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    assert "token=" not in page.url, "the token is dropped from the address bar"
+    feed = page.locator("#feed-list > li")
+    expect(feed).to_have_count(2)  # Alice's own: the folder created, Bob made editor
+    inbox = page.locator("#inbox-list > li")
+    expect(inbox).to_have_count(0)  # ... which notified nobody (she is the actor)
+    expect(page.locator("#unread-count")).to_have_text("0")
+
+    # Bob renames Alice's folder: Alice (owner) is notified, live.
+    saved_at = rename(runtime, bob, folder.id, "Research 2025")
+    first = '#inbox-list > li[data-action="resource.updated"]'
+    page.wait_for_selector(first, timeout=DELIVERY_BUDGET_S * 1000)
+    latency = received_at(page, first) - saved_at
+    print(f"\nsave -> on Alice's page: {latency * 1000:.0f} ms")
+    assert latency < DELIVERY_BUDGET_S
+    expect(inbox.first).to_contain_text("folder “Research 2025”: resource updated")
+    expect(inbox.first.locator(".reason")).to_have_text(["owner"])
+    expect(page.locator("#unread-count")).to_have_text("1")
+    expect(feed).to_have_count(3)  # the feed was refreshed too
+
+    # Alice renames it herself: no notification for her. Then Bob once more: only his two
+    # notifications, newest first (the outbox is pushed in log order, so Alice's, had there
+    # been one, would have arrived before Bob's second).
+    rename(runtime, alice, folder.id, "Research 2025 (draft)")
+    rename(runtime, bob, folder.id, "Research 2025 final")
+    expect(inbox).to_have_count(2)
+    expect(inbox.locator(".summary")).to_have_text(
+        [
+            "folder “Research 2025 final”: resource updated",
+            "folder “Research 2025”: resource updated",
+        ]
+    )
+    for actor in inbox.locator(".actor").all():
+        assert actor.get_attribute("title") == str(bob.principal_id)
+    expect(page.locator("#unread-count")).to_have_text("2")
+    expect(feed).to_have_count(5)
+    expect(feed.first).to_contain_text("name: “Research 2025 (draft)” → “Research 2025 final”")
+    assert "you" in (feed.nth(1).locator(".actor").text_content() or "")
+    answer = httpx.get(
+        f"{site.url}/notifications", headers={"Authorization": f"Bearer {alice.token}"}
+    ).json()
+    assert [n["actor_principal_id"] for n in answer["items"]] == [str(bob.principal_id)] * 2
+
+    # The action filter: the feed through the API's glob, the inbox on the page.
+    page.fill("#action-filter", "role_binding.*")
+    expect(feed).to_have_count(1)
+    expect(feed.first).to_contain_text("role_binding.granted")
+    expect(page.locator("#inbox-list > li:visible")).to_have_count(0)
+    expect(page.locator("#inbox-empty")).to_contain_text("No notifications match")
+    page.fill("#action-filter", "resource.updated")
+    expect(feed).to_have_count(3)
+    expect(page.locator("#inbox-list > li:visible")).to_have_count(2)
+    page.fill("#action-filter", "")
+    expect(feed).to_have_count(5)
+
+    page.locator("#action-filter").blur()
+    page.screenshot(path=screenshot_path(request), full_page=True)
+
+    page.click("#mark-read")
+    expect(page.locator("#unread-count")).to_have_text("0")
+    expect(page.locator("#inbox-list > li.unread")).to_have_count(0)
+    assert browser.problems == []
+
+
+def test_without_the_centrifuge_bundle_the_page_renders_and_says_so(
+    tmp_path: Path, browser: Browser
+) -> None:
+    web = tmp_path / "web"
+    web.mkdir()
+    for name in ("index.html", "app.js", "style.css"):
+        (web / name).write_bytes((WEB_DIR / name).read_bytes())
+    app = FastAPI()
+    mount_page(app, web_dir=web)
+    with LiveServer(app) as server:
+        assert httpx.get(f"{server.url}/static/centrifuge.js").status_code == 404
+        assert httpx.get(f"{server.url}/static/package.json").status_code == 404
+        browser.page.goto(server.url)
+        expect(browser.page.locator("#realtime-missing")).to_be_visible()
+        expect(browser.page.locator("#realtime-missing")).to_contain_text("npm ci --prefix web")
+        expect(browser.page.locator("#sign-in")).to_be_visible()
+    assert browser.problems == []

@@ -1,0 +1,44 @@
+"""Which status each of the framework's errors answers with."""
+
+from __future__ import annotations
+
+from api.problems import (
+    CONFLICT,
+    DOMAIN_KINDS,
+    KINDS,
+    NOT_FOUND,
+    VALIDATION,
+    domain_kind,
+)
+from domain import errors
+
+
+def _all_subclasses(cls: type[errors.ActivityError]) -> set[type[errors.ActivityError]]:
+    found: set[type[errors.ActivityError]] = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _all_subclasses(sub)
+    return found
+
+
+def test_every_domain_error_a_caller_can_cause_is_a_4xx_and_only_bugs_are_left_to_500() -> None:
+    bugs = {errors.ActivityDefinitionError, errors.MissingActivityContextError}
+    for cls in _all_subclasses(errors.ActivityError) - bugs:
+        error = cls.__new__(cls)
+        kind = domain_kind(error)
+        assert kind is not None, f"{cls.__name__} has no status"
+        assert 400 <= kind.status < 500, cls.__name__
+    for cls in bugs:
+        assert domain_kind(cls.__new__(cls)) is None
+
+
+def test_the_nearest_mapped_class_decides() -> None:
+    assert domain_kind(errors.UnknownActionError("x.y")) is VALIDATION  # via InvalidActionError
+    assert domain_kind(errors.SecretInPayloadError("x")) is VALIDATION  # via PayloadPolicyError
+    assert domain_kind(errors.DomainRuleError("x")) is CONFLICT
+    assert domain_kind(errors.TenantMismatchError("x")) is NOT_FOUND  # no existence leak
+    assert set(DOMAIN_KINDS.values()) <= set(KINDS)
+
+
+def test_each_kind_has_its_own_type_uri() -> None:
+    assert len({kind.type for kind in KINDS}) == len(KINDS)
+    assert all(kind.type.startswith("urn:optaic:activity:problem:") for kind in KINDS)
