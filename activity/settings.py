@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     centrifugo_token_ttl_seconds: int = Field(default=900, ge=30)
     centrifugo_ws_url: str = ""
 
-    notifier_batch_size: int = Field(default=100, ge=1)
+    notifier_batch_size: int = Field(default=500, ge=1)
     notifier_lease_seconds: float = Field(default=30.0, gt=0)
     notifier_max_attempts: int = Field(default=10, ge=1)
     notifier_backoff_base_seconds: float = Field(default=0.5, gt=0)

@@ -11,7 +11,7 @@ reasons, so one broadcast of that many channels) are drained by the same `Outbox
 (default `NotifierConfig`: claims, leases, settling on PostgreSQL) with two publishers:
 `CentrifugoPublisher` (a claimed batch is one HTTP request: a ``batch`` of ``broadcast``
 commands) and `PerChannelPublisher` (the usual outbox worker: one HTTP ``publish`` per
-channel, over the same `CentrifugoApi` session and JSON encoding). A notification is one
+channel, over the same `CentrifugoApi`: the `cent` client). A notification is one
 message on one personal channel. The CPU time each process spends per outbox row (the
 worker, the PostgreSQL cluster, Centrifugo) is measured over the batched drains.
 
@@ -23,7 +23,6 @@ worker follows, and each owner's real WebSocket client records when its message 
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import threading
@@ -44,7 +43,7 @@ from domain import Resource, activity_context, activity_id_of
 from notifier.config import NotifierConfig
 from notifier.failures import Failure, combine, exception_failure
 from notifier.message import Broadcast
-from notifier.publisher import CentrifugoApi, CentrifugoPublisher, Outcome, Publisher, encode
+from notifier.publisher import CentrifugoApi, CentrifugoPublisher, Outcome, Publisher
 from notifier.runtime import tune_gc_for_a_worker_process
 from notifier.worker import OutboxWorker
 from projections.database import create_engine
@@ -61,7 +60,7 @@ class PerChannelPublisher:
     """The baseline: one HTTP publish per channel, as a plain outbox worker does.
 
     It talks to Centrifugo exactly as `CentrifugoPublisher` does (the same keep-alive
-    `CentrifugoApi` session, the same one-pass JSON encoding), so the comparison measures
+    `CentrifugoApi`: the `cent` client and its session), so the comparison measures
     batching, not two HTTP clients.
     """
 
@@ -75,11 +74,13 @@ class PerChannelPublisher:
             failures: list[Failure | None] = []
             failed: list[str] = []
             for channel in broadcast.channels:
-                body = encode(
-                    {"channel": channel, "data": data, "idempotency_key": broadcast.idempotency_key}
-                )
+                payload = {
+                    "channel": channel,
+                    "data": data,
+                    "idempotency_key": broadcast.idempotency_key,
+                }
                 try:
-                    self._api.call("publish", body)
+                    self._api.call("publish", payload)
                 except CentError as exc:
                     failures.append(exception_failure(exc))
                     failed.append(channel)
@@ -119,10 +120,16 @@ class CpuMeter:
 
     def sample(self) -> dict[str, float]:
         cluster = [self._postmaster, *self._postmaster.children(recursive=True)]
+        machine = psutil.cpu_times()
         return {
             "worker": _cpu([psutil.Process()]),
             "postgres": _cpu(cluster),
             "centrifugo": _cpu([self._centrifugo] if self._centrifugo else []),
+            # Every CPU second the machine spent (steal too: a VM's neighbours), not idling.
+            "machine": sum(
+                getattr(machine, name, 0.0)
+                for name in ("user", "nice", "system", "irq", "softirq", "steal")
+            ),
         }
 
 
@@ -144,6 +151,8 @@ class Drain:
     seconds: float
     cpu_per_row: dict[str, float] = field(default_factory=dict)
     """Microseconds of CPU per outbox row, by process (empty without a `CpuMeter`)."""
+    other_cores: float = 0.0
+    """Cores busy with anything but the three processes measured, on average meanwhile."""
 
 
 def drain_rate(
@@ -175,8 +184,19 @@ def drain_rate(
     after = meter.sample() if meter else {}
     if report.sent != activities:
         raise RuntimeError(f"sent {report.sent} of {activities}: {report}")
-    cpu = {name: (after[name] - before[name]) / activities * 1e6 for name in after}
-    return Drain(activities * recipients / elapsed, elapsed, cpu)
+    used = {name: after[name] - before[name] for name in after}
+    cpu = {name: used[name] / activities * 1e6 for name in PROCESSES if name in used}
+    other = used["machine"] - sum(used[name] for name in PROCESSES) if used else 0.0
+    return Drain(activities * recipients / elapsed, elapsed, cpu, max(other, 0.0) / elapsed)
+
+
+@dataclass
+class Throughput:
+    by_recipients: dict[int, dict[str, float]]
+    """Per recipient count: medians of ``batched``, ``per_channel`` (notifications/s), their
+    ``ratio``, and the batched side's CPU per row by process (``cpu_<process>``, in µs)."""
+    other_cores: float | None
+    """Cores other processes kept busy meanwhile, on average (None: not measured)."""
 
 
 def throughput(
@@ -185,9 +205,7 @@ def throughput(
     rounds: int,
     recipient_counts: Sequence[int],
     meter: CpuMeter | None = None,
-) -> dict[int, dict[str, float]]:
-    """Per recipient count: medians of ``batched``, ``per_channel`` (notifications/s), their
-    ``ratio``, and the batched side's CPU per row by process (``cpu_<process>``, in µs)."""
+) -> Throughput:
     engine = create_engine(pg_url)
     outbox.create(engine)
     # Enough principals that every activity's channels differ from its neighbours'.
@@ -199,14 +217,16 @@ def throughput(
     drain_rate(engine, batched, positions, 200, 3, principals)
     drain_rate(engine, per_channel, positions, 50, 3, principals)
     results: dict[int, dict[str, float]] = {}
+    others: list[float] = []
     for recipients in recipient_counts:
         batched_runs, per_channel_rates = [], []
         for _ in range(rounds):
             batched_runs.append(
                 drain_rate(engine, batched, positions, 3000, recipients, principals, meter)
             )
-            drain = drain_rate(engine, per_channel, positions, 600, recipients, principals)
+            drain = drain_rate(engine, per_channel, positions, 600, recipients, principals, meter)
             per_channel_rates.append(drain.rate)
+            others.extend([batched_runs[-1].other_cores, drain.other_cores])
         result = {
             "batched": statistics.median(run.rate for run in batched_runs),
             "per_channel": statistics.median(per_channel_rates),
@@ -216,7 +236,7 @@ def throughput(
             result[f"cpu_{name}"] = statistics.median(run.cpu_per_row[name] for run in batched_runs)
         results[recipients] = result
     engine.dispose()
-    return results
+    return Throughput(results, statistics.mean(others) if others else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,13 +323,8 @@ def latency(pg_url: str, server: CentrifugoServer, rate: float, seconds: float) 
 # --------------------------------------------------------------------------------------------
 
 
-def section(
-    command: str,
-    rounds: int,
-    tp: dict[int, dict[str, float]],
-    lat: dict[str, float],
-    load: tuple[float, float, float],
-) -> str:
+def section(command: str, rounds: int, measured: Throughput, lat: dict[str, float]) -> str:
+    tp = measured.by_recipients
     lat_ok = "met" if lat["p99"] <= 100 else "NOT met"
     rows = "\n".join(
         f"| {n} | {r['batched']:,.0f} | {r['per_channel']:,.0f} | {r['ratio']:.1f}x |"
@@ -329,28 +344,34 @@ def section(
         verdict = "the 10x target is met at every measured fan-out"
     elif met:
         verdict = (
-            f"the 10x target is met at {', '.join(map(str, met))} recipients per activity and"
-            f" missed at {', '.join(map(str, missed))}"
+            f"the 10x target is met at {_and(met)} recipients per activity,"
+            f" missed at {_and(missed)}"
         )
     else:
         verdict = "the 10x target is not met at any measured fan-out"
     batch = NotifierConfig().batch_size
+    contention = (
+        f"Other processes on the machine kept {measured.other_cores:.2f} of the 2 cores busy on"
+        "\naverage during the throughput drains (0.00: the benchmark had the machine to itself;"
+        "\nmore lowers both sides, the CPU-bound batched side more than the per-channel one)."
+        if measured.other_cores is not None
+        else ""
+    )
     return f"""## Notifier
 
 Command: `{command}`
 
 Machine: 2 cores, 24 GiB (see the top of this page), CPython {platform.python_version()},
 PostgreSQL and Centrifugo v6.9.1 started by the benchmark on loopback (memory engine).
-Load average when the run started: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 /
-15 min; anything above ~0.1 means other work shared the 2 cores, which lowers both sides).
+{contention}
 
 **Throughput** (target: batching ≥ 10x the per-channel rate). The same `OutboxWorker`
-(default `NotifierConfig`: batches of {batch} rows claimed with a lease on PostgreSQL; while
-a batch is published, a second thread settles the previous batch and claims the next)
-drains fresh outbox rows with two publishers: `CentrifugoPublisher` (a claimed batch = one
-HTTP `batch` request of one `broadcast` per activity) and one HTTP `publish` per channel
-(the usual outbox worker, over the same keep-alive HTTP session and JSON encoding as the
-batched publisher). A notification is one message on one personal channel; every
+(default `NotifierConfig`: batches of {batch} rows claimed with a lease on PostgreSQL;
+while a full batch is published, one thread settles the previous batch and another claims
+the next) drains fresh outbox rows with two publishers: `CentrifugoPublisher` (a claimed
+batch = one HTTP `batch` request of one `broadcast` per activity) and one HTTP `publish`
+per channel (the usual outbox worker, through the same `cent` client, session and JSON
+encoding as the batched publisher). A notification is one message on one personal channel; every
 activity's recipients share their reasons (one broadcast). Medians of {rounds} alternating
 rounds (3,000 activities batched, 600 per channel, per round and recipient count).
 
@@ -358,8 +379,8 @@ rounds (3,000 activities batched, 600 per channel, per round and recipient count
 |---:|---:|---:|---:|---|
 {rows}
 
-The per-channel side is bound by one HTTP round trip per notification, whatever the
-fan-out: {verdict}.
+Verdict: {verdict}. The per-channel side is bound by one HTTP
+round trip per notification, whatever the fan-out.
 
 **Where the time goes** (batched side): CPU time per outbox row, by process, measured over
 the same drains (medians):
@@ -369,24 +390,29 @@ the same drains (medians):
 {cpu_rows}
 
 The batched side ({row_rates} rows/s here) is bound by CPU, not by waiting: the three
-processes share the 2 cores, and the worker's two threads add up to one core at most
-(Python's GIL). PostgreSQL writes two versions of every row (the claim stamps the lease and
+processes share the 2 cores, and the worker's threads add up to one core at most (Python's
+GIL). PostgreSQL writes two versions of every row (the claim stamps the lease and
 counts the attempt, the settle marks it sent; about 1 KB each, with three indexes), which
 no batching removes. The worker's share is decoding the claimed rows, planning the
 broadcasts, encoding one request and reading its replies; Centrifugo's grows with the
 channels per broadcast. At 1 recipient per activity the per-row costs are all there is, so
-the ratio is lowest there.
+the ratio is lowest there, and it moves most with the CPU other processes take (the line
+under "Machine"): the batched side needs the cores, the per-channel side mostly waits.
 
 What changed since the previous measurement (5.4x / 8.7x / 9.8x at 1 / 3 / 5 recipients,
-batches of 100, cent's client on both sides): a profile (pyinstrument, py-spy, per-thread
-CPU) put about half of the worker's time in `cent`'s pydantic request models and reply
-validation, a third in SQLAlchemy's and psycopg's JSON result processing of the claim, and
-showed the claim, publish and settle strictly one after another. Now the publisher encodes
-one request with one `json.dumps` of plain data and reads replies with `json.loads` and
-dict lookups; the claim is one prebuilt statement returning the JSON columns as text
-(decoded once with `json.loads`); sent rows are settled by one `position = ANY(:positions)`
-statement; batches are 500 rows; and the next batch is claimed (and the previous settled)
-while a batch is being published. The per-channel baseline moved to the same HTTP session
+batches of 100, `cent`'s client on both sides). The profile (pyinstrument, py-spy, per-thread
+CPU time, `gc.callbacks`) put the worker's time in: CPython's cyclic garbage collector
+(full collections of the heap every few thousand rows, all threads stalled: up to ~35 µs
+per row), `cent`'s pydantic request models and reply validation, SQLAlchemy's and psycopg's
+JSON processing of the claimed rows, and the claim, publish and settle running strictly one
+after another. Now the worker process (`activity notifier run`, and this benchmark for both
+sides) raises the GC's generation-0 threshold and freezes its startup objects; the
+publisher still sends through `cent`'s client and session, but with a plain-JSON request type
+(one `json.dumps` of plain data, replies read with `json.loads` and dict lookups) instead of
+`cent`'s pydantic request and reply models; the claim is one prebuilt statement returning the JSON
+columns as text, decoded once; sent rows are settled by one `position = ANY(:positions)`
+statement; batches are 500 rows; and while a full batch is being published, the next one
+is claimed and the previous one settled. The per-channel baseline moved to the same HTTP session
 and encoding, which made it a little faster, not slower.
 
 **Latency** (target: p99 ≤ 100 ms: {lat_ok}), from `app.save()` returning to the
@@ -400,6 +426,11 @@ saving loop, the projections following (LISTEN/NOTIFY), one notifier worker (idl
 |---:|---:|---:|
 | {lat["p50"]:.1f} ms | {lat["p99"]:.1f} ms | {lat["max"]:.1f} ms |
 """
+
+
+def _and(counts: Sequence[int]) -> str:
+    names = [str(n) for n in counts]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def write_section(text: str) -> None:
@@ -430,20 +461,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     # Both sides run in this process, tuned as `activity notifier run` tunes its own.
     tune_gc_for_a_worker_process()
-    load = os.getloadavg()
-    print(f"load average: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
     with PostgresServer() as pg, CentrifugoServer(log_level="warn") as server:
         pg_url = pg.url
         sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
         counts = [int(n) for n in args.recipients.split(",")]
-        tp = throughput(sa_url, server, args.rounds, counts, CpuMeter(pg, server))
-        for n, r in sorted(tp.items()):
+        measured = throughput(sa_url, server, args.rounds, counts, CpuMeter(pg, server))
+        for n, r in sorted(measured.by_recipients.items()):
             print(
                 f"throughput, {n} recipients: batched {r['batched']:,.0f}/s,"
                 f" per channel {r['per_channel']:,.0f}/s, ratio {r['ratio']:.1f}x;"
                 f" CPU per row: worker {r['cpu_worker']:.0f} µs,"
                 f" postgres {r['cpu_postgres']:.0f} µs, centrifugo {r['cpu_centrifugo']:.0f} µs"
             )
+        print(f"other processes kept {measured.other_cores or 0:.2f} cores busy meanwhile")
         lat_db = pg.create_database("bench_latency")
         lat = latency(lat_db, server, args.rate, args.seconds)
         print(
@@ -451,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f" p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms"
         )
     if args.write_docs:
-        write_section(section(command, args.rounds, tp, lat, load))
+        write_section(section(command, args.rounds, measured, lat))
         print(f"wrote the Notifier section of {PERFORMANCE_MD}")
 
 

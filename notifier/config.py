@@ -35,7 +35,8 @@ class NotifierConfig:
     publish_timeout_seconds: float = 5.0
     """HTTP timeout of one publish request to Centrifugo."""
     claim_ahead: bool = True
-    """Claim and settle on a second thread while a batch is being published (pipelining)."""
+    """Settle the previous batch, and after a full batch claim the next, while a batch is
+    being published (pipelining a backlog)."""
     worker_id: str = ""
     """Recorded as ``lease_owner``; empty: ``<host>:<pid>:<random>``."""
     metrics_port: int | None = None

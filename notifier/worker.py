@@ -1,8 +1,8 @@
 """The outbox worker: claim due rows, publish them, record the outcome. Repeat.
 
-`OutboxWorker.run` pipelines the repeat: while a batch is being published, a second thread
-records the previous batch's outcomes and claims the next batch (its lease is longer by
-one publish timeout, the longest it can wait for its turn). Batches still reach Centrifugo
+`OutboxWorker.run` pipelines the repeat: while a batch is being published, one thread
+records the previous batch's outcomes and another claims the next batch (its lease is
+longer by one publish timeout, the longest it can wait for its turn). Batches still reach Centrifugo
 one after the other, in claim order; only the database work overlaps the HTTP request.
 `OutboxWorker.run_batch` is one cycle, nothing overlapped.
 
@@ -35,9 +35,10 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -50,6 +51,7 @@ from notifier.outbox_store import Claim, Clock, DeadLetter, OutboxStore, Retry, 
 from notifier.publisher import Outcome, Publisher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def default_worker_id() -> str:
@@ -170,12 +172,12 @@ class OutboxWorker:
 
     # -- batches back to back ------------------------------------------------------------------
 
-    def _run_streak(self, stop: threading.Event, db: ThreadPoolExecutor) -> BatchReport:
+    def _run_streak(self, stop: threading.Event, db: _Bookkeepers) -> BatchReport:
         """Publish batches back to back until a claim comes back empty or ``stop`` is set.
 
-        While batch N is being published, the ``db`` thread settles batch N-1 and claims
-        batch N+1. On return (or raise) every published batch is settled and no row claimed
-        ahead is left leased.
+        While batch N is being published, one ``db`` thread settles batch N-1 and another
+        claims batch N+1 (if batch N was a full one). On return (or raise) every published
+        batch is settled and no row claimed ahead is left leased.
         """
         current = self._claim(self._lease)
         report = BatchReport(claimed=len(current.rows), dead=len(current.claim.exhausted))
@@ -191,19 +193,28 @@ class OutboxWorker:
                     report.claimed += len(current.rows)
                     report.dead += len(current.claim.exhausted)
                     continue
-                job = db.submit(self._settle_and_claim, unsettled, not stop.is_set())
+                settling = None if unsettled is None else db.settler.submit(self._settle, unsettled)
+                # A full batch says a backlog: claim the next one meanwhile. After a partial one
+                # (the usual case when keeping up), that would only delay the next claim.
+                backlog = len(current.rows) >= self.config.batch_size
+                claiming = db.claimer.submit(self._claim_ahead, backlog and not stop.is_set())
                 unsettled = None
                 try:
                     outcomes = self._deliver(current.rows)
                 except BaseException as exc:
-                    ahead = _wait_quietly(job)  # no bookkeeping may run past this point
+                    # No bookkeeping may run past this point.
+                    _wait_quietly(settling)
+                    ahead = _wait_quietly(claiming)
                     self._release_after(current.rows, exc)
                     raise
                 unsettled = outcomes
-                settled, ahead = job.result()
-                report.add(settled)
+                bookkeeping: list[Future[Any]] = [claiming]
+                wait(bookkeeping if settling is None else [*bookkeeping, settling])
+                ahead = claiming.result()  # first: if settling failed, these go back
                 report.claimed += len(ahead.rows)
                 report.dead += len(ahead.claim.exhausted)
+                if settling is not None:
+                    report.add(settling.result())
                 self.observe_backlog()
                 if stop.is_set():
                     break
@@ -215,14 +226,10 @@ class OutboxWorker:
                 self._give_back(ahead, report)
         return report
 
-    def _settle_and_claim(
-        self, outcomes: _Outcomes | None, claim_ahead: bool
-    ) -> tuple[BatchReport, _Claimed]:
-        """The ``db`` thread's share of a cycle: record one batch, claim the next."""
-        settled = self._settle(outcomes) if outcomes is not None else BatchReport()
-        if not claim_ahead:
-            return settled, _Claimed(_NOTHING_CLAIMED, self._clock())
-        return settled, self._claim(self._lease_ahead, ahead=True)
+    def _claim_ahead(self, claim: bool) -> _Claimed:
+        if not claim:
+            return _Claimed(_NOTHING_CLAIMED, self._clock())
+        return self._claim(self._lease_ahead, ahead=True)
 
     def _give_back(self, claimed: _Claimed, report: BatchReport) -> None:
         """Release rows claimed but never published (their attempt refunded)."""
@@ -344,7 +351,7 @@ class OutboxWorker:
         stop = stop or threading.Event()
         total = BatchReport()
         log.info("notifier worker started", extra={"worker": self.worker_id})
-        db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"notifier-db-{self.worker_id}")
+        db = _Bookkeepers(self.worker_id)
         try:
             while not stop.is_set():
                 report = self._run_streak(stop, db) if self.config.claim_ahead else self.run_batch()
@@ -372,10 +379,25 @@ class OutboxWorker:
         self.metrics.observe_backlog(self.store.backlog(), self._clock())
 
 
-def _wait_quietly(job: Future[tuple[BatchReport, _Claimed]]) -> _Claimed | None:
-    """The claim of a ``db`` job whose batch is being abandoned (its own error logged)."""
+class _Bookkeepers:
+    """The threads that claim and settle while the worker publishes: one each, so that a
+    batch's settling and the next batch's claim run side by side (two connections)."""
+
+    def __init__(self, worker_id: str) -> None:
+        self.claimer = ThreadPoolExecutor(1, thread_name_prefix=f"notifier-claim-{worker_id}")
+        self.settler = ThreadPoolExecutor(1, thread_name_prefix=f"notifier-settle-{worker_id}")
+
+    def shutdown(self, *, wait: bool) -> None:
+        self.claimer.shutdown(wait=wait)
+        self.settler.shutdown(wait=wait)
+
+
+def _wait_quietly(job: Future[T] | None) -> T | None:
+    """The result of bookkeeping whose batch is being abandoned (its own error logged)."""
+    if job is None:
+        return None
     try:
-        return job.result()[1]
+        return job.result()
     except BaseException:
         log.exception("outbox bookkeeping failed while the worker stops")
         return None

@@ -39,4 +39,12 @@ outbox = sa.Table(
     # channels an earlier attempt delivered to (a retry leaves them out); not content
     sa.Column("delivered_channels", sa.JSON, nullable=True),
     sa.Index("ix_activity_outbox_due", "status", "next_attempt_at"),
+    # The claim walks pending rows in log order: a partial index keeps that walk off the
+    # (ever-growing) sent rows.
+    sa.Index(
+        "ix_activity_outbox_pending_position",
+        "position",
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    ),
 )
