@@ -315,5 +315,11 @@ def test_a_permanently_failing_row_is_dead_lettered_with_its_error_and_the_rest_
         "nosuchnamespace:resource-1: centrifugo error 102 (unknown channel)"
     )
     assert all(state[p]["status"] == "sent" for p in (1, 2, 4, 5, 6))
-    # The poisoned row's personal broadcast went out before its delivery channel failed.
+    # The poisoned row's personal broadcast went out before its delivery channel failed,
+    # and the row remembers it: a `dlq retry` would publish to the failed channel only.
     assert delivered == [str(r["activity_id"]) for r in [*good_before, poisoned, *good_after]]
+    with engine.connect() as conn:
+        reached = conn.execute(
+            sa.select(outbox.c.delivered_channels).where(outbox.c.position == 3)
+        ).scalar_one()
+    assert reached == [f"notifications:#{alice}"]

@@ -30,6 +30,7 @@ class Stub:
         self.status = 200
         self.body: bytes = b"{}"
         self.delay = 0.0
+        self.cut_short = False
         self.requests: list[tuple[str, dict[str, str], Any]] = []
 
 
@@ -45,7 +46,8 @@ def stub() -> Iterator[tuple[Stub, str]]:
             time.sleep(state.delay)
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(state.body)))
+            promised = len(state.body) + (100 if state.cut_short else 0)
+            self.send_header("Content-Length", str(promised))
             self.end_headers()
             self.wfile.write(state.body)
 
@@ -168,5 +170,21 @@ def test_a_timeout_is_transient(stub: tuple[Stub, str]) -> None:
     state.delay = 1.0
 
     outcomes = CentrifugoPublisher(url, "k", timeout_seconds=0.1).publish(BROADCASTS)
+
+    assert [o.kind if o else None for o in outcomes] == [FailureKind.TRANSIENT] * 2
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000/api", "ftp://127.0.0.1/api", "http://[::1/api"])
+def test_an_api_url_that_is_no_http_url_is_a_misconfiguration(url: str) -> None:
+    with pytest.raises(PublisherMisconfigured, match="API URL"):
+        CentrifugoPublisher(url, "k").publish(BROADCASTS)
+
+
+def test_a_reply_that_breaks_off_is_transient(stub: tuple[Stub, str]) -> None:
+    state, url = stub
+    answer(state, {"replies": []})
+    state.cut_short = True
+
+    outcomes = CentrifugoPublisher(url, "k").publish(BROADCASTS)
 
     assert [o.kind if o else None for o in outcomes] == [FailureKind.TRANSIENT] * 2

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -537,3 +538,51 @@ def test_without_claiming_ahead_run_works_one_batch_at_a_time(
 
     assert report.sent == 25
     assert [len(call) for call in publisher.calls] == [10, 10, 5]
+
+
+def test_bookkeeping_that_fails_mid_run_stops_the_worker_and_leaves_nothing_leased(
+    engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 31)])
+    w = worker(engine, ScriptedPublisher(), clock)
+    settle = w.store.settle
+    calls: list[int] = []
+
+    def settle_failing_once(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return settle(*args, **kwargs)
+
+    monkeypatch.setattr(w.store, "settle", settle_failing_once)
+
+    with pytest.raises(RuntimeError, match="database went away"):
+        w.run(follow=False)
+
+    state = outbox_state(engine)
+    assert all(s["lease_owner"] is None for s in state.values())
+    assert {state[p]["status"] for p in range(11, 21)} == {"sent"}, "published, then settled"
+    # Published but never settled: due again (the same keys make the repeat harmless).
+    assert {state[p]["status"] for p in range(1, 11)} == {"pending"}
+    assert {(state[p]["status"], state[p]["attempts"]) for p in range(21, 31)} == {("pending", 0)}
+
+
+def test_a_worker_that_keeps_up_claims_nothing_ahead(engine: Engine, clock: FakeClock) -> None:
+    insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(1, 6)])
+    lease_until: dict[int, datetime] = {}
+
+    def arrive_meanwhile(broadcast: Broadcast) -> None:
+        position = position_of(broadcast)
+        if position == 1:  # more rows arrive while a partial batch is being published
+            insert_rows(engine, [outbox_values(p, [(ALICE, ["owner"])]) for p in range(6, 11)])
+        with engine.connect() as conn:
+            lease_until[position] = as_utc(
+                conn.execute(
+                    sa.select(outbox.c.lease_until).where(outbox.c.position == position)
+                ).scalar_one()
+            )
+
+    report = worker(engine, ScriptedPublisher(arrive_meanwhile), clock).run(follow=False)
+
+    assert report.sent == 10
+    assert set(lease_until.values()) == {T0 + timedelta(seconds=30)}, "plain claims only"
