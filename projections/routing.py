@@ -21,7 +21,7 @@ from projections.notifications import (
     summarize,
 )
 from projections.outbox import outbox
-from projections.upsert import upsert
+from projections.upsert import insert_many, upsert
 from projections.watchers import WatcherIndex
 
 MESSAGE_VERSION = 1
@@ -107,8 +107,7 @@ class RoutingProjection:
                 }
             )
         self.index.flush(conn)
-        if inbox:
-            conn.execute(notifications.insert(), inbox)
+        insert_many(conn, notifications, inbox)  # (was conn.execute(notifications.insert(), ...))
         # A rebuild rewrites content only; delivery state stays as the notifier left it.
         upsert(conn, outbox, pushes, key=("position",), update=_OUTBOX_CONTENT)
         apply_read_marks(conn, marks)

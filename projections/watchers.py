@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -88,6 +89,13 @@ _RECORD_TOPIC = "optaic.activity_record:recorded"
 _RESOURCE_CREATION_KEYS = frozenset({"name", "parent_id", "owner_id"})
 
 
+@lru_cache(maxsize=4096)
+def _wants(mode: str, patterns: tuple[str, ...], action: str) -> bool:
+    # Perf (rebuild rate, docs/performance.md "Projections"): the same few preference sets
+    # meet the same few actions over and over; each answer took several fnmatch calls.
+    return wants(mode, patterns, action)
+
+
 @dataclass
 class Node:
     tenant_id: UUID
@@ -133,11 +141,26 @@ class WatcherIndex:
     dirty_bindings: set[UUID] = field(default_factory=set)
     dirty_subs: set[UUID] = field(default_factory=set)
     dirty_prefs: set[tuple[UUID, UUID]] = field(default_factory=set)
+    # Perf (rebuild rate, docs/performance.md "Projections"): each resource's chain as
+    # _walk() finds it, until a move changes it (the moved subtree's are dropped).
+    _chains: dict[tuple[UUID, UUID], list[UUID]] = field(default_factory=dict)
 
     # -- the tree ------------------------------------------------------------------------
 
     def chain(self, resource_id: UUID, tenant_id: UUID) -> list[UUID]:
         """The resource and its ancestors, nearest first (only within the tenant)."""
+        return list(self._chain(resource_id, tenant_id))
+
+    def _chain(self, resource_id: UUID, tenant_id: UUID) -> list[UUID]:
+        """``chain()``, cached: never change the list it returns."""
+        if resource_id not in self.nodes:
+            return [resource_id]
+        cached = self._chains.get((resource_id, tenant_id))
+        if cached is None:
+            cached = self._chains[(resource_id, tenant_id)] = self._walk(resource_id, tenant_id)
+        return cached
+
+    def _walk(self, resource_id: UUID, tenant_id: UUID) -> list[UUID]:
         chain = [resource_id]
         node = self.nodes.get(resource_id)
         if node is not None and node.tenant_id != tenant_id:
@@ -151,10 +174,10 @@ class WatcherIndex:
         return chain
 
     def root_of(self, resource_id: UUID, tenant_id: UUID) -> UUID:
-        return self.chain(resource_id, tenant_id)[-1]
+        return self._chain(resource_id, tenant_id)[-1]
 
     def path_of(self, resource_id: UUID, tenant_id: UUID) -> str:
-        return "/" + "/".join(str(r) for r in reversed(self.chain(resource_id, tenant_id))) + "/"
+        return "/" + "/".join(str(r) for r in reversed(self._chain(resource_id, tenant_id))) + "/"
 
     def _subtree(self, resource_id: UUID) -> Iterable[UUID]:
         stack, seen = [resource_id], set()
@@ -213,6 +236,8 @@ class WatcherIndex:
             owner_id=payload["owner_id"],
         )
         self.nodes[activity.resource_id] = node
+        if self.children.get(activity.resource_id):
+            self._chains.clear()  # it was its children's unknown parent: their chains grow
         if node.parent_id is not None:
             self.children[node.parent_id].add(activity.resource_id)
         self.owned_by[(node.tenant_id, node.owner_id)].add(activity.resource_id)
@@ -231,7 +256,10 @@ class WatcherIndex:
             node.parent_id = payload["new_parent_id"]
             if node.parent_id is not None:
                 self.children[node.parent_id].add(activity.resource_id)
-            self.dirty_nodes.update(self._subtree(activity.resource_id))
+            moved = list(self._subtree(activity.resource_id))
+            for rid in moved:
+                self._chains.pop((rid, self.nodes[rid].tenant_id), None)
+            self.dirty_nodes.update(moved)
         elif action == "resource.deleted":
             node.deleted = True
             self.dirty_nodes.add(activity.resource_id)
@@ -278,8 +306,11 @@ class WatcherIndex:
     def watchers(self, activity: StoredActivity) -> dict[UUID, list[str]]:
         """Recipients of ``activity`` and why, per DESIGN.md's six rules, in principal order."""
         tenant, actor = activity.tenant_id, activity.actor_principal_id
-        chain = self.chain(activity.resource_id, tenant)
+        chain = self._chain(activity.resource_id, tenant)
         found: dict[UUID, set[str]] = defaultdict(set)
+        # Perf (rebuild rate): who holds any role on R or an ancestor, gathered on the way;
+        # for "resource" visibility admits() asked that of every candidate, chain walk each.
+        holders: set[UUID] = set()
         for depth, resource_id in enumerate(chain):
             for sub_id in self.subs_on.get(resource_id, ()):
                 sub = self.subs[sub_id]
@@ -287,18 +318,31 @@ class WatcherIndex:
                     found[sub.principal_id].add(SUBSCRIBER)
             for binding_id in self.bindings_on.get(resource_id, ()):
                 binding = self.bindings[binding_id]
-                if binding.tenant_id == tenant and binding.role in DELEGATING_ROLES:
-                    found[binding.principal_id].add(DELEGATOR)
+                if binding.tenant_id == tenant:
+                    holders.add(binding.principal_id)
+                    if binding.role in DELEGATING_ROLES:
+                        found[binding.principal_id].add(DELEGATOR)
             node = self.nodes.get(resource_id)
             if node is not None and node.tenant_id == tenant:
                 # The owner of R is its owner; owning an ancestor makes one a delegator of R.
+                holders.add(node.owner_id)
                 found[node.owner_id].add(OWNER if depth == 0 else DELEGATOR)
         found.pop(actor, None)
+        visibility = activity.visibility
+
+        def admitted(principal: UUID) -> bool:
+            if visibility == "resource":
+                return principal in holders
+            # A role on the chain is a role in the scope, and makes a member of the tenant.
+            if visibility in ("scope", "tenant") and principal in holders:
+                return True
+            return self.admits(principal, activity, chain)
+
         return {
             principal: sorted(reasons)
-            for principal, reasons in sorted(found.items(), key=lambda item: str(item[0]))
-            if self.admits(principal, activity, chain)
-            and self.wants(tenant, principal, activity.action)
+            # (UUID order is the order of their strings, cheaper to compare as ints)
+            for principal, reasons in sorted(found.items(), key=lambda item: item[0].int)
+            if admitted(principal) and self.wants(tenant, principal, activity.action)
         }
 
     def admits(self, principal: UUID, activity: StoredActivity, chain: list[UUID]) -> bool:
@@ -310,11 +354,19 @@ class WatcherIndex:
             return False
         if activity.visibility == "resource":
             return any(self._holds_role_on(principal, tenant, r) for r in chain)
-        anchors = self.anchors(tenant, principal)
+        # Perf (rebuild rate): anchors are scanned lazily (their chains are cached); this built
+        # the whole anchor set and walked every anchor's chain, for every candidate.
+        key = (tenant, principal)
         if activity.visibility == "scope":
             root = chain[-1]
-            return any(self.root_of(anchor, tenant) == root for anchor in anchors)
-        return bool(anchors)  # tenant: any role binding or ownership makes a member
+            bound = (self.bindings[b].resource_id for b in self.bindings_of.get(key, ()))
+            return any(
+                self.root_of(anchor, tenant) == root
+                for anchors in (bound, self.owned_by.get(key, ()))
+                for anchor in anchors
+            )
+        # tenant: any role binding or ownership makes a member
+        return bool(self.bindings_of.get(key)) or bool(self.owned_by.get(key))
 
     def _holds_role_on(self, principal: UUID, tenant: UUID, resource_id: UUID) -> bool:
         node = self.nodes.get(resource_id)
@@ -332,7 +384,7 @@ class WatcherIndex:
 
     def wants(self, tenant: UUID, principal: UUID, action: str) -> bool:
         mode, patterns = self.prefs.get((tenant, principal), (FilterMode.MUTATIONS.value, []))
-        return wants(mode, patterns, action)
+        return _wants(mode, tuple(patterns), action)
 
     # -- persistence ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ emitted, as of that activity (its own effect included).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
@@ -39,13 +40,26 @@ ROLES = ("owner", "delegator", "editor", "viewer")
 SCOPES = ("resource", "descendants")
 MODES = ("all", "mutations", "custom")
 PATTERNS = (
-    "resource.*", "promotion.*", "signal.*", "transfer.?ompleted", "*.created",
-    "dataset.[pr]*", "role_binding.*", "*.[!r]*",
+    "resource.*",
+    "promotion.*",
+    "signal.*",
+    "transfer.?ompleted",
+    "*.created",
+    "dataset.[pr]*",
+    "role_binding.*",
+    "*.[!r]*",
 )
 ACTIONS = (
-    "signal.promoted", "promotion.requested", "promotion.approved", "dataset.previewed",
-    "resource.updated", "resource.created", "transfer.requested", "monitoring.alert",
-    "experiment.created", "role_binding.granted",
+    "signal.promoted",
+    "promotion.requested",
+    "promotion.approved",
+    "dataset.previewed",
+    "resource.updated",
+    "resource.created",
+    "transfer.requested",
+    "monitoring.alert",
+    "experiment.created",
+    "role_binding.granted",
 )
 VISIBILITIES = ("private", "resource", "scope", "tenant")
 
@@ -144,13 +158,33 @@ class ReadMark:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One activity on every resource with each visibility but private: who hears of what."""
+
+    actor: int
+    action: str
+
+
+@dataclass(frozen=True)
 class CatchUp:
     """Run the projections now (the driver's ``on_catch_up``), between two saves."""
 
 
 Op = (
-    Create | Move | Rename | Delete | Transfer | Grant | Revoke | Subscribe | Unsubscribe
-    | Prefs | Envelope | ReadMark | CatchUp
+    Create
+    | Move
+    | Rename
+    | Delete
+    | Transfer
+    | Grant
+    | Revoke
+    | Subscribe
+    | Unsubscribe
+    | Prefs
+    | Envelope
+    | ReadMark
+    | Probe
+    | CatchUp
 )
 
 _i = st.integers(min_value=0, max_value=63)
@@ -192,13 +226,20 @@ _OP_TABLE: tuple[st.SearchStrategy[Op], ...] = (
     st.builds(Transfer, resource=_i, to=_i, actor=_i, complete=st.booleans()),
     st.builds(Revoke, binding=_i, actor=_i),
     st.builds(Unsubscribe, subscription=_i),
-    *[st.builds(
-        Prefs, tenant=_one_of(0, 0, 1), principal=_i, mode=_one_of(*MODES),
-        patterns=st.tuples(_patterns) | st.tuples(_patterns, _patterns),
-    )] * 2,
+    *[
+        st.builds(
+            Prefs,
+            tenant=_one_of(0, 0, 1),
+            principal=_i,
+            mode=_one_of(*MODES),
+            patterns=st.tuples(_patterns) | st.tuples(_patterns, _patterns),
+        )
+    ]
+    * 2,
     st.builds(Rename, resource=_i, actor=_i),
     st.builds(Delete, resource=_i, actor=_i),
     st.builds(ReadMark, tenant=_i, actor=_i, everything=st.booleans()),
+    st.builds(Probe, actor=_i, action=_one_of(*ACTIONS)),
     st.just(CatchUp()),
 )
 _ops: st.SearchStrategy[Op] = st.integers(min_value=0, max_value=999).flatmap(
@@ -242,7 +283,8 @@ class Driver:
     tenant_count: int = 2
     principal_count: int = 5
     owner_count: int = 2  # resources are created for the first few principals only
-    on_catch_up: Callable[[], None] | None = None
+    on_catch_up: Callable[[], object] | None = None
+    catch_up_every: int | None = None  # also call ``on_catch_up`` after every N activities
     model: ReferenceModel = field(default_factory=ReferenceModel)
     emitted: list[Emitted] = field(default_factory=list)
 
@@ -252,14 +294,15 @@ class Driver:
         self.resources: list[Resource] = []
         self.bindings: list[RoleBinding] = []
         self.subs: list[Subscription] = []
+        self.subs_by_key: dict[tuple[UUID, UUID, str], Subscription] = {}
         self.prefs: dict[tuple[UUID, UUID], NotificationPreferences] = {}
 
     def run(self, ops: Sequence[Op]) -> list[Emitted]:
         for op in ops:
-            try:
+            # The domain may refuse an operation (a deleted resource...): then it emitted
+            # and saved nothing, and the model was not told about it either.
+            with contextlib.suppress(DomainRuleError, TenantMismatchError):
                 self.apply(op)
-            except (DomainRuleError, TenantMismatchError):
-                pass  # the domain refused it (a deleted resource...): nothing was emitted or saved
         return self.emitted
 
     # -- helpers ------------------------------------------------------------------------
@@ -269,6 +312,9 @@ class Driver:
 
     def tenant(self, choice: int) -> UUID:
         return self.tenants[choice % len(self.tenants)]
+
+    def acting(self, tenant: UUID, actor: int) -> contextlib.AbstractContextManager[object]:
+        return activity_context(tenant_id=tenant, actor_principal_id=self.principal(actor))
 
     def live(self, tenant: UUID) -> list[Resource]:
         return [r for r in self.resources if r.tenant_id == tenant and not r.deleted]
@@ -286,17 +332,32 @@ class Driver:
         self._emitted(recorded.position, recorded.envelope)
 
     def _emitted(self, position: int, envelope: ActivityEnvelope) -> None:
-        tenant, actor, resource = envelope.tenant_id, envelope.actor_principal_id, envelope.resource_id
-        action, visibility = envelope.action, str(envelope.visibility)
+        tenant, actor = envelope.tenant_id, envelope.actor_principal_id
+        resource, action, visibility = (
+            envelope.resource_id,
+            envelope.action,
+            str(envelope.visibility),
+        )
         expected = self.model.recipients(tenant, actor, resource, action, visibility)
-        self.emitted.append(Emitted(
-            position, tenant, actor, resource, action, visibility,
-            tuple(envelope.delivery_channels), expected,
-        ))
+        self.emitted.append(
+            Emitted(
+                position,
+                tenant,
+                actor,
+                resource,
+                action,
+                visibility,
+                tuple(envelope.delivery_channels),
+                expected,
+            )
+        )
+        every = self.catch_up_every
+        if every and self.on_catch_up is not None and len(self.emitted) % every == 0:
+            self.on_catch_up()
 
     # -- operations -------------------------------------------------------------------------
 
-    def apply(self, op: Op) -> None:  # noqa: C901 - one branch per operation reads best here
+    def apply(self, op: Op) -> None:
         match op:
             case Create():
                 self.create(op)
@@ -304,12 +365,12 @@ class Driver:
                 self.move(op)
             case Rename(resource=r, actor=a):
                 if (res := _pick(self.resources, r)) is not None:
-                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(a)):
+                    with self.acting(res.tenant_id, a):
                         res.update(name=res.name + "+")
                     self.save(res)
             case Delete(resource=r, actor=a):
                 if (res := _pick(self.resources, r)) is not None:
-                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(a)):
+                    with self.acting(res.tenant_id, a):
                         res.delete()
                     self.save(res)
             case Transfer():
@@ -317,33 +378,43 @@ class Driver:
             case Grant(resource=r, principal=p, role=role, actor=a):
                 if (res := _pick(self.resources, r)) is not None:
                     who, what = self.principal(p), role
-                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(a)):
+                    with self.acting(res.tenant_id, a):
                         binding = RoleBinding.grant(res, who, what)
                     self.model.grant(binding.id, res.tenant_id, res.id, who, what)
                     self.bindings.append(binding)
                     self.save(binding)
             case Revoke(binding=b, actor=a):
                 active = [x for x in self.bindings if not x.revoked]
-                if (binding := _pick(active, b)) is not None:
-                    with activity_context(tenant_id=binding.tenant_id, actor_principal_id=self.principal(a)):
-                        binding.revoke()
-                    self.model.revoke(binding.id)
-                    self.save(binding)
+                if (revoked := _pick(active, b)) is not None:
+                    actor = self.principal(a)
+                    with activity_context(tenant_id=revoked.tenant_id, actor_principal_id=actor):
+                        revoked.revoke()
+                    self.model.revoke(revoked.id)
+                    self.save(revoked)
             case Subscribe(resource=r, principal=p, scope=s):
                 if (res := _pick(self.resources, r)) is not None:
                     who, scope = self.principal(p), s
+                    # One subscription per (principal, resource, scope): subscribing again
+                    # renews a revoked one, and is refused while it is active.
+                    existing = self.subs_by_key.get((who, res.id, scope))
                     with activity_context(tenant_id=res.tenant_id, actor_principal_id=who):
-                        sub = Subscription.subscribe(res, scope)
+                        if existing is None:
+                            sub = Subscription.subscribe(res, scope)
+                            self.subs.append(sub)
+                            self.subs_by_key[(who, res.id, scope)] = sub
+                        else:
+                            sub = existing
+                            sub.renew()
                     self.model.subscribe(sub.id, res.tenant_id, who, res.id, scope)
-                    self.subs.append(sub)
                     self.save(sub)
             case Unsubscribe(subscription=s):
                 active_subs = [x for x in self.subs if not x.revoked]
-                if (sub := _pick(active_subs, s)) is not None:
-                    with activity_context(tenant_id=sub.tenant_id, actor_principal_id=sub.principal_id):
-                        sub.revoke()
-                    self.model.unsubscribe(sub.id)
-                    self.save(sub)
+                if (ended := _pick(active_subs, s)) is not None:
+                    subscriber = ended.principal_id
+                    with activity_context(tenant_id=ended.tenant_id, actor_principal_id=subscriber):
+                        ended.revoke()
+                    self.model.unsubscribe(ended.id)
+                    self.save(ended)
             case Prefs():
                 self.set_prefs(op)
             case Envelope():
@@ -352,14 +423,34 @@ class Driver:
                 if self.emitted:
                     actor = self.principal(a)
                     payload: dict[str, object] = (
-                        {"up_to_position": self.emitted[-1].position} if everything
+                        {"up_to_position": self.emitted[-1].position}
+                        if everything
                         else {"positions": [e.position for e in self.emitted[-3:]]}
                     )
-                    self.record(ActivityEnvelope(
-                        tenant_id=self.tenant(t), actor_principal_id=actor, resource_id=actor,
-                        resource_type="principal", action="notification.read",
-                        visibility="private", payload=payload,
-                    ))
+                    self.record(
+                        ActivityEnvelope(
+                            tenant_id=self.tenant(t),
+                            actor_principal_id=actor,
+                            resource_id=actor,
+                            resource_type="principal",
+                            action="notification.read",
+                            visibility="private",
+                            payload=payload,
+                        )
+                    )
+            case Probe(actor=a, action=action):
+                for res in self.resources:
+                    for visibility in ("resource", "scope", "tenant"):
+                        self.record(
+                            ActivityEnvelope(
+                                tenant_id=res.tenant_id,
+                                actor_principal_id=self.principal(a),
+                                resource_id=res.id,
+                                resource_type=res.kind,
+                                action=action,
+                                visibility=visibility,
+                            )
+                        )
             case CatchUp():
                 if self.on_catch_up is not None:
                     self.on_catch_up()
@@ -372,8 +463,10 @@ class Driver:
         owner = self.principals[op.owner % self.owner_count]
         with activity_context(tenant_id=tenant, actor_principal_id=self.principal(op.actor)):
             res = Resource.create(
-                resource_type=op.kind, name=f"r{len(self.resources)}",
-                parent=parent, owner_id=owner,
+                resource_type=op.kind,
+                name=f"r{len(self.resources)}",
+                parent=parent,
+                owner_id=owner,
             )
         self.model.create(tenant, res.id, parent.id if parent else None, owner)
         self.resources.append(res)
@@ -385,7 +478,8 @@ class Driver:
             return
         # Never under itself or its own subtree (the domain does not check it; see the report).
         candidates = [
-            c for c in self.live(res.tenant_id)
+            c
+            for c in self.live(res.tenant_id)
             if res.id not in self.model.ancestry(res.tenant_id, c.id)
         ]
         new_parent = _pick(candidates, op.parent)
@@ -426,12 +520,14 @@ class Driver:
 
     def watched(self) -> list[Resource]:
         """Resources some active subscription covers (where visibility is put to the test)."""
-        covered = set()
+        covered: set[UUID] = set()
         for sub in self.subs:
             if not sub.revoked:
                 covered.update(
-                    r.id for r in self.resources
-                    if sub.resource_id == r.id or (
+                    r.id
+                    for r in self.resources
+                    if sub.resource_id == r.id
+                    or (
                         sub.scope == "descendants"
                         and sub.resource_id in self.model.ancestry(r.tenant_id, r.id)
                     )
@@ -447,13 +543,15 @@ class Driver:
         else:
             resource_id, resource_type = res.id, res.kind
             tenant = res.tenant_id if op.tenant is None else self.tenant(op.tenant)
-        self.record(ActivityEnvelope(
-            tenant_id=tenant,
-            actor_principal_id=self.principal(op.actor),
-            resource_id=resource_id,
-            resource_type=resource_type,
-            action=op.action,
-            visibility=op.visibility,
-            payload={"note": "from a random history"},
-            delivery_channels=[f"resource-{resource_id}"] if op.channels else [],
-        ))
+        self.record(
+            ActivityEnvelope(
+                tenant_id=tenant,
+                actor_principal_id=self.principal(op.actor),
+                resource_id=resource_id,
+                resource_type=resource_type,
+                action=op.action,
+                visibility=op.visibility,
+                payload={"note": "from a random history"},
+                delivery_channels=[f"resource-{resource_id}"] if op.channels else [],
+            )
+        )

@@ -15,7 +15,13 @@ from fnmatch import fnmatchcase
 from uuid import UUID
 
 # DESIGN.md rule 6: what the default preference, ``mutations``, lets through.
-MUTATIONS = ("resource.created", "resource.updated", "resource.deleted", "transfer.*", "promotion.*")
+MUTATIONS = (
+    "resource.created",
+    "resource.updated",
+    "resource.deleted",
+    "transfer.*",
+    "promotion.*",
+)
 # DESIGN.md rule 3: the roles that make their holder a delegator of everything below.
 DELEGATING_ROLES = ("owner", "delegator")
 
@@ -48,7 +54,9 @@ class ReferenceModel:
     # -- the history -------------------------------------------------------------------
 
     def create(self, tenant: UUID, resource: UUID, parent: UUID | None, owner: UUID) -> None:
-        self.tenant_of[resource], self.parent[resource], self.owner[resource] = tenant, parent, owner
+        self.tenant_of[resource] = tenant
+        self.parent[resource] = parent
+        self.owner[resource] = owner
 
     def move(self, resource: UUID, new_parent: UUID | None) -> None:
         self.parent[resource] = new_parent
@@ -56,13 +64,17 @@ class ReferenceModel:
     def transfer(self, resource: UUID, new_owner: UUID) -> None:
         self.owner[resource] = new_owner
 
-    def grant(self, binding: UUID, tenant: UUID, resource: UUID, principal: UUID, role: str) -> None:
+    def grant(
+        self, binding: UUID, tenant: UUID, resource: UUID, principal: UUID, role: str
+    ) -> None:
         self.bindings[binding] = Binding(tenant, resource, principal, role)
 
     def revoke(self, binding: UUID) -> None:
         del self.bindings[binding]
 
-    def subscribe(self, sub: UUID, tenant: UUID, principal: UUID, resource: UUID, scope: str) -> None:
+    def subscribe(
+        self, sub: UUID, tenant: UUID, principal: UUID, resource: UUID, scope: str
+    ) -> None:
         self.subs[sub] = Sub(tenant, principal, resource, scope)
 
     def unsubscribe(self, sub: UUID) -> None:

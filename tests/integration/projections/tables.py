@@ -21,15 +21,20 @@ DERIVED_TABLES = (audit_log, resources, role_bindings, subscriptions, preference
 """Every read-model table whose rows are a pure function of the log (all columns)."""
 
 OUTBOX_CONTENT = (
-    "position", "activity_id", "tenant_id", "correlation_id", "action", "recipients",
-    "channels", "message", "created_at",
+    "position",
+    "activity_id",
+    "tenant_id",
+    "correlation_id",
+    "action",
+    "recipients",
+    "channels",
+    "message",
+    "created_at",
 )
 """The outbox columns the projection derives (the rest is the notifier's delivery state)."""
 
-OUTBOX_DELIVERY = (
-    "position", "status", "attempts", "next_attempt_at", "last_error", "lease_owner",
-    "lease_until", "sent_at",
-)
+OUTBOX_DELIVERY = ("position", *(c.name for c in outbox.c if c.name not in OUTBOX_CONTENT))
+"""The notifier's delivery state: status, attempts, next attempt, error, lease, sent..."""
 
 
 def rows(conn: sa.Connection, table: sa.Table, columns: Iterable[str] | None = None) -> Rows:
@@ -65,15 +70,13 @@ def inbox(engine: Engine, positions: Iterable[int]) -> dict[int, dict[UUID, list
     return found
 
 
-def outbox_recipients(
-    engine: Engine, positions: Iterable[int]
-) -> dict[int, list[dict[str, Any]]]:
+def outbox_recipients(engine: Engine, positions: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     """The ``recipients`` column of each activity's outbox row (absent: no row)."""
     with engine.connect() as conn:
         query = sa.select(outbox.c.position, outbox.c.recipients).where(
             outbox.c.position.in_(list(positions))
         )
-        return {position: recipients for position, recipients in conn.execute(query)}
+        return {row.position: row.recipients for row in conn.execute(query)}
 
 
 def as_outbox(recipients: dict[UUID, list[str]]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The guide's watcher flow (scenarios/watchers-guide-flow.json), replayed through the real domain."""
+"""The guide's watcher flow (scenarios/watchers-guide-flow.json), replayed through the domain."""
 
 from __future__ import annotations
 
@@ -53,23 +53,28 @@ def replay(runtime: Runtime, history: list[dict[str, Any]], ids: Names) -> dict[
                     )
                 app.save(binding)
             case "subscribe":
+                target = resources[item["resource"]]
                 with activity_context(tenant_id=tenant, actor_principal_id=ids[item["principal"]]):
-                    subscription = Subscription.subscribe(resources[item["resource"]], item["scope"])
+                    subscription = Subscription.subscribe(target, item["scope"])
                 app.save(subscription)
             case "prefs":
+                mode, patterns = item["mode"], item.get("patterns", [])
                 with activity_context(tenant_id=tenant, actor_principal_id=ids[item["principal"]]):
-                    prefs = NotificationPreferences.first_set(item["mode"], item.get("patterns", []))
+                    prefs = NotificationPreferences.first_set(mode, patterns)
                 app.save(prefs)
             case "activity":
                 target = resources[item["resource"]]
-                recorded = record_activity(app, ActivityEnvelope(
-                    tenant_id=tenant,
-                    actor_principal_id=ids[item["actor"]],
-                    resource_id=target.id,
-                    resource_type=target.kind,
-                    action=item["action"],
-                    visibility=item["visibility"],
-                ))
+                recorded = record_activity(
+                    app,
+                    ActivityEnvelope(
+                        tenant_id=tenant,
+                        actor_principal_id=ids[item["actor"]],
+                        resource_id=target.id,
+                        resource_type=target.kind,
+                        action=item["action"],
+                        visibility=item["visibility"],
+                    ),
+                )
                 assert recorded.position is not None
                 positions[item["id"]] = recorded.position
             case other:

@@ -100,10 +100,17 @@ class World:
     ) -> dict[UUID, list[str]]:
         """Record an activity on ``sig`` (by default), catch up, return its inbox rows."""
         target = resource or self.sig
-        recorded = record_activity(self.runtime.app, ActivityEnvelope(
-            tenant_id=target.tenant_id, actor_principal_id=actor, resource_id=target.id,
-            resource_type=target.kind, action=action, visibility=visibility,
-        ))
+        recorded = record_activity(
+            self.runtime.app,
+            ActivityEnvelope(
+                tenant_id=target.tenant_id,
+                actor_principal_id=actor,
+                resource_id=target.id,
+                resource_type=target.kind,
+                action=action,
+                visibility=visibility,
+            ),
+        )
         assert recorded.position is not None
         self.runtime.projections.catch_up()
         return inbox(self.runtime.engine, [recorded.position])[recorded.position]
@@ -119,10 +126,20 @@ def world(runtime: Runtime) -> World:
     [
         ("private", set()),
         ("resource", {"owner of sig", "owner of its folder", "viewer of its folder"}),
-        ("scope", {"owner of sig", "owner of its folder", "viewer of its folder",
-                   "viewer of a sibling"}),
-        ("tenant", {"owner of sig", "owner of its folder", "viewer of its folder",
-                    "viewer of a sibling", "viewer of another root"}),
+        (
+            "scope",
+            {"owner of sig", "owner of its folder", "viewer of its folder", "viewer of a sibling"},
+        ),
+        (
+            "tenant",
+            {
+                "owner of sig",
+                "owner of its folder",
+                "viewer of its folder",
+                "viewer of a sibling",
+                "viewer of another root",
+            },
+        ),
     ],
 )
 def test_visibility_admits_exactly_the_principals_the_design_names(
@@ -164,7 +181,8 @@ def test_the_actor_is_never_notified_of_their_own_activity(world: World) -> None
     world.prefs(world.olga, "all")
     for visibility in ("resource", "scope", "tenant"):
         assert world.recipients(world.sam, "promotion.requested", visibility)[world.olga] == [
-            "delegator", "subscriber",
+            "delegator",
+            "subscriber",
         ]
         got = world.recipients(world.olga, "promotion.requested", visibility)
         assert world.olga not in got
@@ -185,8 +203,9 @@ def test_the_actor_is_never_notified_of_their_own_activity(world: World) -> None
 def test_preferences_decide_which_actions_each_watcher_hears_about(
     world: World, action: str, hearing: set[str]
 ) -> None:
-    watchers = {name: uuid4() for name in
-                ("all", "mutations (default)", "mutations (set)", "custom")}
+    watchers = {
+        name: uuid4() for name in ("all", "mutations (default)", "mutations (set)", "custom")
+    }
     for principal in watchers.values():
         world.grant(world.folder, principal, "delegator")
     world.prefs(watchers["all"], "all")
@@ -204,16 +223,25 @@ def test_an_activity_in_another_tenant_does_not_carry_this_tenants_resource_name
 ) -> None:
     # An activity of tenant t2 that names tenant t's resource id: no one is notified,
     # and its pushed message must not reveal what the resource is called in tenant t.
-    recorded = record_activity(world.runtime.app, ActivityEnvelope(
-        tenant_id=world.t2, actor_principal_id=world.gus, resource_id=world.sig.id,
-        resource_type="signal", action="signal.promoted", visibility="tenant",
-        delivery_channels=["signals"],
-    ))
+    recorded = record_activity(
+        world.runtime.app,
+        ActivityEnvelope(
+            tenant_id=world.t2,
+            actor_principal_id=world.gus,
+            resource_id=world.sig.id,
+            resource_type="signal",
+            action="signal.promoted",
+            visibility="tenant",
+            delivery_channels=["signals"],
+        ),
+    )
     world.runtime.projections.catch_up()
     assert recorded.position is not None
     assert inbox(world.runtime.engine, [recorded.position]) == {recorded.position: {}}
     with world.runtime.engine.connect() as conn:
-        message = conn.execute(
-            outbox.select().where(outbox.c.position == recorded.position)
-        ).one().message
+        message = (
+            conn.execute(outbox.select().where(outbox.c.position == recorded.position))
+            .one()
+            .message
+        )
     assert world.sig.name not in message["summary"]

@@ -1,0 +1,46 @@
+"""A projection runner process for the crash-safety test: killed with SIGKILL, then restarted.
+
+    python -m tests.integration.projections.projection_worker <database-url> [batch-size]
+
+Bootstraps from the database URL (``ACTIVITY_DATABASE_URL`` if no argument), then runs
+the projections in small batches until they have caught up with the log, taking turns
+batch by batch (as ``ProjectionService.follow`` does) and printing one line per
+committed batch (``<projection> <position> <count>``) so that the test can kill it in
+the middle of its work. A last ``ProjectionService.catch_up()`` confirms nothing is
+left; then it prints ``caught-up`` and exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from activity.bootstrap import bootstrap
+from activity.settings import Settings
+from projections.service import ProjectionService
+
+
+def main(argv: list[str]) -> int:
+    url = argv[0] if argv else os.environ["ACTIVITY_DATABASE_URL"]
+    batch_size = int(argv[1]) if len(argv) > 1 else 7
+    runtime = bootstrap(Settings(database_url=url))
+    try:
+        service = ProjectionService(runtime.app, runtime.engine, batch_size=batch_size)
+        runners = service.select(None)
+        busy = True
+        while busy:
+            busy = False
+            for runner in runners:
+                result = runner.run_batch()
+                if result.count:
+                    busy = True
+                    print(f"{runner.name} {result.position} {result.count}", flush=True)
+        left = service.catch_up()
+        print(f"caught-up {left}", flush=True)
+        return 0
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

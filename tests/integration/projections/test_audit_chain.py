@@ -1,0 +1,96 @@
+"""The audit log's per-tenant hash chain: intact after catching up, broken exactly where edited."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
+
+from activity.bootstrap import Runtime
+from bench.projections import write_history
+from projections.audit_log import audit_log, chain_hash, verify_chain
+from projections.service import ProjectionService
+
+
+def tenants_and_positions(runtime: Runtime) -> dict[UUID, list[int]]:
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(audit_log.c.tenant_id, audit_log.c.position).order_by(audit_log.c.position)
+        ).all()
+    found: dict[UUID, list[int]] = {}
+    for tenant, position in rows:
+        found.setdefault(tenant, []).append(position)
+    return found
+
+
+@pytest.fixture
+def audited(runtime: Runtime) -> dict[UUID, list[int]]:
+    """A few hundred activities of three tenants, audited in small batches (chains span them)."""
+    head = write_history(runtime.app, 400, seed=5)
+    ProjectionService(runtime.app, runtime.engine, batch_size=13).catch_up(["audit_log"])
+    chains = tenants_and_positions(runtime)
+    assert sum(map(len, chains.values())) == head
+    assert len(chains) == 3
+    return chains
+
+
+def test_every_tenants_chain_is_intact_after_catching_up(
+    runtime: Runtime, audited: dict[UUID, list[int]]
+) -> None:
+    with runtime.engine.connect() as conn:
+        for tenant, positions in audited.items():
+            result = verify_chain(conn, tenant, batch=50)  # several pages per chain
+            assert (result.intact, result.rows_checked) == (True, len(positions))
+
+
+def test_an_edited_payload_breaks_the_chain_exactly_at_that_row(
+    runtime: Runtime, audited: dict[UUID, list[int]]
+) -> None:
+    tenant, positions = next(iter(audited.items()))
+    tampered = positions[len(positions) // 2]
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            audit_log.update()
+            .where(audit_log.c.position == tampered)
+            .values(payload={"approved_by": "someone else"})
+        )
+    with runtime.engine.connect() as conn:
+        result = verify_chain(conn, tenant, batch=50)
+        assert result.first_broken_position == tampered
+        assert result.rows_checked == positions.index(tampered)
+        # The other tenants' chains do not depend on this one.
+        assert all(verify_chain(conn, other).intact for other in audited if other != tenant)
+
+
+def test_a_deleted_row_breaks_the_chain_at_the_row_after_it(
+    runtime: Runtime, audited: dict[UUID, list[int]]
+) -> None:
+    tenant, positions = next(iter(audited.items()))
+    removed = positions[3]
+    with runtime.engine.begin() as conn:
+        conn.execute(audit_log.delete().where(audit_log.c.position == removed))
+    with runtime.engine.connect() as conn:
+        assert verify_chain(conn, tenant).first_broken_position == positions[4]
+
+
+def test_a_rehashed_edit_is_still_caught_at_the_next_row(
+    runtime: Runtime, audited: dict[UUID, list[int]]
+) -> None:
+    # Someone who edits a row and recomputes its own hash still breaks the next row's link.
+    tenant, positions = next(iter(audited.items()))
+    edited = positions[5]
+    with runtime.engine.begin() as conn:
+        row = dict(
+            conn.execute(sa.select(audit_log).where(audit_log.c.position == edited))
+            .mappings()
+            .one()
+        )
+        row["action"] = "promotion.approved"
+        conn.execute(
+            audit_log.update()
+            .where(audit_log.c.position == edited)
+            .values(action=row["action"], hash=chain_hash(row["prev_hash"], row))
+        )
+    with runtime.engine.connect() as conn:
+        assert verify_chain(conn, tenant).first_broken_position == positions[6]

@@ -1,0 +1,100 @@
+"""Invariant 4: killing a projection runner at any instant and restarting it loses nothing,
+duplicates nothing, and ends with the tables a clean rebuild gives.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from activity.bootstrap import Runtime
+from bench.projections import write_history
+from projections.audit_log import audit_log
+from projections.notifications import notifications
+from projections.outbox import outbox
+from projections.tracking import read_position
+from tests.integration.projections.tables import snapshot
+
+ROOT = Path(__file__).resolve().parents[3]
+EVENTS = 3000
+KILLS = 8
+
+
+def start_worker(url: str, log: Path) -> subprocess.Popen[str]:
+    """The runner as its own process, batch size 7, its stderr kept for failure messages."""
+    with log.open("w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.projections.projection_worker", url, "7"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+
+def assert_no_half_batch(runtime: Runtime, log_ids: list[int]) -> tuple[int, int]:
+    """Each projection's rows stop exactly at its committed position: no batch half-applied."""
+    with runtime.engine.connect() as conn:
+        audited, _ = read_position(conn, "audit_log")
+        routed, _ = read_position(conn, "routing")
+        audit_rows = conn.execute(
+            sa.select(sa.func.count(), sa.func.max(audit_log.c.position))
+        ).one()
+        beyond = [
+            conn.execute(sa.select(sa.func.count()).where(table.c.position > routed)).scalar_one()
+            for table in (notifications, outbox)
+        ]
+    # One audit row per event up to the audit position, none after it.
+    assert audit_rows[0] == bisect.bisect_right(log_ids, audited)
+    assert (audit_rows[1] or 0) == audited
+    assert beyond == [0, 0], "inbox or outbox rows beyond the routing position"
+    return audited, routed
+
+
+@pytest.mark.slow
+def test_a_runner_killed_at_random_moments_and_restarted_ends_with_the_tables_of_a_rebuild(
+    runtime: Runtime,
+) -> None:
+    head = write_history(runtime.app, EVENTS, seed=11)
+    log_ids = [n.id for n in runtime.app.recorder.select_notifications(1, head + 1)]
+    url = runtime.settings.database_url
+    seed = random.randrange(1 << 32)
+    rng = random.Random(seed)
+    progress: list[tuple[int, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kill in range(KILLS):
+            log = Path(tmp) / f"worker-{kill}.log"
+            worker = start_worker(url, log)
+            assert worker.stdout is not None
+            # Kill once it has reported some batches; it is already busy with the next
+            # one by then, so the SIGKILL lands anywhere in a batch (or between two).
+            for _ in range(rng.randrange(1, 60)):
+                if not worker.stdout.readline():
+                    break
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            worker.stdout.close()
+            assert worker.returncode == -signal.SIGKILL, (
+                f"kill {kill} (seed {seed}): the worker ended by itself:\n{log.read_text()}"
+            )
+            progress.append(assert_no_half_batch(runtime, log_ids))
+        last = start_worker(url, Path(tmp) / "worker-last.log")
+        out, _ = last.communicate(timeout=120)
+        assert last.returncode == 0, (Path(tmp) / "worker-last.log").read_text()
+    assert out.splitlines()[-1] == "caught-up 0"
+    assert progress[-1] < (head, head), "every kill came after the work was done"
+    assert assert_no_half_batch(runtime, log_ids) == (head, head)
+
+    after_crashes = snapshot(runtime.engine)
+    runtime.projections.rebuild()
+    assert snapshot(runtime.engine) == after_crashes
