@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from activity.bootstrap import Runtime
@@ -44,6 +44,7 @@ def test_catching_up_in_random_batches_between_the_writes_gives_the_rows_of_a_re
     def check(history: list[Op], batch_size: int, every: int | None) -> None:
         # A fresh service: its in-memory state starts from the tables (what an earlier
         # example left), as a restarted runner's does.
+        note(f"history: {history!r}")  # (printed if the example fails)
         incremental = ProjectionService(runtime.app, runtime.engine, batch_size=batch_size)
         Driver(runtime.app, on_catch_up=incremental.catch_up, catch_up_every=every).run(history)
         incremental.catch_up()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 
 from activity.bootstrap import Runtime
 from activity.emit import record_activity
@@ -42,6 +42,7 @@ def test_every_activitys_recipients_and_reasons_match_the_reference_model(runtim
     def check(history: list[Op]) -> None:
         # Fresh tenants and principals per example: earlier examples in this database
         # cannot change who is notified here.
+        note(f"history: {history!r}")  # (printed if the example fails)
         driver = Driver(runtime.app, on_catch_up=runtime.projections.catch_up)
         emitted = driver.run(history)
         runtime.projections.catch_up()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from hypothesis import given, settings
+from hypothesis import given, note, settings
 
 from activity.application import ActivityApplication
 from activity.testing import in_memory_application
@@ -25,6 +25,7 @@ def stored(app: ActivityApplication) -> list[StoredActivity]:
 def test_the_watcher_index_agrees_with_the_reference_model_on_every_activity(
     history: list[Op],
 ) -> None:
+    note(f"history: {history!r}")  # (printed if the example fails)
     app = in_memory_application()
     emitted = Driver(app).run(history)
     index, got = WatcherIndex(), {}
