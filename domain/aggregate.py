@@ -484,9 +484,7 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
 
     def _emit(self, method: ActivityMethod[Any, Any], *args: Any, **kwargs: Any) -> None:
         ctx = current_context()
-        if ctx.tenant_id != self.tenant_id:
-            msg = f"{type(self).__name__} {self.id} belongs to another tenant"
-            raise TenantMismatchError(msg)
+        require_current_tenant(self)
         spec = method.spec
         payload = current_policy().apply(spec.payload_of(args, kwargs))
         resource_id, resource_type = self.activity_target()
@@ -530,6 +528,13 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
         return aggregate
 
 
+def require_current_tenant(aggregate: ActivityAggregate) -> None:
+    """Refuse an aggregate of another tenant than the acting one (before anything is emitted)."""
+    if aggregate.tenant_id != current_context().tenant_id:
+        msg = f"{type(aggregate).__name__} {aggregate.id} belongs to another tenant"
+        raise TenantMismatchError(msg)
+
+
 def _upcast_payload(upcaster: PayloadUpcaster, state: dict[str, Any]) -> None:
     upcaster(state["payload"])
 
@@ -556,5 +561,6 @@ __all__ = [
     "creates",
     "get_topic",
     "mutator",
+    "require_current_tenant",
     "state_changes_in",
 ]

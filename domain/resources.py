@@ -6,10 +6,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain.aggregate import ActivityAggregate, activity, creates, mutator
+from domain.aggregate import ActivityAggregate, activity, creates, mutator, require_current_tenant
 from domain.context import current_context
 from domain.envelope import Visibility
-from domain.errors import DomainRuleError, TenantMismatchError
+from domain.errors import DomainRuleError
 from domain.payload import Changes, Payload, apply_changes, changes_between
 from domain.preferences import FilterMode, validate_preferences
 
@@ -53,12 +53,10 @@ class ResourceAggregate(ActivityAggregate, topic="optaic.resource_base"):
         parent: ResourceAggregate | None, owner_id: UUID | None
     ) -> tuple[UUID | None, UUID]:
         """Check a new resource's parent (same tenant, not deleted); default owner: the actor."""
-        ctx = current_context()
         if parent is not None:
-            if parent.tenant_id != ctx.tenant_id:
-                raise TenantMismatchError(f"parent {parent.id} belongs to another tenant")
+            require_current_tenant(parent)
             parent.require_live()
-        return (parent.id if parent else None), (owner_id or ctx.actor_principal_id)
+        return (parent.id if parent else None), (owner_id or current_context().actor_principal_id)
 
     def require_live(self) -> None:
         if self.deleted:
@@ -203,8 +201,7 @@ class _AboutResource:
     @staticmethod
     def pointing_at(resource: ResourceAggregate) -> ResourceAggregate:
         """The resource, if it is live and in the acting tenant."""
-        if resource.tenant_id != current_context().tenant_id:
-            raise TenantMismatchError(f"resource {resource.id} belongs to another tenant")
+        require_current_tenant(resource)
         resource.require_live()
         return resource
 

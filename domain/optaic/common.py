@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.aggregate import ActivityAggregate
-from domain.context import current_context
-from domain.errors import DomainRuleError, TenantMismatchError
+from domain.errors import DomainRuleError
 from domain.payload import Changes
 
 Metrics = dict[str, float]
@@ -39,13 +38,6 @@ class Transitions:
 
 def transitions(moves: Mapping[str, Iterable[str]]) -> Transitions:
     return Transitions({source: frozenset(targets) for source, targets in moves.items()})
-
-
-def require_current_tenant(other: ActivityAggregate) -> None:
-    """Refuse a reference to another tenant's aggregate (before anything is emitted)."""
-    if other.tenant_id != current_context().tenant_id:
-        msg = f"{type(other).__name__} {other.id} belongs to another tenant"
-        raise TenantMismatchError(msg)
 
 
 def require_text(value: str, what: str) -> str:

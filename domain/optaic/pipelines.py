@@ -12,14 +12,13 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.aggregate import activity, creates
+from domain.aggregate import activity, creates, require_current_tenant
 from domain.context import current_context, workflow
 from domain.errors import DomainRuleError
 from domain.optaic.common import (
     Metrics,
     error_summary,
     metrics_of,
-    require_current_tenant,
     require_text,
     transitions,
 )

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from enum import StrEnum
 from uuid import UUID
 
-from domain.aggregate import ActivityAggregate, activity, creates, mutator
+from domain.aggregate import ActivityAggregate, activity, creates, mutator, require_current_tenant
 from domain.context import activity_context, current_context, workflow
 from domain.errors import DomainRuleError
-from domain.optaic.common import require_current_tenant, require_text, transitions
+from domain.optaic.common import require_text, transitions
 from domain.optaic.core import Signal
 from domain.payload import Payload
 
