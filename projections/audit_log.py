@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC
+from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
 import sqlalchemy as sa
 
-from projections.database import metadata
+from projections.database import clear, metadata
 from projections.events import StoredActivity
 from projections.upsert import RawJSON, insert_many
 
@@ -51,35 +53,75 @@ audit_log = sa.Table(
 )
 
 
+HASHED = tuple(str(c.name) for c in audit_log.c if c.name not in ("prev_hash", "hash"))
+JSON_COLUMNS = frozenset(c.name for c in audit_log.c if isinstance(c.type, sa.JSON))
+
+
 def _json_default(value: object) -> str:
     return str(value)
 
 
-def canonical(row: dict[str, Any]) -> str:
-    """The bytes the chain hashes: every column but the hashes, keys sorted."""
-    fields = {k: v for k, v in row.items() if k not in ("hash", "prev_hash")}
-    occurred = fields.get("occurred_at")
-    if isinstance(occurred, datetime):
-        # SQLite hands datetimes back naive, PostgreSQL in the session's zone: hash UTC.
-        if occurred.tzinfo is not None:
-            occurred = occurred.astimezone(UTC).replace(tzinfo=None)
-        fields["occurred_at"] = occurred.isoformat(timespec="microseconds")
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=_json_default)
+def to_json(value: Any) -> str:
+    """The JSON text stored in a JSON column (and hashed as stored).
+
+    UUIDs in their canonical form; datetimes, decimals and anything else as ``str()``;
+    non-ASCII text as is. Infinite floats become ``null`` (JSON has no infinity).
+    """
+    try:
+        return orjson.dumps(
+            value, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME
+        ).decode()
+    except orjson.JSONEncodeError:  # integers beyond 64 bits: the standard library has no limit
+        return json.dumps(_finite(value), default=_json_default, ensure_ascii=False)
 
 
-def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
-
-
-def _str_keys_only(value: Any) -> bool:
+def _finite(value: Any) -> Any:
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _str_keys_only(v) for k, v in value.items())
+        return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return all(_str_keys_only(v) for v in value)
-    return True
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _Row(Protocol):
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def canonical(row: _Row) -> bytes:
+    """The bytes the chain hashes: every column but the hashes, as stored, keys sorted.
+
+    The JSON columns are hashed as their stored text (``row[...]`` is that text, as
+    :data:`AS_STORED` reads it back), so any edit of a payload, even one that decodes
+    to the same value, breaks the chain.
+    """
+    fields: dict[str, Any] = {}
+    for name in HASHED:
+        value = row[name]
+        if name in JSON_COLUMNS:
+            value = orjson.Fragment(str(value))  # exactly str: orjson refuses subclasses
+        elif name == "occurred_at":
+            # SQLite hands datetimes back naive, PostgreSQL in the session's zone: hash UTC.
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            value = value.isoformat(timespec="microseconds")
+        fields[name] = value
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+
+def chain_hash(prev_hash: str, row: _Row) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(row)).hexdigest()
+
+
+AS_STORED = [
+    sa.cast(c, sa.Text).label(c.name) if c.name in JSON_COLUMNS else c for c in audit_log.c
+]
+"""The audit log's columns with the JSON ones as their stored text: what the chain hashes."""
 
 
 def row_of(activity: StoredActivity) -> dict[str, Any]:
+    """The activity's audit-log row, JSON columns as their text (:func:`to_json`)."""
     return {
         "position": activity.position,
         "activity_id": activity.activity_id,
@@ -89,8 +131,8 @@ def row_of(activity: StoredActivity) -> dict[str, Any]:
         "resource_type": activity.resource_type,
         "action": activity.action,
         "visibility": activity.visibility,
-        "payload": activity.payload,
-        "delivery_channels": activity.delivery_channels,
+        "payload": RawJSON(to_json(activity.payload)),
+        "delivery_channels": RawJSON(to_json(activity.delivery_channels)),
         "correlation_id": activity.correlation_id,
         "aggregate_id": activity.aggregate_id,
         "aggregate_version": activity.aggregate_version,
@@ -98,14 +140,13 @@ def row_of(activity: StoredActivity) -> dict[str, Any]:
     }
 
 
-def _jsonable(payload: Any) -> Any:
-    """Payload values as JSON columns hold them (UUIDs, datetimes, decimals as strings)."""
-    return json.loads(json.dumps(payload, default=_json_default))
-
-
 class AuditLogProjection:
     name = "audit_log"
-    version = 1
+    version = 2
+    # 2: the chain hashes the JSON columns as their stored text (orjson); 1 re-encoded them.
+
+    # Every index but the key and the unique activity id: the queries' indexes.
+    deferred_indexes = tuple(audit_log.indexes)
 
     def __init__(self) -> None:
         self._last_hash: dict[UUID, str] = {}
@@ -124,25 +165,17 @@ class AuditLogProjection:
         self._last_hash = {row.tenant_id: row.hash for row in rows}
 
     def reset(self, conn: sa.Connection) -> None:
-        conn.execute(audit_log.delete())
+        clear(conn, audit_log)
         self._last_hash = {}
 
     def apply(self, conn: sa.Connection, batch: Sequence[StoredActivity]) -> None:
         rows = []
+        last_hash = self._last_hash
         for activity in batch:
             row = row_of(activity)
-            # Perf (rebuild rate, docs/performance.md "Projections"): the payload was always
-            # _jsonable()'d here, then serialized again for the column. With string keys only
-            # (the payload policy's rule) the hash's json.dumps writes it exactly as it would
-            # write its _jsonable() copy, and one dumps gives the column the same JSON text.
-            payload = row["payload"]
-            if not _str_keys_only(payload):
-                row["payload"] = payload = _jsonable(payload)
-            prev = self._last_hash.get(activity.tenant_id, GENESIS)
+            prev = last_hash.get(activity.tenant_id, GENESIS)
             row["prev_hash"] = prev
-            row["hash"] = chain_hash(prev, row)
-            row["payload"] = RawJSON(json.dumps(payload, default=_json_default))
-            self._last_hash[activity.tenant_id] = row["hash"]
+            row["hash"] = last_hash[activity.tenant_id] = chain_hash(prev, row)
             rows.append(row)
         # Was conn.execute(audit_log.insert(), rows): the same rows, stored several times faster.
         insert_many(conn, audit_log, rows)
@@ -165,7 +198,7 @@ def verify_chain(conn: sa.Connection, tenant_id: UUID, *, batch: int = 5000) -> 
     while True:
         rows = (
             conn.execute(
-                sa.select(audit_log)
+                sa.select(*AS_STORED)
                 .where(audit_log.c.tenant_id == tenant_id, audit_log.c.position > after)
                 .order_by(audit_log.c.position)
                 .limit(batch)
@@ -176,9 +209,8 @@ def verify_chain(conn: sa.Connection, tenant_id: UUID, *, batch: int = 5000) -> 
         if not rows:
             return ChainVerification(tenant_id, checked, None)
         for row in rows:
-            values = dict(row)
-            if values["prev_hash"] != prev or chain_hash(prev, values) != values["hash"]:
-                return ChainVerification(tenant_id, checked, int(values["position"]))
-            prev = values["hash"]
+            if row["prev_hash"] != prev or chain_hash(prev, row) != row["hash"]:
+                return ChainVerification(tenant_id, checked, int(row["position"]))
+            prev = row["hash"]
             checked += 1
-            after = int(values["position"])
+            after = int(row["position"])

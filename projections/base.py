@@ -16,6 +16,12 @@ class Projection(Protocol):
     version: int
     """Bump when the projection's logic changes; the runner then refuses to run until rebuilt."""
 
+    @property
+    def deferred_indexes(self) -> Sequence[sa.Index]:
+        """Indexes a rebuild drops first and creates once caught up (loading rows into a
+        table is several times faster without them); ``load`` and ``apply`` must not need them.
+        """
+
     def load(self, conn: sa.Connection) -> None:
         """(Re)load any in-memory state from the tables, as of the tracked position."""
 

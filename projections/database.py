@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,3 +52,33 @@ def create_tables(engine: Engine) -> None:
     import projections.watchers  # noqa: F401
 
     metadata.create_all(engine)
+    with engine.begin() as conn:
+        # A rebuild that stopped before its end left its deferred indexes dropped.
+        for table in metadata.sorted_tables:
+            create_indexes(conn, table.indexes)
+
+
+def clear(conn: sa.Connection, *tables: sa.Table) -> None:
+    """Delete every row of ``tables`` in ``conn``'s transaction.
+
+    PostgreSQL truncates (no dead rows for the rebuild that follows to wade through; it
+    locks the tables until the transaction ends); SQLite's unconditional DELETE already
+    truncates.
+    """
+    if conn.dialect.name == "postgresql":
+        preparer = conn.dialect.identifier_preparer
+        names = ", ".join(preparer.format_table(table) for table in tables)
+        conn.exec_driver_sql(f"TRUNCATE {names}")
+    else:
+        for table in tables:
+            conn.execute(table.delete())
+
+
+def create_indexes(conn: sa.Connection, indexes: Iterable[sa.Index]) -> None:
+    for index in indexes:
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+
+
+def drop_indexes(conn: sa.Connection, indexes: Iterable[sa.Index]) -> None:
+    for index in indexes:
+        conn.execute(sa.schema.DropIndex(index, if_exists=True))

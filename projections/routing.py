@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from projections.database import clear
 from projections.events import StoredActivity
 from projections.notifications import (
     READ_ACTION,
@@ -55,6 +56,7 @@ def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
 class RoutingProjection:
     name = "routing"
     version = 1
+    deferred_indexes: tuple[sa.Index, ...] = ()
 
     def __init__(self) -> None:
         self.index = WatcherIndex()
@@ -64,7 +66,7 @@ class RoutingProjection:
 
     def reset(self, conn: sa.Connection) -> None:
         WatcherIndex.reset(conn)
-        conn.execute(notifications.delete())
+        clear(conn, notifications)
         # The outbox keeps its rows: their delivery state says what was already published.
         self.index = WatcherIndex()
 

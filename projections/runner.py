@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from projections.base import Projection
+from projections.database import create_indexes, drop_indexes
 from projections.events import Decoder, decode_notifications
 from projections.tracking import read_position, write_position
 
@@ -116,13 +117,23 @@ class ProjectionRunner:
                 return total
 
     def rebuild(self, *, on_batch: Callable[[BatchResult], None] | None = None) -> int:
-        """Forget everything derived and replay the log from the start."""
+        """Forget everything derived and replay the log from the start.
+
+        The projection's deferred indexes are dropped for the replay and created again
+        once it has caught up; if the rebuild stops before that, the next ``setup``
+        (``create_tables``) creates them.
+        """
         with self.engine.begin() as conn:
             read_position(conn, self.name, for_update=True)
             self.projection.reset(conn)
+            drop_indexes(conn, self.projection.deferred_indexes)
             write_position(conn, self.name, 0, self.projection.version)
         self._loaded_at = None
-        return self.catch_up(on_batch=on_batch)
+        total = self.catch_up(on_batch=on_batch)
+        with self.engine.begin() as conn:
+            read_position(conn, self.name, for_update=True)
+            create_indexes(conn, self.projection.deferred_indexes)
+        return total
 
 
 # -- waking up ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from projections.audit_log import AuditLogProjection
 from projections.base import Projection
 from projections.database import create_tables, is_postgres
-from projections.events import Decoder
+from projections.events import state_decoder
 from projections.routing import RoutingProjection
 from projections.runner import BatchResult, ProjectionRunner, Wakeup, follow
 from projections.tracking import read_position, tracking
@@ -66,7 +66,7 @@ class ProjectionService:
         self.app = app
         self.engine = engine
         self.poll_interval = poll_interval
-        decode: Decoder = app.mapper.transcoder.decode
+        self.decode = decode = state_decoder(app.mapper)
         self.runners = {
             p.name: ProjectionRunner(
                 p, engine=engine, recorder=app.recorder, decode=decode, batch_size=batch_size
@@ -123,7 +123,7 @@ class ProjectionService:
         )
         if not notifications:
             return None
-        occurred: datetime = self.app.mapper.transcoder.decode(notifications[0].state)["timestamp"]
+        occurred: datetime = self.decode(notifications[0].state)["timestamp"]
         return occurred
 
     def head(self) -> int:

@@ -18,7 +18,7 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from domain.preferences import FilterMode, wants
-from projections.database import metadata
+from projections.database import clear, metadata
 from projections.events import StoredActivity
 from projections.upsert import upsert
 
@@ -491,8 +491,7 @@ class WatcherIndex:
 
     @staticmethod
     def reset(conn: sa.Connection) -> None:
-        for table in TABLES:
-            conn.execute(table.delete())
+        clear(conn, *TABLES)
 
 
 def preferences_of(index: WatcherIndex, tenant: UUID, principal: UUID) -> dict[str, Any]:

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+import json
+import math
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 import sqlalchemy as sa
 
 from activity.bootstrap import Runtime
+from activity.emit import record_activity
 from bench.projections import write_history
-from projections.audit_log import audit_log, chain_hash, verify_chain
+from domain import ActivityEnvelope
+from projections.audit_log import (
+    AS_STORED,
+    ChainVerification,
+    audit_log,
+    chain_hash,
+    verify_chain,
+)
 from projections.service import ProjectionService
 
 
@@ -82,7 +95,7 @@ def test_a_rehashed_edit_is_still_caught_at_the_next_row(
     edited = positions[5]
     with runtime.engine.begin() as conn:
         row = dict(
-            conn.execute(sa.select(audit_log).where(audit_log.c.position == edited))
+            conn.execute(sa.select(*AS_STORED).where(audit_log.c.position == edited))
             .mappings()
             .one()
         )
@@ -94,3 +107,71 @@ def test_a_rehashed_edit_is_still_caught_at_the_next_row(
         )
     with runtime.engine.connect() as conn:
         assert verify_chain(conn, tenant).first_broken_position == positions[6]
+
+
+def test_payloads_of_every_supported_kind_are_stored_as_json_and_keep_the_chain_intact(
+    runtime: Runtime,
+) -> None:
+    tenant, actor = uuid4(), uuid4()
+    payloads: list[dict[str, Any]] = [
+        {"name": "Straße ✓ 信号", "quote": 'a "b" \\ c\n\td'},
+        {"sharpe": 1e-7, "big": 1e300, "inf": math.inf, "neg": -0.0},
+        {"huge": 2**70, "count": 2**63, "tiny": -(2**64)},
+        {"at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "amount": Decimal("12.3400")},
+        {"ids": [uuid4(), uuid4()], "nested": {"deep": [{"x": None, "y": True}]}},
+        {},
+    ]
+    for payload in payloads:
+        record_activity(
+            runtime.app,
+            ActivityEnvelope(
+                tenant_id=tenant,
+                actor_principal_id=actor,
+                resource_id=uuid4(),
+                resource_type="signal",
+                action="signal.validated",
+                payload=payload,
+                delivery_channels=["resource:ü"],
+            ),
+        )
+    runtime.projections.catch_up(["audit_log"])
+    with runtime.engine.connect() as conn:
+        assert verify_chain(conn, tenant) == ChainVerification(tenant, len(payloads), None)
+        stored = (
+            conn.execute(
+                sa.select(audit_log.c.payload)
+                .where(audit_log.c.tenant_id == tenant)
+                .order_by(audit_log.c.position)
+            )
+            .scalars()
+            .all()
+        )
+    assert stored[0] == payloads[0]
+    assert stored[1] == {"sharpe": 1e-7, "big": 1e300, "inf": None, "neg": -0.0}
+    assert stored[2] == payloads[2]
+    assert stored[3] == {"at": "2026-01-02 03:04:05.000006+00:00", "amount": "12.3400"}
+    assert stored[4]["ids"] == [str(i) for i in payloads[4]["ids"]]
+
+
+def test_a_payload_rewritten_as_an_equal_value_breaks_the_chain(
+    runtime: Runtime, audited: dict[UUID, list[int]]
+) -> None:
+    # The chain covers the stored text, so even an edit that decodes to the same value shows.
+    tenant, positions = next(iter(audited.items()))
+    edited = positions[3]
+    with runtime.engine.begin() as conn:
+        text = (
+            conn.execute(sa.select(*AS_STORED).where(audit_log.c.position == edited))
+            .mappings()
+            .one()["payload"]
+        )
+        spaced = json.dumps(json.loads(text), indent=1)
+        assert json.loads(spaced) == json.loads(text)
+        assert spaced != text
+        as_json = "CAST(:text AS json)" if conn.dialect.name == "postgresql" else ":text"
+        conn.execute(
+            sa.text(f"UPDATE activity_audit_log SET payload = {as_json} WHERE position = :at"),
+            {"text": spaced, "at": edited},
+        )
+    with runtime.engine.connect() as conn:
+        assert verify_chain(conn, tenant).first_broken_position == edited

@@ -1,16 +1,18 @@
-"""The audit log's chain hash: what it covers, and that both backends' read-back agree."""
+"""The audit log's chain hash: what it covers, and the JSON text it hashes."""
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.audit_log import GENESIS, canonical, chain_hash
+from projections.audit_log import GENESIS, canonical, chain_hash, to_json
 
 
 def a_row(**overrides: Any) -> dict[str, Any]:
@@ -23,8 +25,8 @@ def a_row(**overrides: Any) -> dict[str, Any]:
         "resource_type": "signal",
         "action": "signal.promoted",
         "visibility": "resource",
-        "payload": {"stage": "live", "metrics": {"sharpe": 1.5, "drawdown": -0.1}},
-        "delivery_channels": [],
+        "payload": to_json({"stage": "live", "metrics": {"sharpe": 1.5, "drawdown": -0.1}}),
+        "delivery_channels": to_json([]),
         "correlation_id": uuid4(),
         "aggregate_id": uuid4(),
         "aggregate_version": 3,
@@ -45,21 +47,50 @@ def test_the_hash_is_the_same_whichever_way_a_backend_returns_the_timestamp() ->
     assert len(hashes) == 1
 
 
-def test_the_hash_ignores_key_order_and_the_stored_hashes_but_covers_every_other_column() -> None:
+def test_the_hash_ignores_column_order_and_the_stored_hashes_but_covers_every_other_column() -> (
+    None
+):
     row = a_row()
     reordered = dict(reversed(list(row.items())))
-    reordered["payload"] = dict(reversed(list(row["payload"].items())))
     assert chain_hash(GENESIS, row) == chain_hash(GENESIS, reordered)
     assert canonical(row) == canonical({**row, "hash": "x" * 64, "prev_hash": "y" * 64})
     for column, other in [
         ("position", 8),
-        ("action", "signal.validated"),
-        ("payload", {"stage": "paper"}),
+        ("activity_id", uuid4()),
+        ("tenant_id", uuid4()),
         ("actor_principal_id", uuid4()),
+        ("resource_id", uuid4()),
+        ("resource_type", "dataset"),
+        ("action", "signal.validated"),
+        ("visibility", "tenant"),
+        ("payload", to_json({"stage": "paper"})),
+        ("delivery_channels", to_json(["resource:x"])),
+        ("correlation_id", uuid4()),
+        ("aggregate_id", uuid4()),
+        ("aggregate_version", 4),
         ("occurred_at", row["occurred_at"] + timedelta(microseconds=1)),
     ]:
         assert chain_hash(GENESIS, {**row, column: other}) != chain_hash(GENESIS, row), column
     assert chain_hash("1" * 64, row) != chain_hash(GENESIS, row)
+
+
+def test_a_payload_edited_into_an_equal_value_still_changes_the_hash() -> None:
+    # The chain covers the stored text: reordering keys or respacing is an edit too.
+    row = a_row(payload='{"a":1,"b":2}')
+    for same_value in ('{"b":2,"a":1}', '{"a": 1, "b": 2}'):
+        assert json.loads(same_value) == json.loads(row["payload"])
+        assert chain_hash(GENESIS, {**row, "payload": same_value}) != chain_hash(GENESIS, row)
+
+
+def test_the_canonical_form_is_sorted_compact_json_of_the_columns_as_stored() -> None:
+    tenant = UUID("2cd66a72-1c20-5729-822e-e60d999f975c")
+    row = a_row(tenant_id=tenant, payload='{"z":1,"a":"é"}')
+    decoded = json.loads(canonical(row))
+    assert list(decoded) == sorted(decoded)
+    assert decoded["tenant_id"] == str(tenant)
+    assert decoded["payload"] == {"z": 1, "a": "é"}
+    assert decoded["occurred_at"] == "2025-03-01T12:30:15.123456"
+    assert b'"payload":{"z":1,"a":"\xc3\xa9"}' in canonical(row)
 
 
 _leaves = st.one_of(
@@ -87,14 +118,30 @@ _payloads = st.dictionaries(
 )
 
 
+def as_plain_json(value: Any) -> Any:
+    """What the stored JSON must decode to: ids, times and decimals as text, no infinities."""
+    if isinstance(value, dict):
+        return {k: as_plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_plain_json(v) for v in value]
+    if isinstance(value, UUID | datetime | Decimal):
+        return str(value)
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
+
+
 @given(payload=_payloads)
-def test_hashing_a_payload_as_decoded_equals_hashing_it_as_its_json_column_gives_it_back(
-    payload: dict[str, Any],
-) -> None:
-    # The audit projection hashes the decoded payload (UUIDs, datetimes...) directly;
-    # verify_chain hashes what the JSON column returns. Both must give one hash.
-    as_stored = json.loads(json.dumps(payload, default=str))
-    row = a_row()
-    assert chain_hash(GENESIS, {**row, "payload": payload}) == chain_hash(
-        GENESIS, {**row, "payload": as_stored}
-    )
+def test_a_payload_is_stored_as_strict_json_of_its_plain_values(payload: dict[str, Any]) -> None:
+    text = to_json(payload)
+    # Strict: PostgreSQL's json type refuses NaN and Infinity.
+    decoded = json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+    assert decoded == as_plain_json(payload)
+
+
+def test_integers_beyond_64_bits_are_stored_exactly() -> None:
+    assert json.loads(to_json({"n": 2**70, "m": -(2**65)})) == {"n": 2**70, "m": -(2**65)}
+
+
+def test_an_infinity_beside_a_huge_integer_is_stored_as_null() -> None:
+    assert json.loads(to_json({"n": 2**70, "x": [math.inf]})) == {"n": 2**70, "x": [None]}

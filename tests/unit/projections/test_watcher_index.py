@@ -9,7 +9,7 @@ from hypothesis import given, note, settings
 from activity.application import ActivityApplication
 from activity.testing import in_memory_application
 from domain import Resource, activity_context
-from projections.events import StoredActivity, decode_notifications
+from projections.events import StoredActivity, decode_notifications, state_decoder
 from projections.watchers import WatcherIndex
 from tests.integration.projections.histories import Driver, Op, histories
 
@@ -17,7 +17,7 @@ from tests.integration.projections.histories import Driver, Op, histories
 def stored(app: ActivityApplication) -> list[StoredActivity]:
     """The application's log as the projections decode it."""
     notifications = app.recorder.select_notifications(1, 1_000_000)
-    return decode_notifications(notifications, app.mapper.transcoder.decode)
+    return decode_notifications(notifications, state_decoder(app.mapper))
 
 
 @settings(max_examples=400, deadline=None)
