@@ -28,8 +28,14 @@ GENESIS = "0" * 64
 audit_log = sa.Table(
     "activity_audit_log",
     metadata,
-    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("activity_id", sa.Uuid, nullable=False, unique=True),
+    # INTEGER on SQLite: the key is then the rowid itself, not a second B-tree beside it.
+    sa.Column(
+        "position",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("activity_id", sa.Uuid, nullable=False),
     sa.Column("tenant_id", sa.Uuid, nullable=False),
     sa.Column("actor_principal_id", sa.Uuid, nullable=False),
     sa.Column("resource_id", sa.Uuid, nullable=False),
@@ -44,6 +50,8 @@ audit_log = sa.Table(
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # Unique by construction (activity id = aggregate id and version); checked all the same.
+    sa.Index("ux_audit_activity_id", "activity_id", unique=True),
     sa.Index("ix_audit_tenant_position", "tenant_id", "position"),
     sa.Index("ix_audit_tenant_actor", "tenant_id", "actor_principal_id", "position"),
     sa.Index("ix_audit_tenant_resource", "tenant_id", "resource_id", "position"),
@@ -145,7 +153,7 @@ class AuditLogProjection:
     version = 2
     # 2: the chain hashes the JSON columns as their stored text (orjson); 1 re-encoded them.
 
-    # Every index but the key and the unique activity id: the queries' indexes.
+    # Every index but the key: a rebuild checks the activity ids' uniqueness at its end.
     deferred_indexes = tuple(audit_log.indexes)
 
     def __init__(self) -> None:

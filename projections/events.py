@@ -6,15 +6,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import orjson
 from eventsourcing.persistence import (
+    DatetimeAsISO,
     JSONTranscoder,
     Mapper,
     Notification,
-    Transcoding,
     TranscodingNotRegisteredError,
+    UUIDAsHex,
 )
 
 from domain.aggregate import activity_id_of
@@ -60,7 +61,7 @@ def state_decoder(mapper: Mapper[Any]) -> Decoder:
     """
     transcoder, compressor, cipher = mapper.transcoder, mapper.compressor, mapper.cipher
     fast = type(transcoder) is JSONTranscoder
-    names: dict[str, Transcoding] = cast(JSONTranscoder, transcoder).names if fast else {}
+    decoders = _decoders(cast(JSONTranscoder, transcoder)) if fast else {}
 
     def decode(data: bytes) -> dict[str, Any]:
         if cipher is not None:
@@ -73,30 +74,73 @@ def state_decoder(mapper: Mapper[Any]) -> Decoder:
             except orjson.JSONDecodeError:
                 pass
             else:
-                return cast(dict[str, Any], _transcoded(parsed, names))
+                return cast(dict[str, Any], _transcoded(parsed, decoders))
         return cast(dict[str, Any], transcoder.decode(data))
 
     return decode
 
 
-def _transcoded(value: Any, names: dict[str, Transcoding]) -> Any:
-    """``value`` with every ``{"_type_": name, "_data_": data}`` object decoded, innermost first."""
+_new = object.__new__
+_set = object.__setattr__
+_UNKNOWN = SafeUUID.unknown
+
+
+def _uuid_from_hex(data: str) -> UUID:
+    """``UUID(data)`` for the 32 hex digits ``UUIDAsHex`` writes, without its parsing."""
+    if len(data) != 32:
+        return UUID(data)
+    # UUID's own fields (it forbids setattr): what UUID(hex=...) sets, minus the checks.
+    uuid = _new(UUID)
+    _set(uuid, "int", int(data, 16))
+    _set(uuid, "is_safe", _UNKNOWN)
+    return uuid
+
+
+def _decoders(transcoder: JSONTranscoder) -> dict[str, Callable[[Any], Any]]:
+    """Each transcoding's decode; the library's own UUID and datetime ones done faster."""
+    decoders: dict[str, Callable[[Any], Any]] = {}
+    for name, transcoding in transcoder.names.items():
+        if type(transcoding) is UUIDAsHex:
+            decoders[name] = _uuid_from_hex
+        elif type(transcoding) is DatetimeAsISO:
+            decoders[name] = datetime.fromisoformat
+        else:
+            decoders[name] = transcoding.decode
+    return decoders
+
+
+def _decoded(item: dict[str, Any], decoders: dict[str, Callable[[Any], Any]]) -> Any:
+    name = item["_type_"]
+    if name not in decoders:
+        msg = f"Data serialized with name {name!r} is not deserializable"
+        raise TranscodingNotRegisteredError(msg)
+    return decoders[name](item["_data_"])
+
+
+def _transcoded(value: Any, decoders: dict[str, Callable[[Any], Any]]) -> Any:
+    """``value`` with every ``{"_type_": name, "_data_": data}`` object decoded, innermost first.
+
+    Written for speed (every stored event goes through it): a transcoded object whose data
+    is a string (UUIDs, datetimes, decimals) is decoded in its parent's loop.
+    """
     if type(value) is dict:
         for key, item in value.items():
             kind = type(item)
-            if kind is dict or kind is list:
-                value[key] = _transcoded(item, names)
+            if kind is dict:
+                leaf = len(item) == 2 and type(item.get("_data_")) is str and "_type_" in item
+                if leaf:
+                    value[key] = _decoded(item, decoders)
+                    continue
+                value[key] = _transcoded(item, decoders)
+            elif kind is list:
+                value[key] = _transcoded(item, decoders)
         if len(value) == 2 and "_type_" in value and "_data_" in value:
-            name = value["_type_"]
-            if name not in names:
-                msg = f"Data serialized with name {name!r} is not deserializable"
-                raise TranscodingNotRegisteredError(msg)
-            return names[name].decode(value["_data_"])
+            return _decoded(value, decoders)
         return value
     for index, item in enumerate(value):
         kind = type(item)
         if kind is dict or kind is list:
-            value[index] = _transcoded(item, names)
+            value[index] = _transcoded(item, decoders)
     return value
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import pickle
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.compressor import ZlibCompressor
@@ -116,3 +117,17 @@ class UpperJSON(Transcoder):
 
 def test_a_custom_transcoder_decodes_its_own_state() -> None:
     assert state_decoder(Mapper(UpperJSON()))(b"abc") == {"decoded": "ABC"}
+
+
+@given(uuid=st.uuids())
+def test_a_decoded_uuid_behaves_as_the_uuid_it_was(uuid: UUID) -> None:
+    decoded = state_decoder(Mapper(a_transcoder()))(a_transcoder().encode({"id": uuid}))["id"]
+    assert type(decoded) is UUID
+    assert (decoded, hash(decoded), str(decoded), decoded.version) == (
+        uuid,
+        hash(uuid),
+        str(uuid),
+        uuid.version,
+    )
+    assert decoded.is_safe == uuid.is_safe
+    assert pickle.loads(pickle.dumps(decoded)) == uuid
