@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -77,3 +78,16 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         poll_interval=settings.projection_poll_interval,
     )
     return Runtime(settings=settings, app=app, engine=engine, projections=projections)
+
+
+def freeze_startup_objects() -> None:
+    """Call once a long-running process has booted (the CLI's commands and ``serve`` do).
+
+    What start-up built (modules, the application, the engine, their pools) lives as long
+    as the process: ``gc.freeze`` keeps the cyclic collector from scanning it again at every
+    collection. A rebuild allocates millions of short-lived objects; frozen, it runs about
+    20% faster (docs/performance.md, "Projections"). Garbage is collected first: frozen
+    objects are never freed.
+    """
+    gc.collect()
+    gc.freeze()

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from activity.bootstrap import Runtime, bootstrap, notifier_runtime
+from activity.bootstrap import Runtime, bootstrap, freeze_startup_objects, notifier_runtime
 from activity.settings import load_settings
 from notifier.cli import build_app as build_notifier_app
 from projections.metrics import ProjectionMetrics
@@ -45,6 +45,7 @@ app.add_typer(
 def _runtime() -> Runtime:
     runtime = bootstrap()
     runtime.projections.setup()
+    freeze_startup_objects()
     return runtime
 
 

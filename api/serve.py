@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from activity.bootstrap import bootstrap
+from activity.bootstrap import bootstrap, freeze_startup_objects
 from activity.settings import Settings
 from api.app import create_app
 
@@ -26,6 +26,7 @@ def serve(
     try:
         runtime.projections.setup()
         app = create_app(runtime, run_background=background)
+        freeze_startup_objects()
         uvicorn.run(
             app,
             host=host or settings.api_host,

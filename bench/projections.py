@@ -14,7 +14,6 @@ projections (resident memory sampled at every 10%), and eventsourcing's
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import shlex
@@ -36,10 +35,9 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg import sql
-from psycopg.types.json import Json
 
 from activity.application import ActivityApplication
-from activity.bootstrap import bootstrap
+from activity.bootstrap import bootstrap, freeze_startup_objects
 from activity.settings import Settings
 from domain import (
     ActivityEnvelope,
@@ -51,7 +49,7 @@ from domain import (
 )
 from domain.aggregate import ActivityAggregate, ActivityEvent
 from domain.record import ActivityRecord
-from projections.audit_log import GENESIS, audit_log, chain_hash
+from projections.audit_log import GENESIS, audit_log, chain_hash, to_json
 from projections.runner import BatchResult
 from projections.service import ProjectionService
 
@@ -384,8 +382,8 @@ def audit_row(event: ActivityEvent, position: int, last_hash: dict[UUID, str]) -
         "resource_type": event.resource_type,
         "action": event.action,
         "visibility": event.visibility,
-        "payload": json.loads(json.dumps(event.payload, default=str)),
-        "delivery_channels": list(event.delivery_channels),
+        "payload": to_json(event.payload),
+        "delivery_channels": to_json(list(event.delivery_channels)),
         "correlation_id": event.correlation_id,
         "aggregate_id": event.originator_id,
         "aggregate_version": event.originator_version,
@@ -408,13 +406,9 @@ class PostgresAuditView(PostgresTrackingRecorder):
         )
 
     def insert_row(self, row: dict[str, Any], tracking: Tracking) -> None:
-        params = {
-            **row,
-            "payload": Json(row["payload"]),
-            "delivery_channels": Json(row["delivery_channels"]),
-        }
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute(self.insert_row_statement, params, prepare=True)
+            # The JSON columns get their text as is (psycopg sends str untyped: json casts it).
+            curs.execute(self.insert_row_statement, row, prepare=True)
             self._insert_tracking(curs, tracking)
 
 
@@ -429,8 +423,6 @@ class SQLiteAuditView(SQLiteTrackingRecorder):
         params = {
             k: v.hex
             if isinstance(v, UUID)
-            else json.dumps(v)
-            if isinstance(v, dict | list)
             else v.strftime("%Y-%m-%d %H:%M:%S.%f")
             if isinstance(v, datetime)
             else v
@@ -563,6 +555,23 @@ class RssSampler:
             samples.append((samples[-1][0] + 10, rss_mib()))
 
 
+def settle(engine: sa.Engine) -> None:
+    """Start each measured phase from the same footing: what the last phase left written out.
+
+    PostgreSQL: VACUUM ANALYZE (as autovacuum would have by then), so that no side pays for
+    setting the hint bits of rows another wrote. SQLite: checkpoint and truncate the WAL.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+    else:
+        raw = engine.raw_connection()  # outside a transaction, where a checkpoint can run
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+
+
 def measure(backend: str, settings: Settings, events: int, es_events: int | None) -> Result:
     runtime = bootstrap(settings)
     try:
@@ -572,18 +581,22 @@ def measure(backend: str, settings: Settings, events: int, es_events: int | None
         service = ProjectionService(runtime.app, runtime.engine)
         service.setup()
         print(f"{backend}: {head:,} events written in {write_seconds:.1f}s", flush=True)
+        freeze_startup_objects()  # as `activity projections rebuild` does after start-up
 
+        settle(runtime.engine)
         started = time.perf_counter()
         service.rebuild(["audit_log"])
         audit_seconds = time.perf_counter() - started
         print(f"{backend}: audit_log rebuilt in {audit_seconds:.1f}s", flush=True)
 
         upto = min(head, es_events or head)
+        settle(runtime.engine)
         es_seconds = run_eventsourcing(settings, runtime.engine, upto)
         print(f"{backend}: eventsourcing projected {upto:,} in {es_seconds:.1f}s", flush=True)
         es_same = same_rows(runtime.engine, upto)
 
         sampler = RssSampler(head)
+        settle(runtime.engine)
         started = time.perf_counter()
         service.rebuild(on_batch=sampler)
         full_seconds = time.perf_counter() - started

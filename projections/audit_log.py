@@ -62,7 +62,8 @@ audit_log = sa.Table(
 
 
 HASHED = tuple(str(c.name) for c in audit_log.c if c.name not in ("prev_hash", "hash"))
-JSON_COLUMNS = frozenset(c.name for c in audit_log.c if isinstance(c.type, sa.JSON))
+JSON_COLUMNS = tuple(str(c.name) for c in audit_log.c if isinstance(c.type, sa.JSON))
+_AS_IS = tuple(name for name in HASHED if name not in (*JSON_COLUMNS, "occurred_at"))
 
 
 def _json_default(value: object) -> str:
@@ -104,17 +105,14 @@ def canonical(row: _Row) -> bytes:
     :data:`AS_STORED` reads it back), so any edit of a payload, even one that decodes
     to the same value, breaks the chain.
     """
-    fields: dict[str, Any] = {}
-    for name in HASHED:
-        value = row[name]
-        if name in JSON_COLUMNS:
-            value = orjson.Fragment(str(value))  # exactly str: orjson refuses subclasses
-        elif name == "occurred_at":
-            # SQLite hands datetimes back naive, PostgreSQL in the session's zone: hash UTC.
-            if value.tzinfo is not None:
-                value = value.astimezone(UTC).replace(tzinfo=None)
-            value = value.isoformat(timespec="microseconds")
-        fields[name] = value
+    fields = {name: row[name] for name in _AS_IS}
+    for name in JSON_COLUMNS:
+        fields[name] = orjson.Fragment(str(row[name]))  # exactly str: orjson refuses subclasses
+    occurred = row["occurred_at"]
+    # SQLite hands datetimes back naive, PostgreSQL in the session's zone: hash UTC.
+    if occurred.tzinfo is not None:
+        occurred = occurred.astimezone(UTC).replace(tzinfo=None)
+    fields["occurred_at"] = occurred.isoformat(timespec="microseconds")
     return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
 

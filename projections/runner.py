@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -85,7 +85,7 @@ class ProjectionRunner:
         )
         return decode_notifications(notifications, self.decode)
 
-    def run_batch(self, read_ahead: ReadAhead | None = None) -> BatchResult:
+    def run_batch(self, read_ahead: ReadAhead[list[StoredActivity]] | None = None) -> BatchResult:
         """Apply the next batch, or nothing; return how many activities were applied.
 
         With ``read_ahead``, the batch after this one is read while this one is applied.
@@ -147,7 +147,10 @@ class ProjectionRunner:
         return total
 
 
-class ReadAhead:
+B = TypeVar("B")
+
+
+class ReadAhead(Generic[B]):
     """Reads and decodes the next batch on a worker thread while the current one is applied.
 
     The database's share of a batch (reading the log, inserting rows, committing) then
@@ -158,21 +161,21 @@ class ReadAhead:
     what a later read would give; the rest comes in the next batch.
     """
 
-    def __init__(self, read: Callable[[int], list[StoredActivity]]) -> None:
+    def __init__(self, read: Callable[[int], B]) -> None:
         self._read = read
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="projection-read-ahead")
-        self._pending: tuple[int, Future[list[StoredActivity]]] | None = None
+        self._pending: tuple[int, Future[B]] | None = None
 
     def start(self, after: int) -> None:
         self._pending = (after, self._pool.submit(self._read, after))
 
-    def take(self, after: int) -> list[StoredActivity]:
+    def take(self, after: int) -> B:
         pending, self._pending = self._pending, None
         if pending is not None and pending[0] == after:
             return pending[1].result()  # a failed read raises here, in the batch's transaction
         return self._read(after)
 
-    def __enter__(self) -> ReadAhead:
+    def __enter__(self) -> ReadAhead[B]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -53,13 +53,17 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     processors = [
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
     ]
-    converted = [
-        [
-            value if process is None or value is None or type(value) is RawJSON else process(value)
-            for value, process in zip([row[name] for name in columns], processors, strict=True)
-        ]
-        for row in rows
-    ]
+    # Column by column: one type check per column instead of one per value.
+    values_by_column = []
+    for name, process in zip(columns, processors, strict=True):
+        values = [row[name] for row in rows]
+        if process is not None:
+            values = [
+                value if value is None or type(value) is RawJSON else process(value)
+                for value in values
+            ]
+        values_by_column.append(values)
+    converted = list(zip(*values_by_column, strict=True))
     preparer = dialect.identifier_preparer
     into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
     names = ", ".join(preparer.quote(name) for name in columns)
@@ -67,8 +71,8 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
         driver = conn.connection.driver_connection
         copy = f"COPY {into} ({names}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(copy) as stream:  # type: ignore[union-attr]
-            for values in converted:
-                stream.write_row(values)
+            for converted_row in converted:
+                stream.write_row(converted_row)
     elif dialect.name == "sqlite":
         placeholders = ", ".join("?" * len(columns))
         statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders})"  # noqa: S608
