@@ -50,9 +50,10 @@ from domain import (
 )
 from domain.aggregate import ActivityAggregate, ActivityEvent
 from domain.record import ActivityRecord
-from projections.audit_log import GENESIS, audit_log, chain_hash, to_json
+from projections.audit_log import GENESIS, audit_log, chain_hash
 from projections.runner import BatchResult
 from projections.service import ProjectionService
+from projections.upsert import to_json
 
 KINDS = ("folder", "signal", "dataset", "portfolio", "experiment")
 ROLES = ("owner", "delegator", "editor", "viewer")

@@ -8,8 +8,6 @@ breaks the chain from there on: :func:`verify_chain` finds the first broken row.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -21,7 +19,7 @@ import sqlalchemy as sa
 
 from projections.database import clear, metadata
 from projections.events import StoredActivity
-from projections.upsert import RawJSON, insert_many
+from projections.upsert import RawJSON, insert_many, to_json
 
 GENESIS = "0" * 64
 
@@ -64,34 +62,6 @@ audit_log = sa.Table(
 HASHED = tuple(str(c.name) for c in audit_log.c if c.name not in ("prev_hash", "hash"))
 JSON_COLUMNS = tuple(str(c.name) for c in audit_log.c if isinstance(c.type, sa.JSON))
 _AS_IS = tuple(name for name in HASHED if name not in (*JSON_COLUMNS, "occurred_at"))
-
-
-def _json_default(value: object) -> str:
-    return str(value)
-
-
-def to_json(value: Any) -> str:
-    """The JSON text stored in a JSON column (and hashed as stored).
-
-    UUIDs in their canonical form; datetimes, decimals and anything else as ``str()``;
-    non-ASCII text as is. Infinite floats become ``null`` (JSON has no infinity).
-    """
-    try:
-        return orjson.dumps(
-            value, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME
-        ).decode()
-    except orjson.JSONEncodeError:  # integers beyond 64 bits: the standard library has no limit
-        return json.dumps(_finite(value), default=_json_default, ensure_ascii=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class _Row(Protocol):

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from projections.database import metadata
 from projections.events import StoredActivity
+from projections.upsert import RawJSON, to_json
 
 READ_ACTION = "notification.read"
 
@@ -64,7 +65,7 @@ def inbox_rows(
             "resource_id": activity.resource_id,
             "resource_type": activity.resource_type,
             "actor_principal_id": activity.actor_principal_id,
-            "reasons": reasons,
+            "reasons": RawJSON(to_json(reasons)),
             "summary": summary,
             "correlation_id": activity.correlation_id,
             "occurred_at": activity.occurred_at,

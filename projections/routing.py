@@ -22,7 +22,7 @@ from projections.notifications import (
     summarize,
 )
 from projections.outbox import outbox
-from projections.upsert import insert_many, upsert
+from projections.upsert import RawJSON, insert_many, to_json, upsert
 from projections.watchers import WatcherIndex
 
 MESSAGE_VERSION = 1
@@ -98,12 +98,17 @@ class RoutingProjection:
                     "tenant_id": activity.tenant_id,
                     "correlation_id": activity.correlation_id,
                     "action": activity.action,
-                    "recipients": [
-                        {"principal_id": str(p), "reasons": reasons}
-                        for p, reasons in recipients.items()
-                    ],
-                    "channels": list(activity.delivery_channels),
-                    "message": message_of(activity, summary),
+                    # JSON text made here (orjson) rather than by the driver: same values.
+                    "recipients": RawJSON(
+                        to_json(
+                            [
+                                {"principal_id": str(p), "reasons": reasons}
+                                for p, reasons in recipients.items()
+                            ]
+                        )
+                    ),
+                    "channels": RawJSON(to_json(list(activity.delivery_channels))),
+                    "message": RawJSON(to_json(message_of(activity, summary))),
                     "created_at": activity.occurred_at,
                     "next_attempt_at": activity.occurred_at,
                 }

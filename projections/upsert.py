@@ -1,14 +1,16 @@
-"""One upsert for both backends (their INSERT ... ON CONFLICT dialects differ only in import)."""
+"""Bulk writes of read-model rows for both backends: ``upsert`` and ``insert_many``."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from psycopg.types.json import Json
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 
 def upsert(
@@ -19,24 +21,101 @@ def upsert(
     key: Sequence[str],
     update: Sequence[str] | None = None,
 ) -> None:
-    """Insert ``rows``; on a key conflict update ``update`` columns (default: all but the key)."""
+    """Insert ``rows``; on a key conflict update ``update`` columns (default: all but the key).
+
+    As one ``INSERT ... ON CONFLICT`` per row would, a later row of the same key wins
+    (``update`` empty: the first one does). The rows go to the driver's ``executemany``
+    directly (pipelined on PostgreSQL), without SQLAlchemy's per-row parameter handling
+    (docs/performance.md, "Projections"); values are stored as ``conn.execute`` stores them.
+    """
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    columns = update if update is not None else [c for c in rows[0] if c not in key]
-    if columns:
-        statement = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: statement.excluded[name] for name in columns},
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(key))
-    conn.execute(statement, list(rows))
+    columns = [column.name for column in table.c if column.name in rows[0]]
+    updated = update if update is not None else [c for c in columns if c not in key]
+    rows = _last_per_key(rows, key, keep_first=not updated)
+    dialect = conn.dialect
+    preparer = dialect.identifier_preparer
+    into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
+    names = ", ".join(preparer.quote(name) for name in columns)
+    keys = ", ".join(preparer.quote(name) for name in key)
+    on_conflict = (
+        f"ON CONFLICT ({keys}) DO UPDATE SET "
+        + ", ".join(f"{preparer.quote(c)} = excluded.{preparer.quote(c)}" for c in updated)
+        if updated
+        else f"ON CONFLICT ({keys}) DO NOTHING"
+    )
+    if dialect.name == "postgresql":
+        # One statement per row, pipelined by psycopg: the server works on the rows while
+        # the next are sent (a single INSERT ... SELECT FROM unnest(...) measured slower).
+        placeholders = ", ".join(["%s"] * len(columns))
+        statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
+        values = _converted(conn, table, columns, rows, json_wrapped=True)
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.executemany(statement, list(zip(*values, strict=True)))
+    elif dialect.name == "sqlite":
+        placeholders = ", ".join("?" * len(columns))
+        statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
+        values = _converted(conn, table, columns, rows, json_wrapped=False)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(statement, list(zip(*values, strict=True)))
+        finally:
+            cursor.close()
+    else:  # another database: SQLAlchemy's statement, as SQLite spells it
+        insert = sqlite.insert(table)
+        if updated:
+            insert = insert.on_conflict_do_update(
+                index_elements=list(key), set_={name: insert.excluded[name] for name in updated}
+            )
+        else:
+            insert = insert.on_conflict_do_nothing(index_elements=list(key))
+        conn.execute(insert, list(rows))
+
+
+def _last_per_key(
+    rows: Sequence[dict[str, Any]], key: Sequence[str], *, keep_first: bool
+) -> Sequence[dict[str, Any]]:
+    """One row per key (one statement cannot change a row twice), in first-seen order."""
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        row_key = tuple(row[name] for name in key)
+        if keep_first and row_key in by_key:
+            continue
+        by_key[row_key] = row
+    return rows if len(by_key) == len(rows) else list(by_key.values())
 
 
 class RawJSON(str):
     """Text that already is a value's JSON: ``insert_many`` stores it in a JSON column as is."""
+
+
+def _json_default(value: object) -> str:
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    """The JSON text stored in a JSON column (and hashed as stored).
+
+    UUIDs in their canonical form; datetimes, decimals and anything else as ``str()``;
+    non-ASCII text as is. Infinite floats become ``null`` (JSON has no infinity).
+    """
+    try:
+        return orjson.dumps(
+            value, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME
+        ).decode()
+    except orjson.JSONEncodeError:  # integers beyond 64 bits: the standard library has no limit
+        return json.dumps(_finite(value), default=_json_default, ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -52,23 +131,8 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
         return
     columns = [column.name for column in table.c if column.name in rows[0]]
     dialect = conn.dialect
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
     copy_types = _binary_copy_types(table, columns) if dialect.name == "postgresql" else None
-    # Column by column: one type check per column instead of one per value.
-    values_by_column = []
-    for name, process in zip(columns, processors, strict=True):
-        values = [row[name] for row in rows]
-        if process is not None:
-            values = [
-                value if value is None or type(value) is RawJSON else process(value)
-                for value in values
-            ]
-        if copy_types is not None and isinstance(table.c[name].type, sa.JSON):
-            # psycopg's json dumper writes what `dumps` returns: the text itself.
-            values = [Json(v, dumps=str) if type(v) is RawJSON else v for v in values]
-        values_by_column.append(values)
+    values_by_column = _converted(conn, table, columns, rows, json_wrapped=copy_types is not None)
     converted = list(zip(*values_by_column, strict=True))
     preparer = dialect.identifier_preparer
     into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
@@ -96,6 +160,35 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
             [{k: json.loads(v) if type(v) is RawJSON else v for k, v in r.items()} for r in rows],
         )
 
+
+def _converted(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    json_wrapped: bool,
+) -> list[list[Any]]:
+    """Each column's values, through the column type's bind processor (``RawJSON`` as is).
+
+    Column by column: one type check per column instead of one per value. With
+    ``json_wrapped``, ``RawJSON`` goes to psycopg as a ``Json`` whose text is itself.
+    """
+    dialect = conn.dialect
+    values_by_column = []
+    for name in columns:
+        column_type = table.c[name].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        values = [row[name] for row in rows]
+        if process is not None:
+            values = [
+                value if value is None or type(value) is RawJSON else process(value)
+                for value in values
+            ]
+        if json_wrapped and isinstance(column_type, sa.JSON):
+            values = [Json(v, dumps=str) if type(v) is RawJSON else v for v in values]
+        values_by_column.append(values)
+    return values_by_column
 
 
 # PostgreSQL's binary COPY format of each column type insert_many knows (the rest: text COPY).
