@@ -63,6 +63,11 @@ def demo() -> None:
 
     runtime = _runtime()
     try:
+        # A file from an earlier release may hold tables an older projection built.
+        stale = [status.name for status in runtime.projections.status() if status.needs_rebuild]
+        if stale:
+            console.print(f"Rebuilding {', '.join(stale)}: built by an older version of the code")
+            runtime.projections.rebuild(stale)
         run_demo(runtime, console)
     finally:
         runtime.close()

@@ -1,6 +1,7 @@
 """The README's first command: ``activity demo`` on the embedded SQLite default."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,15 @@ def test_the_demo_runs_again_on_the_same_file(tmp_path: Path) -> None:
     second = run_demo(tmp_path)
     assert second.returncode == 0, second.stderr
     assert "Audit hash chain: intact" in second.stdout
+
+
+def test_the_demo_rebuilds_tables_an_older_projection_version_built(tmp_path: Path) -> None:
+    assert run_demo(tmp_path).returncode == 0
+    database = sqlite3.connect(tmp_path / "activity.sqlite")
+    with database:
+        database.execute("UPDATE projection_tracking SET version = 1 WHERE name = 'audit_log'")
+    database.close()
+    again = run_demo(tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "Rebuilding audit_log: built by an older version of the code" in again.stdout
+    assert "Audit hash chain: intact" in again.stdout
