@@ -14,9 +14,15 @@ import domain.optaic
 import domain.record  # noqa: F401
 from activity.settings import Settings
 from domain.aggregate import ActivityAggregate, ActivityEvent
-from domain.errors import ActivityDefinitionError, ConcurrencyConflictError, NotFoundError
+from domain.errors import (
+    ActivityDefinitionError,
+    ConcurrencyConflictError,
+    DomainRuleError,
+    NotFoundError,
+)
 
 AggregateT = TypeVar("AggregateT", bound=ActivityAggregate)
+MOVED = "resource.moved"
 
 
 class ActivityApplication(Application[UUID]):
@@ -50,11 +56,47 @@ class ActivityApplication(Application[UUID]):
                 if not isinstance(event, ActivityEvent):
                     msg = f"{type(event).__qualname__} is not an activity event; it cannot be saved"
                     raise ActivityDefinitionError(msg)
+        self._refuse_cycles(objs)
         try:
             return super().save(*objs, **kwargs)
         except IntegrityError as error:
             msg = "another writer saved these aggregates first; reload and retry the command"
             raise ConcurrencyConflictError(msg) from error
+
+    def _refuse_cycles(self, objs: Sequence[Any]) -> None:
+        """Refuse to save a resource moved under itself or its own subtree.
+
+        A rule across aggregates, so checked here, where the resource tree can be walked:
+        from each moved resource's new parent up to the root, through what this save holds
+        and then the repository. (Two concurrent moves can still close a cycle together:
+        each save checks the tree as it was.)
+        """
+        moved = [
+            obj
+            for obj in objs
+            if any(getattr(e, "action", None) == MOVED for e in getattr(obj, "pending_events", ()))
+        ]
+        if not moved:
+            return
+        saving = {obj.id: obj for obj in objs if hasattr(obj, "parent_id")}
+        for resource in moved:
+            ancestor: UUID | None = resource.parent_id
+            seen: set[UUID] = set()
+            while ancestor is not None and ancestor not in seen:  # (a stored cycle: stop)
+                if ancestor == resource.id:
+                    msg = (
+                        f"resource {resource.id} cannot move under {resource.parent_id}: "
+                        "that is in its own subtree"
+                    )
+                    raise DomainRuleError(msg)
+                seen.add(ancestor)
+                node = saving.get(ancestor)
+                if node is None:
+                    try:
+                        node = self.repository.get(ancestor)
+                    except AggregateNotFoundError:
+                        break
+                ancestor = getattr(node, "parent_id", None)
 
     def get(self, aggregate_id: UUID, *, tenant_id: UUID, kind: type[AggregateT]) -> AggregateT:
         """Load an aggregate of ``kind`` in ``tenant_id``; anything else is simply not found."""

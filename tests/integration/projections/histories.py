@@ -476,7 +476,7 @@ class Driver:
         res = _pick(self.resources, op.resource)
         if res is None or res.deleted:
             return
-        # Never under itself or its own subtree (the domain does not check it; see the report).
+        # Never under itself or its own subtree (the application refuses it: test_resource_tree).
         candidates = [
             c
             for c in self.live(res.tenant_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from eventsourcing.application import Application
 from hypothesis import given, note, settings
 
 from activity.application import ActivityApplication
@@ -36,7 +37,8 @@ def test_the_watcher_index_agrees_with_the_reference_model_on_every_activity(
 
 
 def test_a_folder_moved_under_its_own_child_does_not_hang_the_watcher_index() -> None:
-    # The domain only refuses a resource as its own parent, not as its grandchild's child.
+    # The application refuses such a move now (tests/integration/test_resource_tree.py); a
+    # log written before it did may hold one. Saved here past the check, as then.
     app = in_memory_application()
     tenant, olga, sam = uuid4(), uuid4(), uuid4()
     with activity_context(tenant_id=tenant, actor_principal_id=olga):
@@ -45,7 +47,7 @@ def test_a_folder_moved_under_its_own_child_does_not_hang_the_watcher_index() ->
         app.save(folder, child)
         folder.move(child)
         folder.update(name="F2")
-        app.save(folder)
+        Application.save(app, folder)
     index = WatcherIndex()
     activities = stored(app)
     for activity in activities:
