@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
@@ -26,6 +26,9 @@ from activity.settings import load_settings
 from notifier.cli import build_app as build_notifier_app
 from projections.metrics import ProjectionMetrics
 from projections.runner import BatchResult
+
+if TYPE_CHECKING:
+    from projections.audit_log import ChainHead
 
 console = Console()
 app = typer.Typer(
@@ -168,22 +171,65 @@ def projections_status() -> None:
         runtime.close()
 
 
-@audit_app.command("verify")
-def audit_verify(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> None:
-    """Recompute a tenant's hash chain; exit 1 at the first tampered row."""
-    from projections.audit_log import verify_chain
+@audit_app.command("head")
+def audit_head(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> None:
+    """Print the tenant's latest row as POSITION:HASH, to record outside the database."""
+    from projections.audit_log import chain_head
 
     runtime = _runtime()
     try:
         runtime.projections.catch_up(["audit_log"])
         with runtime.engine.connect() as conn:
-            result = verify_chain(conn, tenant)
+            head = chain_head(conn, tenant)
+    finally:
+        runtime.close()
+    if head is None:
+        console.print("[red]no audit rows[/] for this tenant")
+        raise typer.Exit(1)
+    typer.echo(str(head))
+
+
+def _anchors(values: list[str] | None) -> list[ChainHead]:
+    from projections.audit_log import ChainHead
+
+    try:
+        return [ChainHead.parse(value) for value in values or []]
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--anchor") from None
+
+
+@audit_app.command("verify")
+def audit_verify(
+    tenant: Annotated[UUID, typer.Argument(help="Tenant id")],
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="POSITION:HASH from an earlier `activity audit head`: must still be in the "
+            "chain (catches rows deleted from its end and a history rewritten whole)."
+        ),
+    ] = None,
+) -> None:
+    """Recompute a tenant's hash chain; exit 1 at the first tampered row or lost anchor."""
+    from projections.audit_log import verify_chain
+
+    anchors = _anchors(anchor)
+    runtime = _runtime()
+    try:
+        runtime.projections.catch_up(["audit_log"])
+        with runtime.engine.connect() as conn:
+            result = verify_chain(conn, tenant, anchors=anchors)
     finally:
         runtime.close()
     if result.intact:
-        console.print(f"[green]intact[/]: {result.rows_checked} rows")
+        console.print(f"[green]intact[/]: {result.rows_checked} rows, head {result.head}")
         return
-    console.print(f"[red]broken[/] at position {result.first_broken_position}")
+    if result.first_broken_position is not None:
+        console.print(f"[red]broken[/] at position {result.first_broken_position}")
+    else:
+        console.print(
+            f"[red]broken[/]: anchor {result.unmatched_anchor} is not in the chain "
+            f"(its head is {result.head})"
+        )
     raise typer.Exit(1)
 
 

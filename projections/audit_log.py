@@ -158,19 +158,66 @@ class AuditLogProjection:
 
 
 @dataclass(frozen=True)
+class ChainHead:
+    """A row of a tenant's chain, as an auditor records it outside the database."""
+
+    position: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.position}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChainHead:
+        """``POSITION:HASH``, as ``str()`` and ``activity audit head`` write it."""
+        position, _, digest = text.partition(":")
+        if not position.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
+            msg = f"{text!r} is not an anchor: expected POSITION:HASH (64 lower-case hex digits)"
+            raise ValueError(msg)
+        return cls(int(position), digest)
+
+
+@dataclass(frozen=True)
 class ChainVerification:
     tenant_id: UUID
     rows_checked: int
     first_broken_position: int | None
+    head: ChainHead | None = None
+    """The last row checked and found intact."""
+    unmatched_anchor: ChainHead | None = None
+    """An anchor the chain no longer holds: rows deleted from its end, or rewritten whole."""
 
     @property
     def intact(self) -> bool:
-        return self.first_broken_position is None
+        return self.first_broken_position is None and self.unmatched_anchor is None
 
 
-def verify_chain(conn: sa.Connection, tenant_id: UUID, *, batch: int = 5000) -> ChainVerification:
-    """Recompute the tenant's chain; report the first row whose hash does not follow."""
-    prev, checked, after = GENESIS, 0, -1
+def chain_head(conn: sa.Connection, tenant_id: UUID) -> ChainHead | None:
+    """The tenant's latest row: record it elsewhere, then ``verify_chain(anchors=...)``."""
+    row = conn.execute(
+        sa.select(audit_log.c.position, audit_log.c.hash)
+        .where(audit_log.c.tenant_id == tenant_id)
+        .order_by(audit_log.c.position.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else ChainHead(int(row.position), row.hash)
+
+
+def verify_chain(
+    conn: sa.Connection,
+    tenant_id: UUID,
+    *,
+    batch: int = 5000,
+    anchors: Sequence[ChainHead] = (),
+) -> ChainVerification:
+    """Recompute the tenant's chain; report the first row whose hash does not follow.
+
+    The chain alone cannot tell rows deleted from its end, nor a history rewritten and
+    re-hashed from the first row on. ``anchors``, heads recorded earlier outside the
+    database (``chain_head``), can: each must still be in the chain with its hash.
+    """
+    expected = {anchor.position: anchor for anchor in anchors}
+    prev, checked, after, head = GENESIS, 0, -1, None
     while True:
         rows = (
             conn.execute(
@@ -183,10 +230,17 @@ def verify_chain(conn: sa.Connection, tenant_id: UUID, *, batch: int = 5000) -> 
             .all()
         )
         if not rows:
-            return ChainVerification(tenant_id, checked, None)
+            # Anchors still expected are past the end, or at positions the chain skips.
+            missing = min(expected.values(), key=lambda a: a.position, default=None)
+            return ChainVerification(tenant_id, checked, None, head, missing)
         for row in rows:
+            position = int(row["position"])
             if row["prev_hash"] != prev or chain_hash(prev, row) != row["hash"]:
-                return ChainVerification(tenant_id, checked, int(row["position"]))
+                return ChainVerification(tenant_id, checked, position, head)
+            anchor = expected.pop(position, None)
+            if anchor is not None and anchor.hash != row["hash"]:
+                return ChainVerification(tenant_id, checked, None, head, anchor)
             prev = row["hash"]
             checked += 1
-            after = int(row["position"])
+            after = position
+            head = ChainHead(position, prev)

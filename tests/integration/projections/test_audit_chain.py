@@ -18,9 +18,11 @@ from bench.projections import write_history
 from domain import ActivityEnvelope
 from projections.audit_log import (
     AS_STORED,
-    ChainVerification,
+    GENESIS,
+    ChainHead,
     audit_log,
     chain_hash,
+    chain_head,
     verify_chain,
 )
 from projections.service import ProjectionService
@@ -136,7 +138,8 @@ def test_payloads_of_every_supported_kind_are_stored_as_json_and_keep_the_chain_
         )
     runtime.projections.catch_up(["audit_log"])
     with runtime.engine.connect() as conn:
-        assert verify_chain(conn, tenant) == ChainVerification(tenant, len(payloads), None)
+        result = verify_chain(conn, tenant)
+        assert (result.intact, result.rows_checked) == (True, len(payloads))
         stored = (
             conn.execute(
                 sa.select(audit_log.c.payload)
@@ -175,3 +178,62 @@ def test_a_payload_rewritten_as_an_equal_value_breaks_the_chain(
         )
     with runtime.engine.connect() as conn:
         assert verify_chain(conn, tenant).first_broken_position == edited
+
+
+def test_an_anchor_catches_rows_deleted_from_the_end_that_the_chain_alone_cannot(
+    runtime: Runtime, audited: dict[UUID, list[int]]
+) -> None:
+    tenant, positions = next(iter(audited.items()))
+    with runtime.engine.connect() as conn:
+        head = chain_head(conn, tenant)
+    assert head is not None
+    assert head.position == positions[-1]
+    with runtime.engine.connect() as conn:
+        assert verify_chain(conn, tenant, anchors=[head]).intact
+    with runtime.engine.begin() as conn:
+        conn.execute(audit_log.delete().where(audit_log.c.position >= positions[-3]))
+    with runtime.engine.connect() as conn:
+        assert verify_chain(conn, tenant).intact  # what the chain alone cannot see
+        result = verify_chain(conn, tenant, anchors=[head])
+    assert not result.intact
+    assert result.unmatched_anchor == head
+    assert result.first_broken_position is None
+    assert result.head is not None
+    assert result.head.position == positions[-4]  # the last row left
+
+
+def test_an_anchor_catches_a_history_rewritten_and_rehashed_from_the_start(
+    runtime: Runtime, audited: dict[UUID, list[int]]
+) -> None:
+    tenant, positions = next(iter(audited.items()))
+    with runtime.engine.connect() as conn:
+        anchor = chain_head(conn, tenant)
+    assert anchor is not None
+    with runtime.engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(*AS_STORED).where(audit_log.c.tenant_id == tenant).order_by("position")
+        ).mappings()
+        prev = GENESIS
+        for row in [dict(r) for r in rows]:
+            if row["position"] == positions[1]:
+                row["action"] = "promotion.approved"  # the edit, then every hash recomputed
+            digest = chain_hash(prev, row)
+            conn.execute(
+                audit_log.update()
+                .where(audit_log.c.position == row["position"])
+                .values(action=row["action"], prev_hash=prev, hash=digest)
+            )
+            prev = digest
+    with runtime.engine.connect() as conn:
+        assert verify_chain(conn, tenant).intact
+        result = verify_chain(conn, tenant, anchors=[anchor])
+    assert result.unmatched_anchor == anchor
+    assert not result.intact
+
+
+def test_an_anchor_is_written_and_read_as_position_colon_hash() -> None:
+    head = ChainHead(42, "ab" * 32)
+    assert ChainHead.parse(str(head)) == head
+    for bad in ("42", f"x:{'ab' * 32}", "42:abc", f"42:{'AB' * 32}", f"-1:{'ab' * 32}"):
+        with pytest.raises(ValueError, match="POSITION:HASH"):
+            ChainHead.parse(bad)

@@ -1,0 +1,66 @@
+"""An auditor's commands: record the chain's head, later verify against it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from activity.bootstrap import bootstrap
+from activity.settings import Settings
+from domain import Resource, activity_context
+
+
+def activity(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVITY_")}
+    env.update(ACTIVITY_DATABASE_URL=f"sqlite:///{database}", COLUMNS="200")
+    command = Path(sys.executable).with_name("activity")
+    return subprocess.run(
+        [str(command), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def a_tenant_with_history(database: Path) -> UUID:
+    runtime = bootstrap(Settings(database_url=f"sqlite:///{database}"))
+    tenant = uuid4()
+    try:
+        with activity_context(tenant_id=tenant, actor_principal_id=uuid4()):
+            folder = Resource.create(resource_type="folder", name="Research")
+            runtime.app.save(folder)
+            for n in range(4):
+                folder.update(name=f"Research {n}")
+                runtime.app.save(folder)
+    finally:
+        runtime.close()
+    return tenant
+
+
+def test_a_recorded_head_catches_the_rows_deleted_after_it(tmp_path: Path) -> None:
+    database = tmp_path / "activity.sqlite"
+    tenant = a_tenant_with_history(database)
+    head = activity(database, "audit", "head", str(tenant))
+    assert head.returncode == 0, head.stderr
+    anchor = head.stdout.strip()
+    assert anchor.startswith("5:")
+
+    intact = activity(database, "audit", "verify", str(tenant), "--anchor", anchor)
+    assert intact.returncode == 0, intact.stderr
+    assert "intact: 5 rows" in intact.stdout
+
+    with sqlite3.connect(database) as conn:
+        conn.execute("DELETE FROM activity_audit_log WHERE position >= 4")
+    assert activity(database, "audit", "verify", str(tenant)).returncode == 0  # chain alone
+    lost = activity(database, "audit", "verify", str(tenant), "--anchor", anchor)
+    assert lost.returncode == 1
+    assert f"anchor {anchor} is not in the chain" in lost.stdout
+
+
+def test_a_malformed_anchor_is_a_usage_error(tmp_path: Path) -> None:
+    database = tmp_path / "activity.sqlite"
+    tenant = a_tenant_with_history(database)
+    result = activity(database, "audit", "verify", str(tenant), "--anchor", "5:nothex")
+    assert result.returncode == 2
+    assert "POSITION:HASH" in result.stderr
