@@ -57,9 +57,39 @@ def create_tables(engine: Engine) -> None:
 
     metadata.create_all(engine)
     with engine.begin() as conn:
-        # A rebuild that stopped before its end left its deferred indexes dropped.
         for table in metadata.sorted_tables:
+            add_missing_columns(conn, table)
+            # A rebuild that stopped before its end left its deferred indexes dropped.
             create_indexes(conn, table.indexes)
+
+
+class SchemaMigrationError(RuntimeError):
+    """A table lacks a column that cannot simply be added: it needs a migration."""
+
+
+def add_missing_columns(conn: sa.Connection, table: sa.Table) -> None:
+    """Add the columns declared since ``table`` was created, if each can simply be added.
+
+    A nullable column, or one with a server default, is added in place (no rewrite of the
+    rows); any other missing column is a :class:`SchemaMigrationError`.
+    """
+    existing = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+    preparer = conn.dialect.identifier_preparer
+    for column in table.columns:
+        if column.name in existing:
+            continue
+        if not column.nullable and column.server_default is None:
+            msg = (
+                f"{table.name}.{column.name} is missing and NOT NULL without a default: "
+                "it needs a migration"
+            )
+            raise SchemaMigrationError(msg)
+        spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        # (PostgreSQL: another process's setup may add it first; SQLite's BEGIN IMMEDIATE
+        # already serialises the check and the change.)
+        guard = "IF NOT EXISTS " if conn.dialect.name == "postgresql" else ""
+        into = preparer.format_table(table)
+        conn.exec_driver_sql(f"ALTER TABLE {into} ADD COLUMN {guard}{spec}")
 
 
 def clear(conn: sa.Connection, *tables: sa.Table) -> None:
