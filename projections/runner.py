@@ -262,7 +262,7 @@ def follow(
     def run_all() -> bool:
         busy = False
         for runner in runners:
-            result = runner.run_batch()
+            result = runner.run_batch(read_ahead[runner.name])
             if result.count:
                 busy = True
                 if on_batch is not None:
@@ -279,6 +279,12 @@ def follow(
         ),
         reraise=True,
     )
-    while not stop.is_set():
-        if not retrying(run_all):
-            wakeup.wait(stop)
+    # A backlog (after downtime, say) is worked through with the next batch read ahead,
+    # as catch_up does; a runner that keeps up reads nothing ahead (its batches are short).
+    with contextlib.ExitStack() as stack:
+        read_ahead = {
+            runner.name: stack.enter_context(ReadAhead(runner.read)) for runner in runners
+        }
+        while not stop.is_set():
+            if not retrying(run_all):
+                wakeup.wait(stop)
