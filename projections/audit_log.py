@@ -59,9 +59,13 @@ audit_log = sa.Table(
 )
 
 
-HASHED = tuple(str(c.name) for c in audit_log.c if c.name not in ("prev_hash", "hash"))
 JSON_COLUMNS = tuple(str(c.name) for c in audit_log.c if isinstance(c.type, sa.JSON))
-_AS_IS = tuple(name for name in HASHED if name not in (*JSON_COLUMNS, "occurred_at"))
+# The hashed columns taken as they are: all but the hashes, the JSON ones and the time.
+_AS_IS = tuple(
+    str(c.name)
+    for c in audit_log.c
+    if c.name not in ("prev_hash", "hash", "occurred_at", *JSON_COLUMNS)
+)
 
 
 class _Row(Protocol):

@@ -44,24 +44,19 @@ def upsert(
         if updated
         else f"ON CONFLICT ({keys}) DO NOTHING"
     )
-    if dialect.name == "postgresql":
-        # One statement per row, pipelined by psycopg: the server works on the rows while
-        # the next are sent (a single INSERT ... SELECT FROM unnest(...) measured slower).
-        placeholders = ", ".join(["%s"] * len(columns))
+    if dialect.name in ("postgresql", "sqlite"):
+        postgres = dialect.name == "postgresql"
+        placeholders = ", ".join(["%s" if postgres else "?"] * len(columns))
         statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
-        values = _converted(conn, table, columns, rows, json_wrapped=True)
-        driver = conn.connection.driver_connection
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.executemany(statement, list(zip(*values, strict=True)))
-    elif dialect.name == "sqlite":
-        placeholders = ", ".join("?" * len(columns))
-        statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
-        values = _converted(conn, table, columns, rows, json_wrapped=False)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(statement, list(zip(*values, strict=True)))
-        finally:
-            cursor.close()
+        values = _driver_rows(conn, table, columns, rows, json_wrapped=postgres)
+        if postgres:
+            # One statement per row, pipelined by psycopg: the server works on the rows while
+            # the next are sent (a single INSERT ... SELECT FROM unnest(...) measured slower).
+            driver = conn.connection.driver_connection
+            with driver.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.executemany(statement, values)
+        else:
+            _sqlite_executemany(conn, statement, values)
     else:  # another database: SQLAlchemy's statement, as SQLite spells it
         insert = sqlite.insert(table)
         if updated:
@@ -132,8 +127,7 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     columns = [column.name for column in table.c if column.name in rows[0]]
     dialect = conn.dialect
     copy_types = _binary_copy_types(table, columns) if dialect.name == "postgresql" else None
-    values_by_column = _converted(conn, table, columns, rows, json_wrapped=copy_types is not None)
-    converted = list(zip(*values_by_column, strict=True))
+    converted = _driver_rows(conn, table, columns, rows, json_wrapped=copy_types is not None)
     preparer = dialect.identifier_preparer
     into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
     names = ", ".join(preparer.quote(name) for name in columns)
@@ -149,11 +143,7 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     elif dialect.name == "sqlite":
         placeholders = ", ".join("?" * len(columns))
         statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders})"  # noqa: S608
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(statement, converted)
-        finally:
-            cursor.close()
+        _sqlite_executemany(conn, statement, converted)
     else:
         conn.execute(
             table.insert(),
@@ -161,15 +151,16 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
         )
 
 
-def _converted(
+def _driver_rows(
     conn: sa.Connection,
     table: sa.Table,
     columns: Sequence[str],
     rows: Sequence[dict[str, Any]],
     *,
     json_wrapped: bool,
-) -> list[list[Any]]:
-    """Each column's values, through the column type's bind processor (``RawJSON`` as is).
+) -> list[tuple[Any, ...]]:
+    """``rows`` as the driver takes them: each value through its column type's bind processor
+    (``RawJSON`` as is), in ``columns`` order.
 
     Column by column: one type check per column instead of one per value. With
     ``json_wrapped``, ``RawJSON`` goes to psycopg as a ``Json`` whose text is itself.
@@ -188,7 +179,18 @@ def _converted(
         if json_wrapped and isinstance(column_type, sa.JSON):
             values = [Json(v, dumps=str) if type(v) is RawJSON else v for v in values]
         values_by_column.append(values)
-    return values_by_column
+    return list(zip(*values_by_column, strict=True))
+
+
+def _sqlite_executemany(
+    conn: sa.Connection, statement: str, values: Sequence[tuple[Any, ...]]
+) -> None:
+    """Run ``statement`` for each row on the transaction's own sqlite3 connection."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(statement, values)
+    finally:
+        cursor.close()
 
 
 # PostgreSQL's binary COPY format of each column type insert_many knows (the rest: text COPY).
@@ -196,7 +198,6 @@ _PG_BINARY: dict[type[sa.types.TypeEngine[Any]], str] = {
     sa.BigInteger: "int8",
     sa.Integer: "int4",
     sa.Uuid: "uuid",
-    sa.Enum: "",  # a native enum type: not handled, text COPY
     sa.String: "text",
     sa.JSON: "json",
     sa.Boolean: "bool",
@@ -211,8 +212,10 @@ def _binary_copy_types(table: sa.Table, columns: Sequence[str]) -> list[str] | N
         if isinstance(column_type, sa.DateTime):
             types.append("timestamptz" if column_type.timezone else "timestamp")
             continue
-        found = next((_PG_BINARY[k] for k in type(column_type).__mro__ if k in _PG_BINARY), "")
-        if not found:
+        if isinstance(column_type, sa.Enum):  # a native enum type: not handled, text COPY
+            return None
+        found = next((_PG_BINARY[k] for k in type(column_type).__mro__ if k in _PG_BINARY), None)
+        if found is None:
             return None
         types.append(found)
     return types
