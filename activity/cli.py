@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 from uuid import UUID
 
 import typer
@@ -28,7 +29,11 @@ from projections.metrics import ProjectionMetrics
 from projections.runner import BatchResult
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from projections.audit_log import ChainHead
+
+T = TypeVar("T")
 
 console = Console()
 app = typer.Typer(
@@ -171,18 +176,23 @@ def projections_status() -> None:
         runtime.close()
 
 
+def _read_audit_log(read: Callable[[sa.Connection], T]) -> T:
+    """Catch the audit log up with the event store, then ``read`` it."""
+    runtime = _runtime()
+    try:
+        runtime.projections.catch_up(["audit_log"])
+        with runtime.engine.connect() as conn:
+            return read(conn)
+    finally:
+        runtime.close()
+
+
 @audit_app.command("head")
 def audit_head(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> None:
     """Print the tenant's latest row as POSITION:HASH, to record outside the database."""
     from projections.audit_log import chain_head
 
-    runtime = _runtime()
-    try:
-        runtime.projections.catch_up(["audit_log"])
-        with runtime.engine.connect() as conn:
-            head = chain_head(conn, tenant)
-    finally:
-        runtime.close()
+    head = _read_audit_log(lambda conn: chain_head(conn, tenant))
     if head is None:
         console.print("[red]no audit rows[/] for this tenant")
         raise typer.Exit(1)
@@ -213,13 +223,7 @@ def audit_verify(
     from projections.audit_log import verify_chain
 
     anchors = _anchors(anchor)
-    runtime = _runtime()
-    try:
-        runtime.projections.catch_up(["audit_log"])
-        with runtime.engine.connect() as conn:
-            result = verify_chain(conn, tenant, anchors=anchors)
-    finally:
-        runtime.close()
+    result = _read_audit_log(lambda conn: verify_chain(conn, tenant, anchors=anchors))
     if result.intact:
         console.print(f"[green]intact[/]: {result.rows_checked} rows, head {result.head}")
         return
