@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
-from activity.application import ActivityApplication
-from activity.settings import Settings, load_settings
-from domain.payload import PayloadPolicy, configure_policy
-from notifier.config import DeliveryMode, NotifierConfig
-from notifier.runtime import NotifierRuntime, choose_publisher
-from projections.database import create_engine
-from projections.service import ProjectionService
+from optaic_activity.domain.payload import PayloadPolicy, configure_policy
+from optaic_activity.notifier.config import DeliveryMode, NotifierConfig
+from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
+from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.service import ProjectionService
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.settings import Settings, load_settings
 
 
 @dataclass

@@ -10,20 +10,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
 
-from activity.bootstrap import Runtime
-from api.auth import JwtVerifier, TokenVerifier
-from api.background import BackgroundWorkers
-from api.body_limit import BodyLimitMiddleware
-from api.deps import known_query_parameters
-from api.openapi import build_openapi
-from api.page import mount_page
-from api.problems import install_problem_handlers
-from api.routes import activities, audit, inbox, preferences, realtime, subscriptions
+from optaic_activity.api.auth import JwtVerifier, TokenVerifier
+from optaic_activity.api.body_limit import BodyLimitMiddleware
+from optaic_activity.api.deps import known_query_parameters
+from optaic_activity.api.openapi import build_openapi
+from optaic_activity.api.page import mount_page
+from optaic_activity.api.problems import install_problem_handlers
+from optaic_activity.api.routes import (
+    activities,
+    audit,
+    inbox,
+    preferences,
+    realtime,
+    subscriptions,
+)
+from optaic_activity.bootstrap import Runtime
 
 ROUTERS = (
     preferences.router,
@@ -79,17 +85,24 @@ def openapi_document() -> dict[str, Any]:
     return _routes_app().openapi()
 
 
+class Workers(Protocol):
+    """What runs beside the API while it is up (``entrypoints.background.BackgroundWorkers``)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 def create_app(
-    runtime: Runtime, *, verifier: TokenVerifier | None = None, run_background: bool = False
+    runtime: Runtime, *, verifier: TokenVerifier | None = None, workers: Workers | None = None
 ) -> FastAPI:
     """The API over one runtime. ``verifier``: how bearer tokens are checked (default: HS256
-    JWTs with ``ACTIVITY_API_TOKEN_SECRET``). ``run_background``: also run the projection
-    runner and the notifier worker while the app is up (its lifespan starts and stops them).
+    JWTs with ``ACTIVITY_API_TOKEN_SECRET``). ``workers``: started and stopped by the app's
+    lifespan (``activity serve`` hands it the projection runner and the notifier).
     """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        workers = BackgroundWorkers(runtime) if run_background else None
         if workers is not None:
             workers.start()
         try:

@@ -19,8 +19,8 @@ from uuid import UUID
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 
-from api.schemas import AuditEntry
-from projections.queries import AuditFilter, iter_audit
+from optaic_activity.api.schemas import AuditEntry
+from optaic_activity.projections.queries import AuditFilter, iter_audit
 
 EXPORT_PAGE_SIZE = 500
 CHUNK_BYTES = 64 * 1024

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import jwt
 
-from activity.settings import Settings
+from optaic_activity.settings import Settings
 
 ALGORITHM = "HS256"
 AUDITOR = "auditor"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PAYLOAD_TOO_LARGE, problem_response
+from optaic_activity.api.problems import PAYLOAD_TOO_LARGE, problem_response
 
 
 class BodyLimitMiddleware:

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.problems import KINDS, PROBLEM_MEDIA_TYPE
-from api.schemas import Problem
+from optaic_activity.api.problems import KINDS, PROBLEM_MEDIA_TYPE
+from optaic_activity.api.schemas import Problem
 
 PROBLEM_REF = "#/components/schemas/Problem"
 

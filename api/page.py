@@ -1,6 +1,6 @@
 """The live activity page: ``GET /`` and its assets under ``/static/``.
 
-The page (``web/index.html``, ``web/app.js``, ``web/style.css``: plain JS, no build step)
+The page (``index.html``, ``web/app.js``, ``web/style.css``: plain JS, no build step)
 signs in with the caller's API bearer token, reads the feed and the inbox from this API and
 receives new notifications from Centrifugo through centrifuge-js, whose browser bundle is
 served from ``web/node_modules/centrifuge/dist/`` (``npm ci --prefix web`` installs it).
@@ -11,15 +11,18 @@ updates. Only the files listed in ``ASSETS`` are served: nothing else of ``web/`
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from activity.bootstrap import Runtime
+import optaic_activity.web
+from optaic_activity.bootstrap import Runtime
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(str(files(optaic_activity.web)))
+"""The live page's files: package data of ``optaic_activity.web`` (wheel and checkout alike)."""
 BUNDLE = Path("node_modules/centrifuge/dist/centrifuge.js")
 ASSETS: dict[str, Path] = {
     "app.js": Path("app.js"),

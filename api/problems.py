@@ -30,8 +30,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from api.schemas import FieldError, Problem
-from domain.errors import (
+from optaic_activity.api.schemas import FieldError, Problem
+from optaic_activity.domain.errors import (
     ActivityError,
     ConcurrencyConflictError,
     DomainRuleError,
@@ -41,7 +41,7 @@ from domain.errors import (
     PayloadPolicyError,
     TenantMismatchError,
 )
-from projections.queries import InvalidCursorError
+from optaic_activity.projections.queries import InvalidCursorError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:optaic:activity:problem:"

@@ -23,9 +23,9 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from activity.application import ActivityApplication
-from activity.settings import Settings
-from domain import Resource, activity_context
+from optaic_activity.domain import Resource, activity_context
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.settings import Settings
 
 UPDATES = 4
 

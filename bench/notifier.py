@@ -37,18 +37,23 @@ import psutil
 from cent import CentError
 from sqlalchemy.engine import Engine
 
-from activity.bootstrap import bootstrap
-from activity.settings import Settings
-from domain import Resource, activity_context, activity_id_of
-from notifier.config import NotifierConfig
-from notifier.failures import Failure, combine, exception_failure
-from notifier.message import Broadcast
-from notifier.publisher import CentrifugoApi, CentrifugoPublisher, Outcome, Publisher
-from notifier.runtime import tune_gc_for_a_worker_process
-from notifier.worker import OutboxWorker
-from projections.database import create_engine
-from projections.outbox import outbox
-from projections.service import ProjectionService
+from optaic_activity.bootstrap import bootstrap
+from optaic_activity.domain import Resource, activity_context, activity_id_of
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.failures import Failure, combine, exception_failure
+from optaic_activity.notifier.message import Broadcast
+from optaic_activity.notifier.publisher import (
+    CentrifugoApi,
+    CentrifugoPublisher,
+    Outcome,
+    Publisher,
+)
+from optaic_activity.notifier.runtime import tune_gc_for_a_worker_process
+from optaic_activity.notifier.worker import OutboxWorker
+from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.outbox import outbox
+from optaic_activity.projections.service import ProjectionService
+from optaic_activity.settings import Settings
 from tests.integration.notifier.realtime import PersonalInbox
 from tests.support.services import CentrifugoServer, PostgresServer
 from tests.unit.notifier.factories import insert_rows, outbox_values

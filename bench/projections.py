@@ -37,10 +37,8 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg import sql
 
-from activity.application import ActivityApplication
-from activity.bootstrap import bootstrap, freeze_startup_objects
-from activity.settings import Settings
-from domain import (
+from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
+from optaic_activity.domain import (
     ActivityEnvelope,
     NotificationPreferences,
     Resource,
@@ -48,12 +46,14 @@ from domain import (
     Subscription,
     activity_context,
 )
-from domain.aggregate import ActivityAggregate, ActivityEvent
-from domain.record import ActivityRecord
-from projections.audit_log import GENESIS, audit_log, chain_hash
-from projections.runner import BatchResult
-from projections.service import ProjectionService
-from projections.upsert import to_json
+from optaic_activity.domain.aggregate import ActivityAggregate, ActivityEvent
+from optaic_activity.domain.record import ActivityRecord
+from optaic_activity.projections.audit_log import GENESIS, audit_log, chain_hash
+from optaic_activity.projections.runner import BatchResult
+from optaic_activity.projections.service import ProjectionService
+from optaic_activity.projections.upsert import to_json
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.settings import Settings
 
 KINDS = ("folder", "signal", "dataset", "portfolio", "experiment")
 ROLES = ("owner", "delegator", "editor", "viewer")

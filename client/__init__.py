@@ -12,7 +12,7 @@ Results are the API's own pydantic models (``api.schemas``); errors are typed
 (``client.errors``). Guide: docs/client.md.
 """
 
-from api.schemas import (
+from optaic_activity.api.schemas import (
     Activity,
     ActivityPage,
     AuditEntry,
@@ -26,8 +26,8 @@ from api.schemas import (
     RealtimeToken,
     Subscription,
 )
-from client.async_client import ActivityClient
-from client.errors import (
+from optaic_activity.client.async_client import ActivityClient
+from optaic_activity.client.errors import (
     ActivityClientError,
     ApiError,
     BadRequest,
@@ -41,7 +41,7 @@ from client.errors import (
     UnexpectedResponse,
     ValidationFailed,
 )
-from client.sync_client import SyncActivityClient
+from optaic_activity.client.sync_client import SyncActivityClient
 
 __all__ = [
     "Activity",

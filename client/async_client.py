@@ -14,7 +14,7 @@ from uuid import UUID
 import httpx
 from typing_extensions import Unpack
 
-from api.schemas import (
+from optaic_activity.api.schemas import (
     ActivityPage,
     AuditEntry,
     AuditPage,
@@ -26,8 +26,8 @@ from api.schemas import (
     ScopeName,
     Subscription,
 )
-from client import operations as op
-from client.errors import TransportError
+from optaic_activity.client import operations as op
+from optaic_activity.client.errors import TransportError
 
 T = TypeVar("T")
 

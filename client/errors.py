@@ -19,7 +19,7 @@ from __future__ import annotations
 import httpx
 from pydantic import ValidationError
 
-from api.schemas import Problem
+from optaic_activity.api.schemas import Problem
 
 
 class ActivityClientError(Exception):

@@ -15,7 +15,7 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from api.schemas import (
+from optaic_activity.api.schemas import (
     ActivityPage,
     AuditFilters,
     AuditPage,
@@ -28,7 +28,7 @@ from api.schemas import (
     Subscription,
     SubscriptionList,
 )
-from client.errors import UnexpectedResponse, error_for
+from optaic_activity.client.errors import UnexpectedResponse, error_for
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -3,8 +3,8 @@
 Imports only the standard library, pydantic and eventsourcing's domain layer.
 """
 
-from domain.actions import CATALOG, ActionCatalog, ActionSpec, validate_action_name
-from domain.aggregate import (
+from optaic_activity.domain.actions import CATALOG, ActionCatalog, ActionSpec, validate_action_name
+from optaic_activity.domain.aggregate import (
     ActivityAggregate,
     ActivityCreatedEvent,
     ActivityEvent,
@@ -14,9 +14,14 @@ from domain.aggregate import (
     creates,
     mutator,
 )
-from domain.context import ActivityContext, activity_context, current_context, workflow
-from domain.envelope import ActivityEnvelope, Visibility
-from domain.errors import (
+from optaic_activity.domain.context import (
+    ActivityContext,
+    activity_context,
+    current_context,
+    workflow,
+)
+from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
+from optaic_activity.domain.errors import (
     ActivityDefinitionError,
     ActivityError,
     BinaryPayloadError,
@@ -33,9 +38,9 @@ from domain.errors import (
     UnknownActionError,
     UnsupportedPayloadValueError,
 )
-from domain.payload import PayloadPolicy, apply_changes, changes_between
-from domain.preferences import FilterMode, wants
-from domain.resources import (
+from optaic_activity.domain.payload import PayloadPolicy, apply_changes, changes_between
+from optaic_activity.domain.preferences import FilterMode, wants
+from optaic_activity.domain.resources import (
     NotificationPreferences,
     Resource,
     ResourceAggregate,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from threading import Lock
 
-from domain.errors import InvalidActionError, UnknownActionError
+from optaic_activity.domain.errors import InvalidActionError, UnknownActionError
 
 ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 

@@ -34,16 +34,16 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.domain import AggregateEvent, BaseAggregate, MetaAggregate
 from eventsourcing.utils import get_topic, register_topic, resolve_topic
 
-from domain.actions import CATALOG
-from domain.context import current_context, note_emitting
-from domain.envelope import ActivityEnvelope, Visibility
-from domain.errors import (
+from optaic_activity.domain.actions import CATALOG
+from optaic_activity.domain.context import current_context, note_emitting
+from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
+from optaic_activity.domain.errors import (
     ActivityDefinitionError,
     ActivityError,
     TenantMismatchError,
     UnknownActionError,
 )
-from domain.payload import Payload, current_policy
+from optaic_activity.domain.payload import Payload, current_policy
 
 P = ParamSpec("P")
 A = TypeVar("A", bound="ActivityAggregate")

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from domain.errors import MissingActivityContextError
+from optaic_activity.domain.errors import MissingActivityContextError
 
 if TYPE_CHECKING:
-    from domain.aggregate import ActivityAggregate
+    from optaic_activity.domain.aggregate import ActivityAggregate
 
 
 @dataclass(frozen=True)

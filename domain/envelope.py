@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.actions import validate_action_name
+from optaic_activity.domain.actions import validate_action_name
 
 
 class Visibility(StrEnum):

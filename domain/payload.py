@@ -18,7 +18,7 @@ from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
-from domain.errors import (
+from optaic_activity.domain.errors import (
     BinaryPayloadError,
     PayloadTooLargeError,
     SecretInPayloadError,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
-from domain.errors import InvalidPatternError
+from optaic_activity.domain.errors import InvalidPatternError
 
 
 class FilterMode(StrEnum):

@@ -12,10 +12,10 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.utils import register_topic
 
-from domain.actions import CATALOG
-from domain.aggregate import ActivityAggregate, ActivityCreatedEvent, ActivitySpec
-from domain.envelope import ActivityEnvelope, Visibility
-from domain.payload import current_policy
+from optaic_activity.domain.actions import CATALOG
+from optaic_activity.domain.aggregate import ActivityAggregate, ActivityCreatedEvent, ActivitySpec
+from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
+from optaic_activity.domain.payload import current_policy
 
 _IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:optaic-activity:idempotency")
 

@@ -6,12 +6,18 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain.aggregate import ActivityAggregate, activity, creates, mutator, require_current_tenant
-from domain.context import current_context
-from domain.envelope import Visibility
-from domain.errors import DomainRuleError
-from domain.payload import Changes, Payload, apply_changes, changes_between
-from domain.preferences import FilterMode, validate_preferences
+from optaic_activity.domain.aggregate import (
+    ActivityAggregate,
+    activity,
+    creates,
+    mutator,
+    require_current_tenant,
+)
+from optaic_activity.domain.context import current_context
+from optaic_activity.domain.envelope import Visibility
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.payload import Changes, Payload, apply_changes, changes_between
+from optaic_activity.domain.preferences import FilterMode, validate_preferences
 
 
 class Role(StrEnum):

@@ -4,15 +4,15 @@ Reads the outbox table of `projections`; imports nothing of `activity` (which mo
 `notifier.cli.build_app`) nor of `domain`.
 """
 
-from notifier.channels import NOTIFICATIONS_NAMESPACE, personal_channel
-from notifier.config import DeliveryMode, NotifierConfig
-from notifier.failures import Failure, FailureKind, PublisherMisconfigured
-from notifier.message import Broadcast, MalformedOutboxRow, OutboxRow
-from notifier.metrics import NotifierMetrics, projection_lag_gauge
-from notifier.publisher import CentrifugoPublisher, ConsolePublisher, Publisher
-from notifier.runtime import NotifierRuntime, choose_publisher
-from notifier.tokens import mint_connection_token
-from notifier.worker import BatchReport, OutboxWorker
+from optaic_activity.notifier.channels import NOTIFICATIONS_NAMESPACE, personal_channel
+from optaic_activity.notifier.config import DeliveryMode, NotifierConfig
+from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured
+from optaic_activity.notifier.message import Broadcast, MalformedOutboxRow, OutboxRow
+from optaic_activity.notifier.metrics import NotifierMetrics, projection_lag_gauge
+from optaic_activity.notifier.publisher import CentrifugoPublisher, ConsolePublisher, Publisher
+from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
+from optaic_activity.notifier.tokens import mint_connection_token
+from optaic_activity.notifier.worker import BatchReport, OutboxWorker
 
 __all__ = [
     "NOTIFICATIONS_NAMESPACE",

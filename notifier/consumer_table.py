@@ -33,13 +33,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from notifier.backoff import RetryDelays
-from notifier.config import NotifierConfig
-from notifier.message import MalformedOutboxRow, OutboxRow, plan
-from notifier.metrics import NotifierMetrics
-from notifier.outbox_store import Clock, delivered_channels, utc_now
-from projections.database import is_postgres
-from projections.outbox import DEAD, PENDING, SENT, outbox
+from optaic_activity.notifier.backoff import RetryDelays
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.message import MalformedOutboxRow, OutboxRow, plan
+from optaic_activity.notifier.metrics import NotifierMetrics
+from optaic_activity.notifier.outbox_store import Clock, delivered_channels, utc_now
+from optaic_activity.projections.database import is_postgres
+from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: int = logging.INFO, *, json_lines: bool = False) -> None:
-    """Log the ``notifier`` package to stderr (a worker process's own logging setup)."""
+    """Log the notifier package to stderr (a worker process's own logging setup)."""
     handler = logging.StreamHandler()
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logger = logging.getLogger("notifier")
+    logger = logging.getLogger("optaic_activity.notifier")
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False

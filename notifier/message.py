@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from notifier.channels import PERSONAL_PREFIX, canonical_principal, is_personal_channel
+from optaic_activity.notifier.channels import (
+    PERSONAL_PREFIX,
+    canonical_principal,
+    is_personal_channel,
+)
 
 MESSAGE_VERSION = 1
 MESSAGE_V1_FIELDS = (

@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from notifier.message import OutboxRow
-from projections.outbox import DEAD, PENDING, SENT, outbox
+from optaic_activity.notifier.message import OutboxRow
+from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
 
 Clock = Callable[[], datetime]
 

@@ -19,7 +19,7 @@ from cent.exceptions import CentNetworkError
 from rich.console import Console
 from rich.markup import escape
 
-from notifier.failures import (
+from optaic_activity.notifier.failures import (
     Failure,
     PublisherMisconfigured,
     api_failure,
@@ -27,7 +27,7 @@ from notifier.failures import (
     exception_failure,
     not_a_centrifugo_reply,
 )
-from notifier.message import Broadcast
+from optaic_activity.notifier.message import Broadcast
 
 Outcome = Failure | None
 """None: delivered to every channel of the broadcast."""

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
-from notifier.config import NotifierConfig
-from notifier.publisher import CentrifugoPublisher, ConsolePublisher, Publisher
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.publisher import CentrifugoPublisher, ConsolePublisher, Publisher
 
 
 @dataclass

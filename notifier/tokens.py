@@ -13,7 +13,7 @@ from uuid import UUID
 
 import jwt
 
-from notifier.channels import canonical_principal
+from optaic_activity.notifier.channels import canonical_principal
 
 ALGORITHM = "HS256"
 MAX_TTL = timedelta(days=1)

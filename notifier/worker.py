@@ -42,13 +42,26 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from notifier.backoff import RetryDelays
-from notifier.config import NotifierConfig
-from notifier.failures import Failure, FailureKind, PublisherMisconfigured, combine
-from notifier.message import Broadcast, DeliveryPlan, MalformedOutboxRow, OutboxRow, plan
-from notifier.metrics import NotifierMetrics
-from notifier.outbox_store import Claim, Clock, DeadLetter, OutboxStore, Retry, utc_now
-from notifier.publisher import Outcome, Publisher
+from optaic_activity.notifier.backoff import RetryDelays
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured, combine
+from optaic_activity.notifier.message import (
+    Broadcast,
+    DeliveryPlan,
+    MalformedOutboxRow,
+    OutboxRow,
+    plan,
+)
+from optaic_activity.notifier.metrics import NotifierMetrics
+from optaic_activity.notifier.outbox_store import (
+    Claim,
+    Clock,
+    DeadLetter,
+    OutboxStore,
+    Retry,
+    utc_now,
+)
+from optaic_activity.notifier.publisher import Outcome, Publisher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -17,9 +17,9 @@ from uuid import UUID
 import orjson
 import sqlalchemy as sa
 
-from projections.database import clear, metadata
-from projections.events import StoredActivity
-from projections.upsert import RawJSON, insert_many, to_json
+from optaic_activity.projections.database import clear, metadata
+from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.upsert import RawJSON, insert_many, to_json
 
 GENESIS = "0" * 64
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from projections.events import StoredActivity
+from optaic_activity.projections.events import StoredActivity
 
 
 class Projection(Protocol):

@@ -49,11 +49,11 @@ def is_postgres(engine: Engine) -> bool:
 
 def create_tables(engine: Engine) -> None:
     # Import the read-model modules so that their tables are on the metadata.
-    import projections.audit_log
-    import projections.notifications
-    import projections.outbox
-    import projections.tracking
-    import projections.watchers  # noqa: F401
+    import optaic_activity.projections.audit_log
+    import optaic_activity.projections.notifications
+    import optaic_activity.projections.outbox
+    import optaic_activity.projections.tracking
+    import optaic_activity.projections.watchers  # noqa: F401
 
     metadata.create_all(engine)
     with engine.begin() as conn:

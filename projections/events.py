@@ -18,7 +18,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-from domain.aggregate import activity_id_of
+from optaic_activity.domain.aggregate import activity_id_of
 
 
 @dataclass(frozen=True, slots=True)

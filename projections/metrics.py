@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from projections.service import ProjectionService
+from optaic_activity.projections.service import ProjectionService
 
 
 class ProjectionMetrics:

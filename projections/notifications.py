@@ -12,9 +12,9 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from projections.database import metadata
-from projections.events import StoredActivity
-from projections.upsert import RawJSON, to_json
+from optaic_activity.projections.database import metadata
+from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.upsert import RawJSON, to_json
 
 READ_ACTION = "notification.read"
 

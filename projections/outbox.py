@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from projections.database import metadata
+from optaic_activity.projections.database import metadata
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 

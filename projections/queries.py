@@ -17,10 +17,10 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from domain.preferences import validate_patterns
-from projections.audit_log import audit_log
-from projections.notifications import notifications
-from projections.watchers import resources, role_bindings
+from optaic_activity.domain.preferences import validate_patterns
+from optaic_activity.projections.audit_log import audit_log
+from optaic_activity.projections.notifications import notifications
+from optaic_activity.projections.watchers import resources, role_bindings
 
 MAX_LIMIT = 1000
 

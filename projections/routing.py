@@ -12,18 +12,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from projections.database import clear
-from projections.events import StoredActivity
-from projections.notifications import (
+from optaic_activity.projections.database import clear
+from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.notifications import (
     READ_ACTION,
     apply_read_marks,
     inbox_rows,
     notifications,
     summarize,
 )
-from projections.outbox import outbox
-from projections.upsert import RawJSON, insert_many, to_json, upsert
-from projections.watchers import WatcherIndex
+from optaic_activity.projections.outbox import outbox
+from optaic_activity.projections.upsert import RawJSON, insert_many, to_json, upsert
+from optaic_activity.projections.watchers import WatcherIndex
 
 MESSAGE_VERSION = 1
 _OUTBOX_CONTENT = (

@@ -27,10 +27,10 @@ from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from projections.base import Projection
-from projections.database import create_indexes, drop_indexes
-from projections.events import Decoder, StoredActivity, decode_notifications
-from projections.tracking import read_position, write_position
+from optaic_activity.projections.base import Projection
+from optaic_activity.projections.database import create_indexes, drop_indexes
+from optaic_activity.projections.events import Decoder, StoredActivity, decode_notifications
+from optaic_activity.projections.tracking import read_position, write_position
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,14 @@ from typing import Any, Protocol
 from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 
-from projections.audit_log import AuditLogProjection
-from projections.base import Projection
-from projections.database import create_tables, is_postgres
-from projections.events import state_decoder
-from projections.routing import RoutingProjection
-from projections.runner import BatchResult, ProjectionRunner, Wakeup, follow
-from projections.tracking import read_position, tracking
-from projections.upsert import upsert
+from optaic_activity.projections.audit_log import AuditLogProjection
+from optaic_activity.projections.base import Projection
+from optaic_activity.projections.database import create_tables, is_postgres
+from optaic_activity.projections.events import state_decoder
+from optaic_activity.projections.routing import RoutingProjection
+from optaic_activity.projections.runner import BatchResult, ProjectionRunner, Wakeup, follow
+from optaic_activity.projections.tracking import read_position, tracking
+from optaic_activity.projections.upsert import upsert
 
 
 class EventSource(Protocol):

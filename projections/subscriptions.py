@@ -10,8 +10,8 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from domain.preferences import FilterMode
-from projections.watchers import preferences, resources, subscriptions
+from optaic_activity.domain.preferences import FilterMode
+from optaic_activity.projections.watchers import preferences, resources, subscriptions
 
 
 def active_subscriptions(

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from projections.database import metadata
-from projections.upsert import upsert
+from optaic_activity.projections.database import metadata
+from optaic_activity.projections.upsert import upsert
 
 tracking = sa.Table(
     "projection_tracking",

@@ -17,10 +17,10 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from domain.preferences import FilterMode, wants
-from projections.database import clear, metadata
-from projections.events import StoredActivity
-from projections.upsert import upsert
+from optaic_activity.domain.preferences import FilterMode, wants
+from optaic_activity.projections.database import clear, metadata
+from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.upsert import upsert
 
 SUBSCRIBER, OWNER, DELEGATOR = "subscriber", "owner", "delegator"
 DELEGATING_ROLES = frozenset({"owner", "delegator"})

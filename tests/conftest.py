@@ -15,9 +15,9 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from activity.application import ActivityApplication  # noqa: E402
-from activity.bootstrap import bootstrap  # noqa: E402
-from activity.settings import Settings  # noqa: E402
+from optaic_activity.bootstrap import bootstrap  # noqa: E402
+from optaic_activity.service.application import ActivityApplication  # noqa: E402
+from optaic_activity.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

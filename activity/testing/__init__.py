@@ -1,5 +1,5 @@
 """Testing support for service engineers: an in-memory application and an activity recorder."""
 
-from activity.testing.recorder import ActivityRecorder, in_memory_application
+from optaic_activity.testing.recorder import ActivityRecorder, in_memory_application
 
 __all__ = ["ActivityRecorder", "in_memory_application"]

@@ -11,9 +11,9 @@ from uuid import uuid4
 
 import pytest
 
-from activity.application import ActivityApplication
-from activity.testing.recorder import ActivityRecorder, in_memory_application
-from domain.context import ActivityContext, activity_context
+from optaic_activity.domain.context import ActivityContext, activity_context
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.testing.recorder import ActivityRecorder, in_memory_application
 
 
 @pytest.fixture

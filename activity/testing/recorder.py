@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from typing import Any, cast
 from uuid import UUID
 
-from activity.application import ActivityApplication
-from activity.settings import Settings
-from domain.aggregate import ActivityEvent
+from optaic_activity.domain.aggregate import ActivityEvent
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.settings import Settings
 
 
 def in_memory_application() -> ActivityApplication:

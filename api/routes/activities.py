@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import Caller, Cursor, Limit, ReadConnection
-from api.openapi import errors
-from api.problems import invalid_field
-from api.schemas import Activity, ActivityPage
-from projections.queries import query_feed
+from optaic_activity.api.deps import Caller, Cursor, Limit, ReadConnection
+from optaic_activity.api.openapi import errors
+from optaic_activity.api.problems import invalid_field
+from optaic_activity.api.schemas import Activity, ActivityPage
+from optaic_activity.projections.queries import query_feed
 
 router = APIRouter(tags=["activities"])
 

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.audit_export import MEDIA_TYPES, export_response
-from api.deps import Auditor, Cursor, Limit, RuntimeDep
-from api.openapi import errors
-from api.problems import invalid_field
-from api.schemas import AuditEntry, AuditFilters, AuditPage, ExportFormat
-from domain.preferences import validate_patterns
-from projections.queries import AuditFilter, query_audit
+from optaic_activity.api.audit_export import MEDIA_TYPES, export_response
+from optaic_activity.api.deps import Auditor, Cursor, Limit, RuntimeDep
+from optaic_activity.api.openapi import errors
+from optaic_activity.api.problems import invalid_field
+from optaic_activity.api.schemas import AuditEntry, AuditFilters, AuditPage, ExportFormat
+from optaic_activity.domain.preferences import validate_patterns
+from optaic_activity.projections.queries import AuditFilter, query_audit
 
 router = APIRouter(tags=["audit"])
 

@@ -6,11 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from activity.inbox import mark_read
-from api.deps import Caller, Cursor, Limit, ReadConnection, RuntimeDep, command
-from api.openapi import errors
-from api.schemas import InboxPage, MarkRead, MarkReadResult, Notification, ReadPositions, ReadUpTo
-from projections.queries import query_inbox, unread_count
+from optaic_activity.api.deps import Caller, Cursor, Limit, ReadConnection, RuntimeDep, command
+from optaic_activity.api.openapi import errors
+from optaic_activity.api.schemas import (
+    InboxPage,
+    MarkRead,
+    MarkReadResult,
+    Notification,
+    ReadPositions,
+    ReadUpTo,
+)
+from optaic_activity.projections.queries import query_inbox, unread_count
+from optaic_activity.service.inbox import mark_read
 
 router = APIRouter(tags=["notifications"])
 

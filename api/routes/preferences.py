@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from activity.commands import set_preferences
-from api.deps import Caller, ReadConnection, RuntimeDep, command
-from api.openapi import errors
-from api.problems import invalid_field
-from api.schemas import Preferences, PreferencesUpdate
-from projections.subscriptions import preferences_for
+from optaic_activity.api.deps import Caller, ReadConnection, RuntimeDep, command
+from optaic_activity.api.openapi import errors
+from optaic_activity.api.problems import invalid_field
+from optaic_activity.api.schemas import Preferences, PreferencesUpdate
+from optaic_activity.projections.subscriptions import preferences_for
+from optaic_activity.service.commands import set_preferences
 
 router = APIRouter(tags=["notifications"])
 

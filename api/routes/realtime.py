@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter
 
-from api.deps import Caller, RuntimeDep
-from api.openapi import errors
-from api.problems import REALTIME_UNAVAILABLE, ApiProblem
-from api.schemas import RealtimeToken
-from notifier.channels import personal_channel
-from notifier.tokens import mint_connection_token
+from optaic_activity.api.deps import Caller, RuntimeDep
+from optaic_activity.api.openapi import errors
+from optaic_activity.api.problems import REALTIME_UNAVAILABLE, ApiProblem
+from optaic_activity.api.schemas import RealtimeToken
+from optaic_activity.notifier.channels import personal_channel
+from optaic_activity.notifier.tokens import mint_connection_token
 
 router = APIRouter(tags=["realtime"])
 

@@ -6,13 +6,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
-from activity.commands import revoke_subscription, subscribe
-from api.deps import Caller, ReadConnection, RuntimeDep, command
-from api.openapi import errors
-from api.problems import NOT_FOUND, ApiProblem
-from api.schemas import Subscription, SubscriptionCreate, SubscriptionList
-from domain.errors import NotFoundError, TenantMismatchError
-from projections.subscriptions import active_subscriptions
+from optaic_activity.api.deps import Caller, ReadConnection, RuntimeDep, command
+from optaic_activity.api.openapi import errors
+from optaic_activity.api.problems import NOT_FOUND, ApiProblem
+from optaic_activity.api.schemas import Subscription, SubscriptionCreate, SubscriptionList
+from optaic_activity.domain.errors import NotFoundError, TenantMismatchError
+from optaic_activity.projections.subscriptions import active_subscriptions
+from optaic_activity.service.commands import revoke_subscription, subscribe
 
 router = APIRouter(tags=["subscriptions"])
 

@@ -15,19 +15,30 @@ imports it for that). One module per area of the catalog:
 ``docs/action-catalog.md`` lists which command emits each action.
 """
 
-from domain.aggregate import ActivityAggregate
-from domain.optaic.core import STAGE_ORDER, Dataset, DatasetStatus, Signal, SignalStage
-from domain.optaic.experiments import Experiment
-from domain.optaic.monitoring import Monitor, MonitorStatus, Severity
-from domain.optaic.pipelines import (
+from optaic_activity.domain.aggregate import ActivityAggregate
+from optaic_activity.domain.optaic.core import (
+    STAGE_ORDER,
+    Dataset,
+    DatasetStatus,
+    Signal,
+    SignalStage,
+)
+from optaic_activity.domain.optaic.experiments import Experiment
+from optaic_activity.domain.optaic.monitoring import Monitor, MonitorStatus, Severity
+from optaic_activity.domain.optaic.pipelines import (
     PipelineDefinition,
     PipelineDefinitionStatus,
     PipelineInstance,
     PipelineRunStatus,
 )
-from domain.optaic.portfolio import Portfolio, PortfolioStatus
-from domain.optaic.promotion import GuardrailResult, Promotion, PromotionStatus, run_promotion
-from domain.optaic.runs import (
+from optaic_activity.domain.optaic.portfolio import Portfolio, PortfolioStatus
+from optaic_activity.domain.optaic.promotion import (
+    GuardrailResult,
+    Promotion,
+    PromotionStatus,
+    run_promotion,
+)
+from optaic_activity.domain.optaic.runs import (
     RUN_KINDS,
     Backtest,
     Inference,

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.aggregate import ActivityAggregate
-from domain.errors import DomainRuleError
-from domain.payload import Changes
+from optaic_activity.domain.aggregate import ActivityAggregate
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.payload import Changes
 
 Metrics = dict[str, float]
 """Computed numbers (``{"sharpe": 1.4, "max_drawdown": -0.12}``); ints are accepted too."""

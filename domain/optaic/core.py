@@ -7,10 +7,16 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.aggregate import activity, creates
-from domain.errors import DomainRuleError
-from domain.optaic.common import Metrics, error_summary, metrics_of, require_text, transitions
-from domain.resources import ResourceAggregate
+from optaic_activity.domain.aggregate import activity, creates
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.optaic.common import (
+    Metrics,
+    error_summary,
+    metrics_of,
+    require_text,
+    transitions,
+)
+from optaic_activity.domain.resources import ResourceAggregate
 
 
 class SignalStage(StrEnum):

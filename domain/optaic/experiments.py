@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from domain.aggregate import activity, creates
-from domain.errors import DomainRuleError
-from domain.optaic.common import Metrics, require_text
-from domain.optaic.runs import RunLifecycle, RunStatus
-from domain.payload import Changes, apply_changes
-from domain.resources import ResourceAggregate
+from optaic_activity.domain.aggregate import activity, creates
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.optaic.common import Metrics, require_text
+from optaic_activity.domain.optaic.runs import RunLifecycle, RunStatus
+from optaic_activity.domain.payload import Changes, apply_changes
+from optaic_activity.domain.resources import ResourceAggregate
 
 MACRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from uuid import UUID
 
-from domain.aggregate import activity, creates, mutator
-from domain.errors import DomainRuleError
-from domain.optaic.common import Metrics, metrics_of, require_text, transitions
-from domain.resources import ResourceAggregate
+from optaic_activity.domain.aggregate import activity, creates, mutator
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.optaic.common import Metrics, metrics_of, require_text, transitions
+from optaic_activity.domain.resources import ResourceAggregate
 
 
 class Severity(StrEnum):

@@ -12,17 +12,17 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.aggregate import activity, creates, require_current_tenant
-from domain.context import current_context, workflow
-from domain.errors import DomainRuleError
-from domain.optaic.common import (
+from optaic_activity.domain.aggregate import activity, creates, require_current_tenant
+from optaic_activity.domain.context import current_context, workflow
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.optaic.common import (
     Metrics,
     error_summary,
     metrics_of,
     require_text,
     transitions,
 )
-from domain.resources import ResourceAggregate
+from optaic_activity.domain.resources import ResourceAggregate
 
 
 class PipelineDefinitionStatus(StrEnum):

@@ -7,9 +7,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.aggregate import activity, creates
-from domain.errors import DomainRuleError
-from domain.optaic.common import (
+from optaic_activity.domain.aggregate import activity, creates
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.optaic.common import (
     Metrics,
     apply_mapping_changes,
     mapping_changes,
@@ -17,8 +17,8 @@ from domain.optaic.common import (
     require_text,
     transitions,
 )
-from domain.payload import Changes
-from domain.resources import ResourceAggregate
+from optaic_activity.domain.payload import Changes
+from optaic_activity.domain.resources import ResourceAggregate
 
 
 class PortfolioStatus(StrEnum):

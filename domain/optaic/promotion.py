@@ -18,12 +18,18 @@ from contextlib import contextmanager
 from enum import StrEnum
 from uuid import UUID
 
-from domain.aggregate import ActivityAggregate, activity, creates, mutator, require_current_tenant
-from domain.context import activity_context, current_context, workflow
-from domain.errors import DomainRuleError
-from domain.optaic.common import require_text, transitions
-from domain.optaic.core import Signal
-from domain.payload import Payload
+from optaic_activity.domain.aggregate import (
+    ActivityAggregate,
+    activity,
+    creates,
+    mutator,
+    require_current_tenant,
+)
+from optaic_activity.domain.context import activity_context, current_context, workflow
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.optaic.common import require_text, transitions
+from optaic_activity.domain.optaic.core import Signal
+from optaic_activity.domain.payload import Payload
 
 
 class PromotionStatus(StrEnum):

@@ -17,9 +17,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
-from domain.aggregate import activity, creates, mutator
-from domain.errors import ActivityDefinitionError
-from domain.optaic.common import (
+from optaic_activity.domain.aggregate import activity, creates, mutator
+from optaic_activity.domain.errors import ActivityDefinitionError
+from optaic_activity.domain.optaic.common import (
     Metrics,
     error_summary,
     metrics_of,
@@ -27,7 +27,7 @@ from domain.optaic.common import (
     seconds_since,
     transitions,
 )
-from domain.resources import ResourceAggregate
+from optaic_activity.domain.resources import ResourceAggregate
 
 
 class RunStatus(StrEnum):

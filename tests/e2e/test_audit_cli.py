@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from activity.bootstrap import bootstrap
-from activity.settings import Settings
-from domain import Resource, activity_context
+from optaic_activity.bootstrap import bootstrap
+from optaic_activity.domain import Resource, activity_context
+from optaic_activity.settings import Settings
 
 
 def activity(database: Path, *args: str) -> subprocess.CompletedProcess[str]:

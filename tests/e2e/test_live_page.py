@@ -1,8 +1,9 @@
 """The live page in headless Chromium against the real app, store, notifier and Centrifugo.
 
 The app runs with uvicorn in a thread of this process, with its in-process projection runner
-and notifier worker (``run_background=True``); the browser is Debian's Chromium driven by
-Playwright (``executable_path``: Playwright's own browsers are never downloaded). Bob edits
+and notifier worker (``workers=BackgroundWorkers(runtime)``); the browser is
+Debian's Chromium driven by Playwright (``executable_path``: Playwright's own browsers are
+never downloaded). Bob edits
 Alice's folder through the domain; the test reads the notification off Alice's page.
 A missing Chromium (or Centrifugo) FAILS these tests: a green run means they ran.
 """
@@ -23,12 +24,13 @@ from fastapi import FastAPI
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 from pydantic import SecretStr
 
-from activity.bootstrap import Runtime, bootstrap
-from activity.settings import Settings
-from api.app import create_app
-from api.auth import mint_api_token
-from api.page import WEB_DIR, bundle_installed, mount_page
-from domain import Resource, RoleBinding, activity_context
+from optaic_activity.api.app import create_app
+from optaic_activity.api.auth import mint_api_token
+from optaic_activity.api.page import WEB_DIR, bundle_installed, mount_page
+from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.domain import Resource, RoleBinding, activity_context
+from optaic_activity.entrypoints.background import BackgroundWorkers
+from optaic_activity.settings import Settings
 from tests.support.services import CentrifugoServer, free_port
 
 pytestmark = pytest.mark.centrifugo
@@ -113,7 +115,7 @@ def site(store_settings: Settings, centrifugo_server: CentrifugoServer) -> Itera
     runtime = bootstrap(settings)
     runtime.projections.setup()
     try:
-        with LiveServer(create_app(runtime, run_background=True)) as server:
+        with LiveServer(create_app(runtime, workers=BackgroundWorkers(runtime))) as server:
             yield Site(url=server.url, runtime=runtime)
     finally:
         runtime.close()

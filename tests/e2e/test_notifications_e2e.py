@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from activity.bootstrap import bootstrap
-from activity.settings import Settings
-from domain import Resource, activity_context, activity_id_of
-from notifier.config import NotifierConfig
-from notifier.publisher import CentrifugoPublisher
-from notifier.worker import OutboxWorker
-from projections.database import create_engine
-from projections.service import ProjectionService
+from optaic_activity.bootstrap import bootstrap
+from optaic_activity.domain import Resource, activity_context, activity_id_of
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.publisher import CentrifugoPublisher
+from optaic_activity.notifier.worker import OutboxWorker
+from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.service import ProjectionService
+from optaic_activity.settings import Settings
 from tests.integration.notifier.realtime import PersonalInbox
 from tests.support.services import CentrifugoServer
 

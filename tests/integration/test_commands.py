@@ -4,10 +4,16 @@ from uuid import uuid4
 
 import pytest
 
-from activity.application import ActivityApplication
-from activity.commands import revoke_subscription, set_preferences, subscribe
-from activity.testing import ActivityRecorder
-from domain import DomainRuleError, InvalidPatternError, NotFoundError, Resource, activity_context
+from optaic_activity.domain import (
+    DomainRuleError,
+    InvalidPatternError,
+    NotFoundError,
+    Resource,
+    activity_context,
+)
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.service.commands import revoke_subscription, set_preferences, subscribe
+from optaic_activity.testing import ActivityRecorder
 
 
 def test_a_principal_subscribes_and_revokes_their_own_subscription(

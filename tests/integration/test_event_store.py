@@ -7,17 +7,7 @@ from uuid import UUID, uuid4
 import pytest
 import sqlalchemy as sa
 
-from activity.application import ActivityApplication
-from activity.emit import (
-    record_activity,
-    record_activity_with_outbox,
-    tx_activity,
-    tx_activity_sync,
-)
-from activity.retry import retry_on_conflict
-from activity.settings import Settings
-from activity.testing import ActivityRecorder
-from domain import (
+from optaic_activity.domain import (
     ActivityDefinitionError,
     ActivityEnvelope,
     ConcurrencyConflictError,
@@ -30,7 +20,17 @@ from domain import (
     UnknownActionError,
     activity_context,
 )
-from domain.aggregate import ActivityEvent
+from optaic_activity.domain.aggregate import ActivityEvent
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.service.emit import (
+    record_activity,
+    record_activity_with_outbox,
+    tx_activity,
+    tx_activity_sync,
+)
+from optaic_activity.service.retry import retry_on_conflict
+from optaic_activity.settings import Settings
+from optaic_activity.testing import ActivityRecorder
 
 
 def envelope(tenant: UUID, actor: UUID, **overrides: object) -> ActivityEnvelope:

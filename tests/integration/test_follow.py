@@ -8,9 +8,9 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from activity.bootstrap import Runtime, bootstrap
-from activity.settings import Settings
-from domain import Resource, activity_context
+from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.domain import Resource, activity_context
+from optaic_activity.settings import Settings
 
 
 @pytest.fixture

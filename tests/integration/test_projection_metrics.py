@@ -2,10 +2,10 @@ from uuid import uuid4
 
 from prometheus_client import generate_latest
 
-from activity.bootstrap import bootstrap
-from activity.settings import Settings
-from domain import Resource, activity_context
-from projections.metrics import ProjectionMetrics
+from optaic_activity.bootstrap import bootstrap
+from optaic_activity.domain import Resource, activity_context
+from optaic_activity.projections.metrics import ProjectionMetrics
+from optaic_activity.settings import Settings
 
 
 def test_lag_is_reported_in_events_and_seconds_until_caught_up(store_settings: Settings) -> None:

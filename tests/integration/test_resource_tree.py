@@ -6,8 +6,8 @@ from uuid import uuid4
 
 import pytest
 
-from activity.application import ActivityApplication
-from domain import DomainRuleError, Resource, activity_context
+from optaic_activity.domain import DomainRuleError, Resource, activity_context
+from optaic_activity.service.application import ActivityApplication
 
 
 def log_length(app: ActivityApplication) -> int:

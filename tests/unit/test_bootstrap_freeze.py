@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from activity.bootstrap import freeze_startup_objects
+from optaic_activity.bootstrap import freeze_startup_objects
 
 
 class Cycle:

@@ -16,12 +16,12 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from activity.bootstrap import Runtime, bootstrap
-from activity.settings import Settings
-from activity.testing import ActivityRecorder
-from api.app import create_app
-from api.auth import mint_api_token
-from domain import Resource, RoleBinding, activity_context
+from optaic_activity.api.app import create_app
+from optaic_activity.api.auth import mint_api_token
+from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.domain import Resource, RoleBinding, activity_context
+from optaic_activity.settings import Settings
+from optaic_activity.testing import ActivityRecorder
 
 API_SECRET = "api-secret-for-tests-only-0123456789abcdef"
 CENTRIFUGO_SECRET = "centrifugo-secret-for-tests-0123456789"

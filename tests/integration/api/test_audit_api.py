@@ -12,9 +12,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-import api.audit_export
-from activity.bootstrap import Runtime
-from domain import Resource, activity_context
+import optaic_activity.api.audit_export
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import Resource, activity_context
 from tests.integration.api.conftest import ClientFor, World
 
 pytestmark = pytest.mark.anyio
@@ -120,7 +120,7 @@ async def test_exports_stream_every_matching_entry_as_an_attachment(
     fmt: str,
 ) -> None:
     world, _, _ = audited
-    monkeypatch.setattr(api.audit_export, "EXPORT_PAGE_SIZE", 2)  # several pages
+    monkeypatch.setattr(optaic_activity.api.audit_export, "EXPORT_PAGE_SIZE", 2)  # several pages
     expected = await _all_pages(client_for, world, action="resource.*")
     async with client_for(world.auditor) as http:
         # limit and cursor do not apply to exports: every matching row comes
@@ -154,7 +154,7 @@ async def test_exports_stream_every_matching_entry_as_an_attachment(
 async def test_an_empty_csv_export_is_just_its_header(world: World, client_for: ClientFor) -> None:
     async with client_for(world.auditor) as http:
         answer = await http.get("/audit", params={"format": "csv", "actor": str(uuid4())})
-    assert answer.text.splitlines() == [",".join(api.audit_export.CSV_COLUMNS)]
+    assert answer.text.splitlines() == [",".join(optaic_activity.api.audit_export.CSV_COLUMNS)]
 
 
 BAD_AUDIT_QUERIES: list[tuple[dict[str, str], list[str]]] = [

@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from activity.bootstrap import Runtime
-from activity.testing import ActivityRecorder
-from api.app import create_app
-from api.auth import InvalidTokenError, Principal, mint_api_token
+from optaic_activity.api.app import create_app
+from optaic_activity.api.auth import InvalidTokenError, Principal, mint_api_token
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.testing import ActivityRecorder
 from tests.integration.api.conftest import API_SECRET, BASE_URL, ClientFor, World
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ from uuid import uuid4
 import httpx
 from fastapi import FastAPI
 
-from activity.bootstrap import Runtime
-from domain import Resource, RoleBinding, activity_context
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import Resource, RoleBinding, activity_context
 from tests.integration.api.asgi import SyncASGITransport
 from tests.integration.api.conftest import BASE_URL, Caller, edit
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-import client
-from activity.bootstrap import Runtime
-from client import ActivityClient, SyncActivityClient
+from optaic_activity import client
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.client import ActivityClient, SyncActivityClient
 from tests.integration.api.asgi import SyncASGITransport
 from tests.integration.api.conftest import BASE_URL, Caller, World, edit
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import api.routes.activities
-import api.routes.preferences
-from activity.bootstrap import Runtime
-from activity.testing import ActivityRecorder
-from domain import ConcurrencyConflictError
+import optaic_activity.api.routes.activities
+import optaic_activity.api.routes.preferences
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import ConcurrencyConflictError
+from optaic_activity.testing import ActivityRecorder
 from tests.integration.api.conftest import ClientFor, World
 
 pytestmark = pytest.mark.anyio
@@ -94,7 +94,7 @@ async def test_a_bug_is_a_500_problem_that_reveals_nothing(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("password=hunter2 at db-7")
 
-    monkeypatch.setattr(api.routes.activities, "query_feed", broken)
+    monkeypatch.setattr(optaic_activity.api.routes.activities, "query_feed", broken)
     async with client_for(world.vic, raise_app_exceptions=False) as http:
         answer = await http.get("/activities")
     assert answer.status_code == 500
@@ -113,7 +113,7 @@ async def test_a_concurrent_change_that_outlasts_the_retries_is_a_409(
     def conflicted(*_: object, **__: object) -> None:
         raise ConcurrencyConflictError("another writer saved these aggregates first")
 
-    monkeypatch.setattr(api.routes.preferences, "set_preferences", conflicted)
+    monkeypatch.setattr(optaic_activity.api.routes.preferences, "set_preferences", conflicted)
     async with client_for(world.vic) as http:
         answer = await http.put("/notifications/preferences", json={"filter_mode": "all"})
     assert answer.status_code == 409

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from activity.bootstrap import Runtime
-from activity.testing import ActivityRecorder
-from projections.queries import encode_cursor
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.projections.queries import encode_cursor
+from optaic_activity.testing import ActivityRecorder
 from tests.integration.api.conftest import ClientFor, World, edit
 
 pytestmark = pytest.mark.anyio

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.app import openapi_document
+from optaic_activity.api.app import openapi_document
 from tests.integration.api.conftest import World
 
 MAX_EXAMPLES = 30

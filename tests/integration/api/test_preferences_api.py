@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from activity.testing import ActivityRecorder
+from optaic_activity.testing import ActivityRecorder
 from tests.integration.api.conftest import ClientFor, World
 
 pytestmark = pytest.mark.anyio

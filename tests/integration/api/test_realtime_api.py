@@ -10,8 +10,8 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
-from activity.bootstrap import Runtime
-from api.app import create_app
+from optaic_activity.api.app import create_app
+from optaic_activity.bootstrap import Runtime
 from tests.integration.api.conftest import (
     BASE_URL,
     CENTRIFUGO_SECRET,

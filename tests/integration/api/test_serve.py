@@ -16,10 +16,11 @@ import anyio
 import httpx
 import pytest
 
-from activity.bootstrap import Runtime
-from activity.settings import Settings
-from api.app import create_app
-from domain import Resource, activity_context
+from optaic_activity.api.app import create_app
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import Resource, activity_context
+from optaic_activity.entrypoints.background import BackgroundWorkers
+from optaic_activity.settings import Settings
 from tests.integration.api.conftest import API_SECRET, BASE_URL, Caller
 
 ACTIVITY = Path(sys.executable).with_name("activity")
@@ -33,7 +34,7 @@ def _background_threads() -> set[str]:
 async def test_the_apps_lifespan_runs_the_projection_runner_and_the_notifier_then_stops_them(
     runtime: Runtime,
 ) -> None:
-    app = create_app(runtime, run_background=True)
+    app = create_app(runtime, workers=BackgroundWorkers(runtime))
     auditor = Caller(uuid4(), roles=("auditor",))
     headers = {"Authorization": f"Bearer {auditor.token}"}
     transport = httpx.ASGITransport(app)

@@ -6,9 +6,9 @@ from uuid import uuid4
 
 import pytest
 
-from activity.bootstrap import Runtime
-from activity.testing import ActivityRecorder
-from domain import Resource, activity_context
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import Resource, activity_context
+from optaic_activity.testing import ActivityRecorder
 from tests.integration.api.conftest import ClientFor, World
 
 pytestmark = pytest.mark.anyio

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 
-from activity.settings import Settings
 from bench.projections import measure, report
+from optaic_activity.settings import Settings
 
 
 def test_the_benchmark_measures_both_sides_on_the_same_rows(store_settings: Settings) -> None:

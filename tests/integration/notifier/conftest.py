@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from projections.database import create_engine
-from projections.outbox import outbox
+from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.outbox import outbox
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),

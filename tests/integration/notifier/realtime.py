@@ -18,8 +18,8 @@ from cent import PublishRequest
 from centrifuge import Client as RealtimeClient
 from centrifuge import SubscriptionEventHandler
 
-from notifier.channels import personal_channel
-from notifier.tokens import mint_connection_token
+from optaic_activity.notifier.channels import personal_channel
+from optaic_activity.notifier.tokens import mint_connection_token
 from tests.support.services import CentrifugoServer
 
 TIMEOUT = 20.0

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from notifier.failures import FailureKind, PublisherMisconfigured
-from notifier.message import Broadcast
-from notifier.publisher import CentrifugoPublisher
+from optaic_activity.notifier.failures import FailureKind, PublisherMisconfigured
+from optaic_activity.notifier.message import Broadcast
+from optaic_activity.notifier.publisher import CentrifugoPublisher
 from tests.integration.notifier.realtime import PersonalInbox
 from tests.support.services import CentrifugoServer, free_port
 

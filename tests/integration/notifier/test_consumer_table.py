@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from notifier.config import NotifierConfig
-from notifier.consumer_table import ConsumerTableRelay, create_consumer_table
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.consumer_table import ConsumerTableRelay, create_consumer_table
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
 from tests.support.services import CentrifugoServer
 from tests.unit.notifier.factories import insert_rows, outbox_state, outbox_values

@@ -20,10 +20,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from notifier.config import NotifierConfig
-from notifier.publisher import CentrifugoPublisher
-from notifier.worker import OutboxWorker
-from projections.outbox import outbox
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.publisher import CentrifugoPublisher
+from optaic_activity.notifier.worker import OutboxWorker
+from optaic_activity.projections.outbox import outbox
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
 from tests.support.services import CentrifugoServer
 from tests.unit.notifier.factories import insert_rows, outbox_state, outbox_values

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from notifier.config import NotifierConfig
-from notifier.outbox_store import OutboxStore
-from notifier.worker import BatchReport, OutboxWorker
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.outbox_store import OutboxStore
+from optaic_activity.notifier.worker import BatchReport, OutboxWorker
 from tests.unit.notifier.factories import (
     FakeClock,
     ScriptedPublisher,

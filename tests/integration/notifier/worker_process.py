@@ -20,12 +20,12 @@ from typing import Any
 
 from rich.console import Console
 
-from notifier.cli import build_app
-from notifier.config import NotifierConfig
-from notifier.message import Broadcast
-from notifier.publisher import CentrifugoPublisher, Outcome, Publisher
-from notifier.runtime import NotifierRuntime
-from projections.database import create_engine
+from optaic_activity.entrypoints.notifier_cli import build_app
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.message import Broadcast
+from optaic_activity.notifier.publisher import CentrifugoPublisher, Outcome, Publisher
+from optaic_activity.notifier.runtime import NotifierRuntime
+from optaic_activity.projections.database import create_engine
 
 
 class MisbehavingPublisher:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from activity.bootstrap import Runtime, bootstrap
-from activity.settings import Settings
+from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.settings import Settings
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ from uuid import UUID, uuid4
 
 from hypothesis import strategies as st
 
-from activity.application import ActivityApplication
-from activity.emit import record_activity
-from domain import (
+from optaic_activity.domain import (
     ActivityEnvelope,
     ActivityEvent,
     DomainRuleError,
@@ -32,7 +30,9 @@ from domain import (
     TenantMismatchError,
     activity_context,
 )
-from domain.aggregate import ActivityAggregate
+from optaic_activity.domain.aggregate import ActivityAggregate
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.service.emit import record_activity
 from tests.integration.projections.reference_model import ReferenceModel
 
 KINDS = ("folder", "signal", "dataset")

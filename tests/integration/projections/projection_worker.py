@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import sys
 
-from activity.bootstrap import bootstrap
-from activity.settings import Settings
-from projections.service import ProjectionService
+from optaic_activity.bootstrap import bootstrap
+from optaic_activity.projections.service import ProjectionService
+from optaic_activity.settings import Settings
 
 
 def main(argv: list[str]) -> int:

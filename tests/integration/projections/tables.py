@@ -9,11 +9,16 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from projections.audit_log import audit_log
-from projections.notifications import notifications
-from projections.outbox import outbox
-from projections.tracking import tracking
-from projections.watchers import preferences, resources, role_bindings, subscriptions
+from optaic_activity.projections.audit_log import audit_log
+from optaic_activity.projections.notifications import notifications
+from optaic_activity.projections.outbox import outbox
+from optaic_activity.projections.tracking import tracking
+from optaic_activity.projections.watchers import (
+    preferences,
+    resources,
+    role_bindings,
+    subscriptions,
+)
 
 Rows = list[tuple[Any, ...]]
 

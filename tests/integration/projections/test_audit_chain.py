@@ -12,11 +12,10 @@ from uuid import UUID, uuid4
 import pytest
 import sqlalchemy as sa
 
-from activity.bootstrap import Runtime
-from activity.emit import record_activity
 from bench.projections import write_history
-from domain import ActivityEnvelope
-from projections.audit_log import (
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import ActivityEnvelope
+from optaic_activity.projections.audit_log import (
     AS_STORED,
     GENESIS,
     ChainHead,
@@ -25,7 +24,8 @@ from projections.audit_log import (
     chain_head,
     verify_chain,
 )
-from projections.service import ProjectionService
+from optaic_activity.projections.service import ProjectionService
+from optaic_activity.service.emit import record_activity
 
 
 def tenants_and_positions(runtime: Runtime) -> dict[UUID, list[int]]:

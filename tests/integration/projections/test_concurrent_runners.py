@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from activity.bootstrap import Runtime, bootstrap
 from bench.projections import write_history
-from projections.audit_log import AuditLogProjection
-from projections.base import Projection
-from projections.routing import RoutingProjection
-from projections.service import ProjectionService
+from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.projections.audit_log import AuditLogProjection
+from optaic_activity.projections.base import Projection
+from optaic_activity.projections.routing import RoutingProjection
+from optaic_activity.projections.service import ProjectionService
 from tests.integration.projections.tables import Rows, snapshot
 
 EVENTS = 800

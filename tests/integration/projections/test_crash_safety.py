@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from activity.bootstrap import Runtime
 from bench.projections import write_history
-from projections.audit_log import audit_log
-from projections.notifications import notifications
-from projections.outbox import outbox
-from projections.tracking import read_position
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.projections.audit_log import audit_log
+from optaic_activity.projections.notifications import notifications
+from optaic_activity.projections.outbox import outbox
+from optaic_activity.projections.tracking import read_position
 from tests.integration.projections.tables import snapshot
 
 ROOT = Path(__file__).resolve().parents[3]

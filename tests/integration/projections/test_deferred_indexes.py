@@ -7,12 +7,12 @@ from collections.abc import Sequence
 import pytest
 import sqlalchemy as sa
 
-from activity.bootstrap import Runtime
 from bench.projections import write_history
-from projections.audit_log import AuditLogProjection, audit_log, verify_chain
-from projections.database import metadata
-from projections.events import StoredActivity
-from projections.service import ProjectionService
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.projections.audit_log import AuditLogProjection, audit_log, verify_chain
+from optaic_activity.projections.database import metadata
+from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.service import ProjectionService
 
 
 def index_names(runtime: Runtime, table: sa.Table) -> set[str]:

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from activity.bootstrap import Runtime
-from activity.emit import record_activity
-from domain import (
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import (
     ActivityEnvelope,
     NotificationPreferences,
     Resource,
@@ -17,6 +16,7 @@ from domain import (
     Subscription,
     activity_context,
 )
+from optaic_activity.service.emit import record_activity
 from tests.integration.projections.tables import as_outbox, inbox, outbox_recipients
 
 SCENARIO = Path("/work/shared/scenarios/watchers-guide-flow.json")

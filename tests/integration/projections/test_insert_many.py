@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from activity.bootstrap import Runtime
-from projections.upsert import RawJSON, insert_many, upsert
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.projections.upsert import RawJSON, insert_many, upsert
 
 TRICKY = [
     "plain",

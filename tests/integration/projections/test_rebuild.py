@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from activity.bootstrap import Runtime
 from bench.projections import write_history
-from projections.outbox import DEAD, PENDING, SENT, outbox
-from projections.service import ProjectionService
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
+from optaic_activity.projections.service import ProjectionService
 from tests.integration.projections.histories import Driver, Op, histories
 from tests.integration.projections.tables import (
     OUTBOX_CONTENT,

@@ -12,9 +12,8 @@ from uuid import UUID, uuid4
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 
-from activity.bootstrap import Runtime
-from activity.emit import record_activity
-from domain import (
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain import (
     ActivityEnvelope,
     NotificationPreferences,
     Resource,
@@ -22,8 +21,9 @@ from domain import (
     Subscription,
     activity_context,
 )
-from domain.aggregate import ActivityAggregate
-from projections.outbox import outbox
+from optaic_activity.domain.aggregate import ActivityAggregate
+from optaic_activity.projections.outbox import outbox
+from optaic_activity.service.emit import record_activity
 from tests.integration.projections.histories import Driver, Op, histories
 from tests.integration.projections.tables import as_outbox, inbox, outbox_recipients
 

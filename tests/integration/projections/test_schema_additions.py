@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from activity.bootstrap import Runtime
-from projections.database import SchemaMigrationError, add_missing_columns
+from optaic_activity.bootstrap import Runtime
+from optaic_activity.projections.database import SchemaMigrationError, add_missing_columns
 
 
 def columns_of(runtime: Runtime, table: str) -> set[str]:

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from api import schemas
-from api.app import openapi_document
-from api.problems import KINDS
+from optaic_activity.api import schemas
+from optaic_activity.api.app import openapi_document
+from optaic_activity.api.problems import KINDS
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 ROUTE_HEADING = re.compile(r"^### `(GET|PUT|POST|DELETE|PATCH) (/\S*)`$", re.MULTILINE)

@@ -9,8 +9,8 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from activity.settings import Settings
-from api.auth import InvalidTokenError, JwtVerifier, Principal, mint_api_token
+from optaic_activity.api.auth import InvalidTokenError, JwtVerifier, Principal, mint_api_token
+from optaic_activity.settings import Settings
 
 SECRET = "unit-test-secret-0123456789abcdef-xyz"
 

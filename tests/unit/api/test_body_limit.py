@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from api.body_limit import BodyLimitMiddleware
+from optaic_activity.api.body_limit import BodyLimitMiddleware
 
 pytestmark = pytest.mark.anyio
 LIMIT = 1024

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import (
+from optaic_activity.api.problems import (
     CONFLICT,
     DOMAIN_KINDS,
     KINDS,
@@ -10,7 +10,7 @@ from api.problems import (
     VALIDATION,
     domain_kind,
 )
-from domain import errors
+from optaic_activity.domain import errors
 
 
 def _all_subclasses(cls: type[errors.ActivityError]) -> set[type[errors.ActivityError]]:

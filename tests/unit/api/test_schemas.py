@@ -8,11 +8,11 @@ from typing import get_args
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from activity.inbox import MAX_POSITIONS
-from api import schemas
-from domain import FilterMode, SubscriptionScope, Visibility
-from domain.errors import InvalidPatternError
-from domain.preferences import MAX_PATTERNS, validate_patterns
+from optaic_activity.api import schemas
+from optaic_activity.domain import FilterMode, SubscriptionScope, Visibility
+from optaic_activity.domain.errors import InvalidPatternError
+from optaic_activity.domain.preferences import MAX_PATTERNS, validate_patterns
+from optaic_activity.service.inbox import MAX_POSITIONS
 
 
 def test_the_wire_enumerations_are_the_domains() -> None:

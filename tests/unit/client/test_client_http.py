@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-import client
-from client import ActivityClient, SyncActivityClient
+from optaic_activity import client
+from optaic_activity.client import ActivityClient, SyncActivityClient
 
 Handler = Callable[[httpx.Request], httpx.Response]
 SUBSCRIPTION = {

@@ -4,9 +4,7 @@ from uuid import UUID, uuid4
 import eventsourcing.utils
 import pytest
 
-from activity.application import ActivityApplication
-from activity.testing import in_memory_application
-from domain import (
+from optaic_activity.domain import (
     ActivityAggregate,
     ActivityDefinitionError,
     ActivityEvent,
@@ -19,6 +17,8 @@ from domain import (
     creates,
     workflow,
 )
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.testing import in_memory_application
 
 
 def forget_topics(prefix: str) -> None:

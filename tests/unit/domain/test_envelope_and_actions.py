@@ -3,8 +3,14 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from domain import CATALOG, ActionCatalog, ActivityEnvelope, InvalidActionError, UnknownActionError
-from domain.actions import validate_action_name
+from optaic_activity.domain import (
+    CATALOG,
+    ActionCatalog,
+    ActivityEnvelope,
+    InvalidActionError,
+    UnknownActionError,
+)
+from optaic_activity.domain.actions import validate_action_name
 
 
 def envelope(**overrides: object) -> ActivityEnvelope:

@@ -2,14 +2,22 @@
 
 import dataclasses
 
-import domain.optaic
-import domain.record
-import domain.resources
-from domain.actions import ACTION_PATTERN, CATALOG
-from domain.aggregate import ActivityAggregate, ActivityEvent, activity_event_classes
-from domain.envelope import ActivityEnvelope
+import optaic_activity.domain.optaic
+import optaic_activity.domain.record
+import optaic_activity.domain.resources
+from optaic_activity.domain.actions import ACTION_PATTERN, CATALOG
+from optaic_activity.domain.aggregate import (
+    ActivityAggregate,
+    ActivityEvent,
+    activity_event_classes,
+)
+from optaic_activity.domain.envelope import ActivityEnvelope
 
-SHIPPED_MODULES = ("domain.resources", "domain.record", "domain.optaic")
+SHIPPED_MODULES = (
+    "optaic_activity.domain.resources",
+    "optaic_activity.domain.record",
+    "optaic_activity.domain.optaic",
+)
 
 
 def shipped_aggregates() -> list[type[ActivityAggregate]]:
@@ -37,9 +45,9 @@ def test_the_walk_finds_the_framework_and_optaic_aggregates() -> None:
         "Portfolio",
         "Monitor",
     } <= names
-    assert len(domain.optaic.OPTAIC_AGGREGATES) >= 10
-    assert domain.resources.Resource in shipped_aggregates()
-    assert domain.record.ActivityRecord in shipped_aggregates()
+    assert len(optaic_activity.domain.optaic.OPTAIC_AGGREGATES) >= 10
+    assert optaic_activity.domain.resources.Resource in shipped_aggregates()
+    assert optaic_activity.domain.record.ActivityRecord in shipped_aggregates()
 
 
 def test_every_event_carries_the_full_envelope_and_a_catalogued_action() -> None:
@@ -47,14 +55,15 @@ def test_every_event_carries_the_full_envelope_and_a_catalogued_action() -> None
     topics: dict[str, type] = {}
     for aggregate in shipped_aggregates():
         events = activity_event_classes(aggregate)
-        if aggregate is domain.record.ActivityRecord:
-            events = [domain.record.ActivityRecord.Recorded]
+        if aggregate is optaic_activity.domain.record.ActivityRecord:
+            events = [optaic_activity.domain.record.ActivityRecord.Recorded]
         for event in events:
             assert issubclass(event, ActivityEvent), event
             fields = {f.name for f in dataclasses.fields(event)}
             assert envelope_fields <= fields, (event, envelope_fields - fields)
             action = event.spec.action
-            if aggregate is not domain.record.ActivityRecord:  # records carry any catalogued action
+            # Records carry any catalogued action.
+            if aggregate is not optaic_activity.domain.record.ActivityRecord:
                 assert ACTION_PATTERN.match(action), (event, action)
                 assert action in CATALOG, (event, action)
             topic = event.TOPIC  # type: ignore[attr-defined]

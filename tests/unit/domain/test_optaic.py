@@ -11,18 +11,22 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.application import Application
 
-import domain.optaic
-import domain.resources
-from domain.actions import CATALOG, default_catalog
-from domain.aggregate import ActivityAggregate, ActivityEvent, activity_event_classes
-from domain.context import activity_context, workflow
-from domain.errors import (
+import optaic_activity.domain.optaic
+import optaic_activity.domain.resources
+from optaic_activity.domain.actions import CATALOG, default_catalog
+from optaic_activity.domain.aggregate import (
+    ActivityAggregate,
+    ActivityEvent,
+    activity_event_classes,
+)
+from optaic_activity.domain.context import activity_context, workflow
+from optaic_activity.domain.errors import (
     ActivityDefinitionError,
     DomainRuleError,
     SecretInPayloadError,
     TenantMismatchError,
 )
-from domain.optaic import (
+from optaic_activity.domain.optaic import (
     ENVELOPE_ONLY_ACTIONS,
     OPTAIC_AGGREGATES,
     RUN_KINDS,
@@ -40,8 +44,8 @@ from domain.optaic import (
     Signal,
     run_promotion,
 )
-from domain.optaic.common import MAX_ERROR_CHARS
-from domain.resources import Resource, ResourceAggregate
+from optaic_activity.domain.optaic.common import MAX_ERROR_CHARS
+from optaic_activity.domain.resources import Resource, ResourceAggregate
 
 TENANT = uuid4()
 OTHER_TENANT = uuid4()
@@ -131,7 +135,7 @@ def in_other_tenant(make: Callable[[], A]) -> A:
 def all_aggregate_classes() -> list[type[ActivityAggregate]]:
     framework = [
         cls
-        for cls in vars(domain.resources).values()
+        for cls in vars(optaic_activity.domain.resources).values()
         if isinstance(cls, type) and issubclass(cls, ActivityAggregate)
     ]
     optaic = [base for cls in OPTAIC_AGGREGATES for base in cls.__mro__]
@@ -149,7 +153,7 @@ OPTAIC_GROUPS = (
     "promotion",
     "monitoring",
 )
-"""The guide's groups, which domain.optaic covers (the others are the framework's)."""
+"""The guide's groups, which ``domain.optaic`` covers (the others are the framework's)."""
 
 FRAMEWORK_ENVELOPE_ONLY = frozenset({"notification.read"})
 """The framework's own envelope-only actions (activity/inbox.py records notification.read)."""
@@ -190,8 +194,8 @@ def test_envelope_only_actions_are_catalogued_and_no_aggregate_emits_them() -> N
 def test_optaic_aggregates_lists_every_aggregate_class_of_domain_optaic() -> None:
     defined = {
         cls
-        for module in vars(domain.optaic).values()
-        if inspect.ismodule(module) and module.__name__.startswith("domain.optaic.")
+        for module in vars(optaic_activity.domain.optaic).values()
+        if inspect.ismodule(module) and module.__name__.startswith("optaic_activity.domain.optaic.")
         for cls in vars(module).values()
         if isinstance(cls, type)
         and issubclass(cls, ActivityAggregate)

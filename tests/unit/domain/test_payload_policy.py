@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import (
+from optaic_activity.domain import (
     BinaryPayloadError,
     PayloadPolicy,
     PayloadTooLargeError,
     SecretInPayloadError,
     UnsupportedPayloadValueError,
 )
-from domain.payload import apply_changes, changes_between, is_secret_key
+from optaic_activity.domain.payload import apply_changes, changes_between, is_secret_key
 
 policy = PayloadPolicy()
 
@@ -122,7 +122,7 @@ def test_clean_payloads_pass_unchanged(payload: dict[str, object]) -> None:
 def test_the_size_limit_is_exact_whatever_shortcut_is_taken(
     payload: dict[str, object], limit: int
 ) -> None:
-    from domain.payload import encoded_size
+    from optaic_activity.domain.payload import encoded_size
 
     small = PayloadPolicy(max_bytes=limit)
     if encoded_size(payload) > limit:

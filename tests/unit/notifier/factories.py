@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from notifier.message import Broadcast
-from notifier.publisher import Outcome
-from projections.database import create_engine
-from projections.outbox import outbox
+from optaic_activity.notifier.message import Broadcast
+from optaic_activity.notifier.publisher import Outcome
+from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.outbox import outbox
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

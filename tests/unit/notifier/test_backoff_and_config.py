@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from notifier.backoff import RetryDelays
-from notifier.config import NotifierConfig
+from optaic_activity.notifier.backoff import RetryDelays
+from optaic_activity.notifier.config import NotifierConfig
 
 
 def test_retry_delays_double_per_attempt_with_at_most_one_base_of_jitter() -> None:

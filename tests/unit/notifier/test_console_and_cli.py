@@ -12,13 +12,13 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from notifier.cli import build_app
-from notifier.config import NotifierConfig
-from notifier.failures import Failure, FailureKind, PublisherMisconfigured
-from notifier.logs import JsonFormatter
-from notifier.message import Broadcast
-from notifier.publisher import ConsolePublisher
-from notifier.runtime import NotifierRuntime
+from optaic_activity.entrypoints.notifier_cli import build_app
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured
+from optaic_activity.notifier.logs import JsonFormatter
+from optaic_activity.notifier.message import Broadcast
+from optaic_activity.notifier.publisher import ConsolePublisher
+from optaic_activity.notifier.runtime import NotifierRuntime
 from tests.unit.notifier.factories import (
     ScriptedPublisher,
     insert_rows,
@@ -203,7 +203,12 @@ def test_dlq_retry_of_a_position_that_is_no_dead_letter_fails(engine: Engine) ->
 
 def test_json_log_lines_carry_the_extra_fields() -> None:
     record = logging.makeLogRecord(
-        {"msg": "sent %s", "args": ("x",), "levelname": "INFO", "name": "notifier.worker"}
+        {
+            "msg": "sent %s",
+            "args": ("x",),
+            "levelname": "INFO",
+            "name": "optaic_activity.notifier.worker",
+        }
     )
     record.__dict__.update(activity_id="a-1", correlation_id="c-1")
 

@@ -6,8 +6,12 @@ import uuid
 import pytest
 from sqlalchemy.engine import Engine
 
-from notifier.consumer_table import ConsumerTableRelay, consumer_commands, partition_for
-from notifier.message import OutboxRow
+from optaic_activity.notifier.consumer_table import (
+    ConsumerTableRelay,
+    consumer_commands,
+    partition_for,
+)
+from optaic_activity.notifier.message import OutboxRow
 from tests.unit.notifier.factories import outbox_values
 
 

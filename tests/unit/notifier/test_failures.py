@@ -4,7 +4,7 @@ import pytest
 from cent import CentApiResponseError, CentDecodeError, CentUnauthorizedError
 from cent.exceptions import CentNetworkError, CentTimeoutError, CentTransportError
 
-from notifier.failures import (
+from optaic_activity.notifier.failures import (
     Failure,
     FailureKind,
     PublisherMisconfigured,

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from notifier.message import (
+from optaic_activity.notifier.message import (
     MESSAGE_V1_FIELDS,
     MalformedOutboxRow,
     OutboxRow,

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from notifier.message import MalformedOutboxRow, plan
-from notifier.outbox_store import OutboxStore, Retry
-from projections.outbox import outbox
-from projections.routing import _OUTBOX_CONTENT
-from projections.upsert import upsert
+from optaic_activity.notifier.message import MalformedOutboxRow, plan
+from optaic_activity.notifier.outbox_store import OutboxStore, Retry
+from optaic_activity.projections.outbox import outbox
+from optaic_activity.projections.routing import _OUTBOX_CONTENT
+from optaic_activity.projections.upsert import upsert
 from tests.unit.notifier.factories import T0, FakeClock, insert_rows, outbox_values
 
 ALICE, BOB = uuid.uuid4(), uuid.uuid4()

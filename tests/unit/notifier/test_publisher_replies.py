@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from notifier.failures import FailureKind, PublisherMisconfigured
-from notifier.message import Broadcast
-from notifier.publisher import CentrifugoPublisher
+from optaic_activity.notifier.failures import FailureKind, PublisherMisconfigured
+from optaic_activity.notifier.message import Broadcast
+from optaic_activity.notifier.publisher import CentrifugoPublisher
 
 BROADCASTS = [Broadcast(("a:1", "a:2"), {"n": 1}, "k1"), Broadcast(("a:3",), {"n": 2}, "k2")]
 OK = {"result": {"offset": 1, "epoch": "e"}}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from notifier.tokens import mint_connection_token
+from optaic_activity.notifier.tokens import mint_connection_token
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 PRINCIPAL = uuid.UUID("6f1c7d6e-8f0a-4a59-9b35-3f3c4a1d2e10")

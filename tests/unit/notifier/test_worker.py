@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from notifier.config import NotifierConfig
-from notifier.failures import Failure, FailureKind, PublisherMisconfigured
-from notifier.message import Broadcast
-from notifier.metrics import NotifierMetrics
-from notifier.outbox_store import as_utc
-from notifier.worker import OutboxWorker
-from projections.outbox import outbox
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured
+from optaic_activity.notifier.message import Broadcast
+from optaic_activity.notifier.metrics import NotifierMetrics
+from optaic_activity.notifier.outbox_store import as_utc
+from optaic_activity.notifier.worker import OutboxWorker
+from optaic_activity.projections.outbox import outbox
 from tests.unit.notifier.factories import (
     T0,
     FakeClock,

@@ -12,8 +12,8 @@ from uuid import UUID, uuid4
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.audit_log import GENESIS, canonical, chain_hash
-from projections.upsert import to_json
+from optaic_activity.projections.audit_log import GENESIS, canonical, chain_hash
+from optaic_activity.projections.upsert import to_json
 
 
 def a_row(**overrides: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from projections.runner import ReadAhead
+from optaic_activity.projections.runner import ReadAhead
 
 
 class Log:

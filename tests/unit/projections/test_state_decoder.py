@@ -25,7 +25,7 @@ from eventsourcing.utils import Environment
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.events import state_decoder
+from optaic_activity.projections.events import state_decoder
 
 
 def a_transcoder() -> JSONTranscoder:

@@ -7,11 +7,11 @@ from uuid import uuid4
 from eventsourcing.application import Application
 from hypothesis import given, note, settings
 
-from activity.application import ActivityApplication
-from activity.testing import in_memory_application
-from domain import Resource, activity_context
-from projections.events import StoredActivity, decode_notifications, state_decoder
-from projections.watchers import WatcherIndex
+from optaic_activity.domain import Resource, activity_context
+from optaic_activity.projections.events import StoredActivity, decode_notifications, state_decoder
+from optaic_activity.projections.watchers import WatcherIndex
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.testing import in_memory_application
 from tests.integration.projections.histories import Driver, Op, histories
 
 

@@ -22,16 +22,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from activity.bootstrap import Runtime, bootstrap, freeze_startup_objects, notifier_runtime
-from activity.settings import load_settings
-from notifier.cli import build_app as build_notifier_app
-from projections.metrics import ProjectionMetrics
-from projections.runner import BatchResult
+from optaic_activity.bootstrap import Runtime, bootstrap, freeze_startup_objects, notifier_runtime
+from optaic_activity.entrypoints.notifier_cli import build_app as build_notifier_app
+from optaic_activity.projections.metrics import ProjectionMetrics
+from optaic_activity.projections.runner import BatchResult
+from optaic_activity.settings import load_settings
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from projections.audit_log import ChainHead
+    from optaic_activity.projections.audit_log import ChainHead
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ def _stop_on_signals() -> threading.Event:
 @app.command()
 def demo() -> None:
     """Run a realistic OptAIC scenario on the configured store and show what was recorded."""
-    from activity.demo import run_demo
+    from optaic_activity.entrypoints.demo import run_demo
 
     runtime = _runtime()
     try:
@@ -190,7 +190,7 @@ def _read_audit_log(read: Callable[[sa.Connection], T]) -> T:
 @audit_app.command("head")
 def audit_head(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> None:
     """Print the tenant's latest row as POSITION:HASH, to record outside the database."""
-    from projections.audit_log import chain_head
+    from optaic_activity.projections.audit_log import chain_head
 
     head = _read_audit_log(lambda conn: chain_head(conn, tenant))
     if head is None:
@@ -200,7 +200,7 @@ def audit_head(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> Non
 
 
 def _anchors(values: list[str] | None) -> list[ChainHead]:
-    from projections.audit_log import ChainHead
+    from optaic_activity.projections.audit_log import ChainHead
 
     try:
         return [ChainHead.parse(value) for value in values or []]
@@ -220,7 +220,7 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Recompute a tenant's hash chain; exit 1 at the first tampered row or lost anchor."""
-    from projections.audit_log import verify_chain
+    from optaic_activity.projections.audit_log import verify_chain
 
     anchors = _anchors(anchor)
     result = _read_audit_log(lambda conn: verify_chain(conn, tenant, anchors=anchors))
@@ -252,7 +252,7 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the HTTP API (docs/api.md) on the configured store, until SIGTERM/SIGINT."""
-    from api.serve import serve as serve_api
+    from optaic_activity.entrypoints.serve import serve as serve_api
 
     serve_api(load_settings(), host=host, port=port, background=background)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uvicorn
 
-from activity.bootstrap import bootstrap, freeze_startup_objects
-from activity.settings import Settings
-from api.app import create_app
+from optaic_activity.api.app import create_app
+from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
+from optaic_activity.entrypoints.background import BackgroundWorkers
+from optaic_activity.settings import Settings
 
 
 def serve(
@@ -25,7 +26,8 @@ def serve(
     runtime = bootstrap(settings)
     try:
         runtime.projections.setup()
-        app = create_app(runtime, run_background=background)
+        workers = BackgroundWorkers(runtime) if background else None
+        app = create_app(runtime, workers=workers)
         freeze_startup_objects()
         uvicorn.run(
             app,

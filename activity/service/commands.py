@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from activity.application import ActivityApplication
-from activity.retry import retry_on_conflict
-from domain.context import activity_context
-from domain.errors import NotFoundError
-from domain.resources import (
+from optaic_activity.domain.context import activity_context
+from optaic_activity.domain.errors import NotFoundError
+from optaic_activity.domain.resources import (
     NotificationPreferences,
     ResourceAggregate,
     Subscription,
     preferences_id,
     subscription_id,
 )
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.service.retry import retry_on_conflict
 
 
 def subscribe(

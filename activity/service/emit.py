@@ -18,12 +18,12 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from activity.application import ActivityApplication
-from domain.aggregate import ActivityEvent, activity_id_of
-from domain.context import activity_context, collecting
-from domain.envelope import ActivityEnvelope
-from domain.errors import ConcurrencyConflictError
-from domain.record import ActivityRecord, record_id_for
+from optaic_activity.domain.aggregate import ActivityEvent, activity_id_of
+from optaic_activity.domain.context import activity_context, collecting
+from optaic_activity.domain.envelope import ActivityEnvelope
+from optaic_activity.domain.errors import ConcurrencyConflictError
+from optaic_activity.domain.record import ActivityRecord, record_id_for
+from optaic_activity.service.application import ActivityApplication
 
 T = TypeVar("T")
 

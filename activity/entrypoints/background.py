@@ -11,10 +11,10 @@ import logging
 import threading
 from collections.abc import Callable
 
-from activity.bootstrap import Runtime, notifier_runtime
-from notifier.config import DeliveryMode
-from notifier.consumer_table import ConsumerTableRelay, create_consumer_table
-from notifier.worker import OutboxWorker
+from optaic_activity.bootstrap import Runtime, notifier_runtime
+from optaic_activity.notifier.config import DeliveryMode
+from optaic_activity.notifier.consumer_table import ConsumerTableRelay, create_consumer_table
+from optaic_activity.notifier.worker import OutboxWorker
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,16 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment, EnvType
 
-import domain.optaic
-import domain.record  # noqa: F401
-from activity.settings import Settings
-from domain.aggregate import ActivityAggregate, ActivityEvent
-from domain.errors import (
+import optaic_activity.domain.optaic
+import optaic_activity.domain.record  # noqa: F401
+from optaic_activity.domain.aggregate import ActivityAggregate, ActivityEvent
+from optaic_activity.domain.errors import (
     ActivityDefinitionError,
     ConcurrencyConflictError,
     DomainRuleError,
     NotFoundError,
 )
+from optaic_activity.settings import Settings
 
 AggregateT = TypeVar("AggregateT", bound=ActivityAggregate)
 MOVED = "resource.moved"

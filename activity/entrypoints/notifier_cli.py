@@ -22,14 +22,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from notifier import logs
-from notifier.config import DeliveryMode
-from notifier.consumer_table import ConsumerTableRelay, create_consumer_table
-from notifier.failures import PublisherMisconfigured
-from notifier.metrics import NotifierMetrics
-from notifier.outbox_store import OutboxStore
-from notifier.runtime import NotifierRuntime, tune_gc_for_a_worker_process
-from notifier.worker import OutboxWorker
+from optaic_activity.notifier import logs
+from optaic_activity.notifier.config import DeliveryMode
+from optaic_activity.notifier.consumer_table import ConsumerTableRelay, create_consumer_table
+from optaic_activity.notifier.failures import PublisherMisconfigured
+from optaic_activity.notifier.metrics import NotifierMetrics
+from optaic_activity.notifier.outbox_store import OutboxStore
+from optaic_activity.notifier.runtime import NotifierRuntime, tune_gc_for_a_worker_process
+from optaic_activity.notifier.worker import OutboxWorker
 
 EXIT_MISCONFIGURED = 2
 

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from domain.errors import ConcurrencyConflictError
+from optaic_activity.domain.errors import ConcurrencyConflictError
 
 T = TypeVar("T")
 

@@ -9,10 +9,8 @@ from uuid import UUID, uuid4
 from rich.console import Console
 from rich.table import Table
 
-from activity.bootstrap import Runtime, notifier_runtime
-from activity.emit import record_activity
-from activity.inbox import mark_read
-from domain import (
+from optaic_activity.bootstrap import Runtime, notifier_runtime
+from optaic_activity.domain import (
     ActivityEnvelope,
     NotificationPreferences,
     Resource,
@@ -22,10 +20,12 @@ from domain import (
     activity_context,
     workflow,
 )
-from domain.optaic import Backtest, Dataset, Experiment, Signal, run_promotion
-from notifier.worker import OutboxWorker
-from projections.audit_log import verify_chain
-from projections.queries import AuditFilter, query_audit, query_inbox, unread_count
+from optaic_activity.domain.optaic import Backtest, Dataset, Experiment, Signal, run_promotion
+from optaic_activity.notifier.worker import OutboxWorker
+from optaic_activity.projections.audit_log import verify_chain
+from optaic_activity.projections.queries import AuditFilter, query_audit, query_inbox, unread_count
+from optaic_activity.service.emit import record_activity
+from optaic_activity.service.inbox import mark_read
 
 PEOPLE = ("olga", "sam", "dora", "amy", "vic")
 ROLES = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from activity.application import ActivityApplication
-from activity.emit import RecordedActivity, record_activity
-from domain.envelope import ActivityEnvelope, Visibility
-from domain.errors import DomainRuleError
+from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
+from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.service.application import ActivityApplication
+from optaic_activity.service.emit import RecordedActivity, record_activity
 
 MAX_POSITIONS = 1000
 MAX_POSITION = 2**53 - 1  # exact in JSON and JavaScript; far beyond any real log
