@@ -9,7 +9,6 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from optaic_activity.domain.payload import PayloadPolicy, configure_policy
-from optaic_activity.notifier.config import DeliveryMode, NotifierConfig
 from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.service import ProjectionService
@@ -29,26 +28,9 @@ class Runtime:
         self.engine.dispose()
 
 
-def notifier_config(settings: Settings) -> NotifierConfig:
-    return NotifierConfig(
-        batch_size=settings.notifier_batch_size,
-        lease_seconds=settings.notifier_lease_seconds,
-        max_attempts=settings.notifier_max_attempts,
-        backoff_base_seconds=settings.notifier_backoff_base_seconds,
-        backoff_max_seconds=settings.notifier_backoff_max_seconds,
-        poll_interval_seconds=settings.notifier_poll_interval,
-        publish_timeout_seconds=settings.notifier_publish_timeout_seconds,
-        worker_id=settings.notifier_worker_id,
-        metrics_port=settings.notifier_metrics_port,
-        delivery_mode=DeliveryMode(settings.notifier_delivery_mode),
-        consumer_table_partitions=settings.notifier_consumer_partitions,
-        consumer_table_notify_channel=settings.notifier_consumer_notify_channel,
-    )
-
-
 def notifier_runtime(settings: Settings, *, console: Console | None = None) -> NotifierRuntime:
     """The notifier's own engine and publisher (Centrifugo if configured, else the console)."""
-    config = notifier_config(settings)
+    config = settings.notifier
     publisher = choose_publisher(
         settings.centrifugo_api_url,
         settings.centrifugo_api_key.get_secret_value(),
@@ -74,8 +56,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
     projections = ProjectionService(
         app,
         engine,
-        batch_size=settings.projection_batch_size,
-        poll_interval=settings.projection_poll_interval,
+        config=settings.projection,
     )
     return Runtime(settings=settings, app=app, engine=engine, projections=projections)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.projections.config import ProjectionConfig
 
 DEFAULT_SQLITE_PATH = Path("activity.sqlite")
 MIN_HMAC_KEY_BYTES = 32
@@ -15,7 +17,15 @@ MIN_HMAC_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACTIVITY_", extra="ignore", frozen=True)
+    # ACTIVITY_NOTIFIER_BATCH_SIZE is notifier.batch_size: a nested part is the first word
+    # after the prefix, the rest of the name is its field.
+    model_config = SettingsConfigDict(
+        env_prefix="ACTIVITY_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+        frozen=True,
+    )
 
     database_url: str = Field(
         default="",
@@ -27,27 +37,16 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_schema: str = ""
 
-    projection_batch_size: int = Field(default=500, ge=1, le=100_000)
-    projection_poll_interval: float = Field(default=0.5, gt=0)
+    projection: ProjectionConfig = ProjectionConfig()
+    """``ACTIVITY_PROJECTION_*``: the runners' batch size and poll interval."""
 
     centrifugo_api_url: str = ""
     centrifugo_api_key: SecretStr = SecretStr("")
     centrifugo_token_secret: SecretStr = SecretStr("")
     centrifugo_token_ttl_seconds: int = Field(default=900, ge=30)
-    centrifugo_ws_url: str = ""
 
-    notifier_batch_size: int = Field(default=500, ge=1)
-    notifier_lease_seconds: float = Field(default=30.0, gt=0)
-    notifier_max_attempts: int = Field(default=10, ge=1)
-    notifier_backoff_base_seconds: float = Field(default=0.5, gt=0)
-    notifier_backoff_max_seconds: float = Field(default=60.0, gt=0)
-    notifier_poll_interval: float = Field(default=0.1, gt=0)
-    notifier_publish_timeout_seconds: float = Field(default=5.0, gt=0)
-    notifier_worker_id: str = Field(default="", max_length=64)
-    notifier_metrics_port: int | None = None
-    notifier_delivery_mode: Literal["api", "consumer_table"] = "api"
-    notifier_consumer_partitions: int = Field(default=1, ge=1)
-    notifier_consumer_notify_channel: str = ""
+    notifier: NotifierConfig = NotifierConfig()
+    """``ACTIVITY_NOTIFIER_*``: the notifier workers' batch, lease, retry and delivery mode."""
     centrifugo_websocket_url: str = Field(
         default="", description="ws(s)://host/connection/websocket, handed to API clients"
     )

@@ -50,6 +50,7 @@ from optaic_activity.notifier.publisher import (
 )
 from optaic_activity.notifier.runtime import tune_gc_for_a_worker_process
 from optaic_activity.notifier.worker import OutboxWorker
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.outbox import outbox
 from optaic_activity.projections.service import ProjectionService
@@ -258,7 +259,7 @@ def latency(pg_url: str, server: CentrifugoServer, rate: float, seconds: float) 
     runtime = bootstrap(Settings(database_url=pg_url))
     app = runtime.app
     engine = create_engine(runtime.settings.sqlalchemy_url)
-    projections = ProjectionService(app, engine, poll_interval=0.05)
+    projections = ProjectionService(app, engine, config=ProjectionConfig(poll_interval=0.05))
     projections.setup()
     tenant, editor = uuid.uuid4(), uuid.uuid4()
     owners = [uuid.uuid4() for _ in range(10)]

@@ -1,9 +1,14 @@
-"""The notifier's tunables, with the defaults an operator gets when they set nothing."""
+"""The notifier's tunables: one typed object, nested in the settings as ``notifier``.
+
+Each field is the ``ACTIVITY_NOTIFIER_<FIELD>`` environment variable (docs/notifier.md).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import Self
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 IDEMPOTENCY_WINDOW_SECONDS = 300.0
 """How long Centrifugo remembers an ``idempotency_key`` (its default; per channel)."""
@@ -16,49 +21,57 @@ class DeliveryMode(StrEnum):
     """Rows go into Centrifugo's PostgreSQL consumer table and Centrifugo drains it itself."""
 
 
-@dataclass(frozen=True)
-class NotifierConfig:
+class NotifierConfig(BaseModel):
     """Everything a notifier worker needs to know besides its database and its publisher."""
 
-    batch_size: int = 500
+    # populate_by_name: code passes the field names, the environment may use the older
+    # ACTIVITY_NOTIFIER_* spellings kept as aliases.
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    batch_size: int = Field(default=500, ge=1)
     """Outbox rows claimed (and published in one HTTP request) at a time."""
-    lease_seconds: float = 30.0
+    lease_seconds: float = Field(default=30.0, gt=0)
     """How long a claim lasts; a crashed worker's rows are claimable again after it.
     A batch claimed ahead (``claim_ahead``) gets ``publish_timeout_seconds`` more."""
-    max_attempts: int = 10
+    max_attempts: int = Field(default=10, ge=1)
     """Claims of one row before it is dead-lettered (a crash during a claim counts too)."""
-    backoff_base_seconds: float = 0.5
+    backoff_base_seconds: float = Field(default=0.5, gt=0)
     """First retry delay; it doubles per attempt (with jitter) up to ``backoff_max_seconds``."""
-    backoff_max_seconds: float = 60.0
-    poll_interval_seconds: float = 0.1
+    backoff_max_seconds: float = Field(default=60.0, gt=0)
+    poll_interval_seconds: float = Field(
+        default=0.1, gt=0, validation_alias=AliasChoices("poll_interval_seconds", "poll_interval")
+    )
     """Idle wait between two looks at the outbox when nothing was due."""
-    publish_timeout_seconds: float = 5.0
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
     """HTTP timeout of one publish request to Centrifugo."""
     claim_ahead: bool = True
     """Settle the previous batch, and after a full batch claim the next, while a batch is
     being published (pipelining a backlog)."""
-    worker_id: str = ""
-    """Recorded as ``lease_owner``; empty: ``<host>:<pid>:<random>``."""
+    worker_id: str = Field(default="", max_length=64)
+    """Recorded as ``lease_owner`` (at most 64 characters, its column); empty:
+    ``<host>:<pid>:<random>``."""
     metrics_port: int | None = None
     """Serve Prometheus metrics on this port (``None``: don't serve)."""
-    metrics_refresh_seconds: float = 5.0
+    metrics_refresh_seconds: float = Field(default=5.0, gt=0)
     """How often the outbox depth / oldest-pending gauges are recomputed (one query)."""
     delivery_mode: DeliveryMode = DeliveryMode.API
-    consumer_table_partitions: int = 1
+    consumer_table_partitions: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("consumer_table_partitions", "consumer_partitions"),
+    )
     """Partitions of Centrifugo's consumer table (its ``num_partitions``), consumer-table mode."""
-    consumer_table_notify_channel: str = ""
+    consumer_table_notify_channel: str = Field(
+        default="",
+        validation_alias=AliasChoices("consumer_table_notify_channel", "consumer_notify_channel"),
+    )
     """Centrifugo's ``partition_notification_channel`` (NOTIFY at commit); empty: it polls."""
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         problems = []
-        if self.batch_size < 1:
-            problems.append("batch_size must be >= 1")
-        if self.max_attempts < 1:
-            problems.append("max_attempts must be >= 1")
-        if not 0 < self.backoff_base_seconds <= self.backoff_max_seconds:
+        if self.backoff_base_seconds > self.backoff_max_seconds:
             problems.append("need 0 < backoff_base_seconds <= backoff_max_seconds")
-        if self.poll_interval_seconds <= 0 or self.publish_timeout_seconds <= 0:
-            problems.append("poll_interval_seconds and publish_timeout_seconds must be > 0")
         if self.lease_seconds < 2 * self.publish_timeout_seconds:
             # A lease that can run out while its worker still waits for Centrifugo lets a
             # second worker publish the same rows concurrently.
@@ -76,9 +89,6 @@ class NotifierConfig:
                 " claiming ahead)) + publish_timeout_seconds must stay under Centrifugo's"
                 f" idempotency window ({IDEMPOTENCY_WINDOW_SECONDS:.0f} s)"
             )
-        if self.consumer_table_partitions < 1:
-            problems.append("consumer_table_partitions must be >= 1")
-        if len(self.worker_id) > 64:
-            problems.append("worker_id must be at most 64 characters (the lease_owner column)")
         if problems:
             raise ValueError("invalid NotifierConfig: " + "; ".join(problems))
+        return self

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from optaic_activity.projections.base import Projection
+from optaic_activity.projections.config import DEFAULT_BATCH_SIZE
 from optaic_activity.projections.database import create_indexes, drop_indexes
 from optaic_activity.projections.events import Decoder, StoredActivity, decode_notifications
 from optaic_activity.projections.tracking import read_position, write_position
@@ -53,7 +54,7 @@ class ProjectionRunner:
         engine: Engine,
         recorder: ApplicationRecorder,
         decode: Decoder,
-        batch_size: int = 500,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         self.projection = projection
         self.engine = engine

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.audit_log import AuditLogProjection
 from optaic_activity.projections.base import Projection
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.database import create_tables, is_postgres
 from optaic_activity.projections.events import state_decoder
 from optaic_activity.projections.routing import RoutingProjection
@@ -59,13 +60,14 @@ class ProjectionService:
         app: EventSource,
         engine: Engine,
         *,
-        batch_size: int = 500,
-        poll_interval: float = 0.5,
+        config: ProjectionConfig | None = None,
         projections: Iterable[Projection] | None = None,
     ) -> None:
+        config = config or ProjectionConfig()
+        batch_size = config.batch_size
         self.app = app
         self.engine = engine
-        self.poll_interval = poll_interval
+        self.poll_interval = config.poll_interval
         self.decode = decode = state_decoder(app.mapper)
         self.runners = {
             p.name: ProjectionRunner(

@@ -14,7 +14,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from enum import StrEnum
 from types import FrameType
 from typing import Annotated
@@ -90,7 +89,7 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
             tune_gc_for_a_worker_process()
         config = runtime.config
         if batch_size is not None:
-            config = replace(config, batch_size=batch_size)
+            config = config.model_copy(update={"batch_size": batch_size})
         port = metrics_port if metrics_port is not None else config.metrics_port
         metrics = NotifierMetrics()
         if port is not None:

@@ -10,13 +10,14 @@ import pytest
 
 from optaic_activity.bootstrap import Runtime, bootstrap
 from optaic_activity.domain import Resource, activity_context
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.settings import Settings
 
 
 @pytest.fixture
 def runtime(store_settings: Settings) -> Iterator[Runtime]:
     # A long poll interval: on PostgreSQL, only NOTIFY can make the follower fast.
-    settings = store_settings.model_copy(update={"projection_poll_interval": 0.2})
+    settings = store_settings.model_copy(update={"projection": ProjectionConfig(poll_interval=0.2)})
     rt = bootstrap(settings)
     rt.projections.setup()
     yield rt
@@ -72,7 +73,9 @@ def wait_for_listener(url: str, timeout: float = 10.0) -> None:
 def test_on_postgres_the_follower_survives_its_listen_connection_dying(
     pg_database_url: str,
 ) -> None:
-    rt = bootstrap(Settings(database_url=pg_database_url, projection_poll_interval=0.5))
+    rt = bootstrap(
+        Settings(database_url=pg_database_url, projection=ProjectionConfig(poll_interval=0.5))
+    )
     rt.projections.setup()
     stop = threading.Event()
     follower = threading.Thread(target=rt.projections.follow, args=(stop,))

@@ -16,6 +16,7 @@ import os
 import sys
 
 from optaic_activity.bootstrap import bootstrap
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.settings import Settings
 
@@ -25,7 +26,9 @@ def main(argv: list[str]) -> int:
     batch_size = int(argv[1]) if len(argv) > 1 else 7
     runtime = bootstrap(Settings(database_url=url))
     try:
-        service = ProjectionService(runtime.app, runtime.engine, batch_size=batch_size)
+        service = ProjectionService(
+            runtime.app, runtime.engine, config=ProjectionConfig(batch_size=batch_size)
+        )
         runners = service.select(None)
         busy = True
         while busy:

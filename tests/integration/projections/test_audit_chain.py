@@ -24,6 +24,7 @@ from optaic_activity.projections.audit_log import (
     chain_head,
     verify_chain,
 )
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.service.emit import record_activity
 
@@ -43,7 +44,9 @@ def tenants_and_positions(runtime: Runtime) -> dict[UUID, list[int]]:
 def audited(runtime: Runtime) -> dict[UUID, list[int]]:
     """A few hundred activities of three tenants, audited in small batches (chains span them)."""
     head = write_history(runtime.app, 400, seed=5)
-    ProjectionService(runtime.app, runtime.engine, batch_size=13).catch_up(["audit_log"])
+    ProjectionService(runtime.app, runtime.engine, config=ProjectionConfig(batch_size=13)).catch_up(
+        ["audit_log"]
+    )
     chains = tenants_and_positions(runtime)
     assert sum(map(len, chains.values())) == head
     assert len(chains) == 3

@@ -16,6 +16,7 @@ from bench.projections import write_history
 from optaic_activity.bootstrap import Runtime, bootstrap
 from optaic_activity.projections.audit_log import AuditLogProjection
 from optaic_activity.projections.base import Projection
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.routing import RoutingProjection
 from optaic_activity.projections.service import ProjectionService
 from tests.integration.projections.tables import Rows, snapshot
@@ -62,8 +63,10 @@ def test_two_runners_taking_turns_batch_by_batch_give_the_tables_of_one(
     head = write_history(runtime.app, EVENTS, seed=21)
     audit, routing = CountingAuditLog(), CountingRouting()
     projections: list[Projection] = [audit, routing]
-    one = ProjectionService(runtime.app, runtime.engine, batch_size=9, projections=projections)
-    two = ProjectionService(second.app, second.engine, batch_size=5)
+    one = ProjectionService(
+        runtime.app, runtime.engine, config=ProjectionConfig(batch_size=9), projections=projections
+    )
+    two = ProjectionService(second.app, second.engine, config=ProjectionConfig(batch_size=5))
     # Strict alternation: each batch starts where the *other* runner left the position.
     applied, batches_of_one = 0, 0
     while True:
@@ -86,8 +89,8 @@ def test_two_runners_catching_up_concurrently_from_threads_give_the_tables_of_on
 ) -> None:
     head = write_history(runtime.app, EVENTS, seed=22)
     services = [
-        ProjectionService(runtime.app, runtime.engine, batch_size=7),
-        ProjectionService(second.app, second.engine, batch_size=7),
+        ProjectionService(runtime.app, runtime.engine, config=ProjectionConfig(batch_size=7)),
+        ProjectionService(second.app, second.engine, config=ProjectionConfig(batch_size=7)),
     ]
     start = threading.Barrier(len(services))
     applied = [0] * len(services)

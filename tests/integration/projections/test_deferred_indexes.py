@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from bench.projections import write_history
 from optaic_activity.bootstrap import Runtime
 from optaic_activity.projections.audit_log import AuditLogProjection, audit_log, verify_chain
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.database import metadata
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.service import ProjectionService
@@ -49,7 +50,10 @@ def test_a_rebuild_that_stops_half_way_leaves_its_indexes_to_the_next_setup(
 ) -> None:
     head = write_history(runtime.app, 120, seed=3)
     failing = ProjectionService(
-        runtime.app, runtime.engine, batch_size=20, projections=[FailingAuditLog()]
+        runtime.app,
+        runtime.engine,
+        config=ProjectionConfig(batch_size=20),
+        projections=[FailingAuditLog()],
     )
     with pytest.raises(RuntimeError, match="mid-rebuild"):
         failing.rebuild()

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from bench.projections import write_history
 from optaic_activity.bootstrap import Runtime
+from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
 from optaic_activity.projections.service import ProjectionService
 from tests.integration.projections.histories import Driver, Op, histories
@@ -45,7 +46,9 @@ def test_catching_up_in_random_batches_between_the_writes_gives_the_rows_of_a_re
         # A fresh service: its in-memory state starts from the tables (what an earlier
         # example left), as a restarted runner's does.
         note(f"history: {history!r}")  # (printed if the example fails)
-        incremental = ProjectionService(runtime.app, runtime.engine, batch_size=batch_size)
+        incremental = ProjectionService(
+            runtime.app, runtime.engine, config=ProjectionConfig(batch_size=batch_size)
+        )
         Driver(runtime.app, on_catch_up=incremental.catch_up, catch_up_every=every).run(history)
         incremental.catch_up()
         caught_up = snapshot(runtime.engine)

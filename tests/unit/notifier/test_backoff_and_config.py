@@ -43,12 +43,12 @@ def test_a_config_that_would_break_the_delivery_guarantees_is_refused(
     fields: dict[str, float], complaint: str
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
-        NotifierConfig(**fields)  # type: ignore[arg-type]
+        NotifierConfig(**fields)
 
 
 def test_claiming_ahead_counts_its_longer_lease_against_the_idempotency_window() -> None:
     near_the_window = {"lease_seconds": 290.0, "publish_timeout_seconds": 5.0}
 
     with pytest.raises(ValueError, match="idempotency window"):
-        NotifierConfig(**near_the_window)  # type: ignore[arg-type]
-    assert not NotifierConfig(**near_the_window, claim_ahead=False).claim_ahead  # type: ignore[arg-type]
+        NotifierConfig(**near_the_window)
+    assert not NotifierConfig(**near_the_window, claim_ahead=False).claim_ahead
