@@ -38,7 +38,7 @@ from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.message import MalformedOutboxRow, OutboxRow, plan
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import Clock, delivered_channels, utc_now
-from optaic_activity.projections.database import is_postgres
+from optaic_activity.projections.backends import require_postgresql
 from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,9 @@ def consumer_table(
 
 
 def create_consumer_table(engine: Engine, name: str = DEFAULT_TABLE_NAME) -> sa.Table:
-    if not is_postgres(engine):
-        raise ValueError("Centrifugo's consumer reads PostgreSQL only; this is not PostgreSQL")
+    require_postgresql(
+        engine, "Centrifugo's consumer reads PostgreSQL only; this is not PostgreSQL"
+    )
     table = consumer_table(name)
     table.create(engine, checkfirst=True)
     return table
@@ -160,8 +161,7 @@ class ConsumerTableRelay:
         metrics: NotifierMetrics | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        if not is_postgres(engine):
-            raise ValueError("the consumer-table mode needs PostgreSQL")
+        require_postgresql(engine, "the consumer-table mode needs PostgreSQL")
         self.engine = engine
         self.config = config or NotifierConfig()
         self.table = table if table is not None else consumer_table()

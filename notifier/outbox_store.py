@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from optaic_activity.notifier.message import OutboxRow
+from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
 
 Clock = Callable[[], datetime]
@@ -103,7 +103,6 @@ _DUE_COLUMNS = (
     _as_text(outbox.c.delivered_channels),
 )
 _STATUS_AT = len(_DUE_COLUMNS)
-_POSITIONS = sa.bindparam("positions", type_=postgresql.ARRAY(sa.BigInteger))
 
 
 def _claim_statement() -> sa.Update:
@@ -210,16 +209,8 @@ class OutboxStore:
         touched = 0
         if sent:
             done = {"status": SENT, "sent_at": now, "lease_owner": None, "lease_until": None}
-            if conn.dialect.name == "postgresql":
-                # One array parameter: the same statement text whatever the batch's size.
-                statement = outbox.update().where(outbox.c.position == sa.any_(_POSITIONS), mine)
-                touched += conn.execute(statement.values(done), {"positions": list(sent)}).rowcount
-            else:
-                for start in range(0, len(sent), _SQLITE_CHUNK):
-                    chunk = list(sent[start : start + _SQLITE_CHUNK])
-                    touched += conn.execute(
-                        outbox.update().where(outbox.c.position.in_(chunk), mine).values(done)
-                    ).rowcount
+            statement = outbox.update().where(mine).values(done)
+            touched += backend_for(conn).update_in(conn, statement, outbox.c.position, sent)
         if retries:
             touched += conn.execute(
                 outbox.update()
@@ -355,8 +346,6 @@ class OutboxStore:
         )
 
 
-_SQLITE_CHUNK = 500
-"""Positions per ``IN (...)`` on SQLite (far below its limit on bound parameters)."""
 _DELIVERED_TYPE = sa.JSON(none_as_null=True)  # None: SQL NULL, not JSON null
 _NOTHING_DELIVERED: frozenset[str] = frozenset()
 

@@ -18,15 +18,15 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-import psycopg
 import sqlalchemy as sa
 from eventsourcing import persistence as es_persistence
 from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from optaic_activity.projections.backends import Wakeup
 from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import DEFAULT_BATCH_SIZE
 from optaic_activity.projections.database import create_indexes, drop_indexes
@@ -182,50 +182,6 @@ class ReadAhead(Generic[B]):
     def __exit__(self, *exc_info: object) -> None:
         self._pending = None
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-# -- waking up ---------------------------------------------------------------------------------
-
-
-class Wakeup:
-    """Sleep until new events may exist: PostgreSQL LISTEN/NOTIFY with a poll as fallback."""
-
-    def __init__(self, *, poll_interval: float, listen: dict[str, Any] | None = None) -> None:
-        self.poll_interval = poll_interval
-        self._listen = listen  # {"conninfo": ..., "channel": ...} on PostgreSQL
-        self._conn: psycopg.Connection[Any] | None = None
-
-    def _connect(self) -> psycopg.Connection[Any] | None:
-        if self._listen is None:
-            return None
-        if self._conn is None or self._conn.closed:
-            try:
-                conn = psycopg.connect(self._listen["conninfo"], autocommit=True)
-                conn.execute(f'LISTEN "{self._listen["channel"]}"')
-                self._conn = conn
-            except psycopg.OperationalError as error:
-                log.warning("LISTEN connection failed, polling until it is back: %s", error)
-                self._conn = None
-        return self._conn
-
-    def wait(self, stop: threading.Event) -> None:
-        conn = self._connect()
-        if conn is None:
-            stop.wait(self.poll_interval)
-            return
-        try:
-            for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
-                break
-        except psycopg.OperationalError as error:
-            log.warning("LISTEN connection lost, reconnecting: %s", error)
-            with contextlib.suppress(Exception):
-                conn.close()
-            self._conn = None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (

@@ -13,12 +13,13 @@ from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.audit_log import AuditLogProjection
+from optaic_activity.projections.backends import Wakeup, backend_for
 from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import ProjectionConfig
-from optaic_activity.projections.database import create_tables, is_postgres
+from optaic_activity.projections.database import create_tables
 from optaic_activity.projections.events import state_decoder
 from optaic_activity.projections.routing import RoutingProjection
-from optaic_activity.projections.runner import BatchResult, ProjectionRunner, Wakeup, follow
+from optaic_activity.projections.runner import BatchResult, ProjectionRunner, follow
 from optaic_activity.projections.tracking import read_position, tracking
 from optaic_activity.projections.upsert import upsert
 
@@ -149,14 +150,11 @@ class ProjectionService:
             return statuses
 
     def wakeup(self) -> Wakeup:
-        listen = None
-        if is_postgres(self.engine):
-            url = self.engine.url.set(drivername="postgresql")
-            listen = {
-                "conninfo": url.render_as_string(hide_password=False),
-                "channel": getattr(self.app.recorder, "channel_name", ""),
-            }
-        return Wakeup(poll_interval=self.poll_interval, listen=listen)
+        return backend_for(self.engine).wakeup(
+            self.engine,
+            channel=getattr(self.app.recorder, "channel_name", ""),
+            poll_interval=self.poll_interval,
+        )
 
     def follow(
         self,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.database import metadata
 from optaic_activity.projections.upsert import upsert
 
@@ -24,8 +25,8 @@ def read_position(
 ) -> tuple[int, int | None]:
     """(position, version) of a projection; (0, None) if it never ran."""
     query = sa.select(tracking.c.position, tracking.c.version).where(tracking.c.name == name)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if for_update:
+        query = backend_for(conn).lock_for_update(query)
     row = conn.execute(query).one_or_none()
     return (0, None) if row is None else (int(row.position), int(row.version))
 

@@ -1,0 +1,136 @@
+"""What the read models, the runners and the notifier need of a database, in one interface.
+
+As each eventsourcing persistence module gives the same recorder interfaces over its own
+database, each module of this package implements `Backend` for one database; nothing
+outside it looks at which database it is talking to.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.selectable import GenerativeSelect
+
+from optaic_activity.projections.backends.rows import (
+    RawJSON,
+    column_names,
+    driver_rows,
+    last_per_key,
+)
+
+Query = TypeVar("Query", bound=GenerativeSelect)
+
+
+class UnsupportedDatabase(ValueError):
+    """The database is not one this package has a backend for, or lacks a needed feature."""
+
+
+class Wakeup:
+    """Sleep until new events may exist: this one simply polls."""
+
+    def __init__(self, *, poll_interval: float) -> None:
+        self.poll_interval = poll_interval
+
+    def wait(self, stop: threading.Event) -> None:
+        stop.wait(self.poll_interval)
+
+    def close(self) -> None:
+        """Nothing is held between waits."""
+
+
+class Backend(ABC):
+    """One database's way of doing what the rest of the package asks of it."""
+
+    name: ClassVar[str]
+    """SQLAlchemy's name of the dialect (``engine.dialect.name``)."""
+
+    placeholder: ClassVar[str]
+    """The driver's parameter marker, for statements handed to it directly."""
+
+    add_column_guard: ClassVar[str] = ""
+    """Written between ``ADD COLUMN`` and the column, where the database can skip an
+    existing one."""
+
+    @abstractmethod
+    def create_engine(self, url: str, *, pool_size: int) -> Engine:
+        """An engine tuned for this database."""
+
+    def upsert(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        rows: Sequence[dict[str, Any]],
+        *,
+        key: Sequence[str],
+        update: Sequence[str] | None = None,
+    ) -> None:
+        """See `optaic_activity.projections.upsert.upsert`."""
+        if not rows:
+            return
+        columns = column_names(table, rows)
+        updated = update if update is not None else [c for c in columns if c not in key]
+        rows = last_per_key(rows, key, keep_first=not updated)
+        preparer = conn.dialect.identifier_preparer
+        into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
+        names = ", ".join(preparer.quote(name) for name in columns)
+        keys = ", ".join(preparer.quote(name) for name in key)
+        on_conflict = (
+            f"ON CONFLICT ({keys}) DO UPDATE SET "
+            + ", ".join(f"{preparer.quote(c)} = excluded.{preparer.quote(c)}" for c in updated)
+            if updated
+            else f"ON CONFLICT ({keys}) DO NOTHING"
+        )
+        placeholders = ", ".join([self.placeholder] * len(columns))
+        statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
+        values = driver_rows(conn, table, columns, rows, wrap_json=self.wrap_json)
+        self.executemany(conn, statement, values)
+
+    @abstractmethod
+    def insert_many(
+        self, conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """See `optaic_activity.projections.upsert.insert_many`."""
+
+    @abstractmethod
+    def executemany(
+        self, conn: sa.Connection, statement: str, values: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Run the driver-level ``statement`` once per row of ``values``, in ``conn``'s
+        transaction."""
+
+    wrap_json: Callable[[RawJSON], Any] | None = None
+    """What the driver takes for a ``RawJSON`` in a JSON column (None: the text itself)."""
+
+    @abstractmethod
+    def clear(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> None:
+        """Delete every row of ``tables`` in ``conn``'s transaction."""
+
+    def add_column(self, conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> None:
+        """``ALTER TABLE ... ADD COLUMN`` for a column declared on ``table``."""
+        spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        into = conn.dialect.identifier_preparer.format_table(table)
+        conn.exec_driver_sql(f"ALTER TABLE {into} ADD COLUMN {self.add_column_guard}{spec}")
+
+    @abstractmethod
+    def lock_for_update(self, query: Query) -> Query:
+        """``query``, made to lock the rows it reads until the transaction ends."""
+
+    @abstractmethod
+    def update_in(
+        self,
+        conn: sa.Connection,
+        statement: sa.Update,
+        column: sa.ColumnElement[Any],
+        values: Sequence[Any],
+    ) -> int:
+        """Run ``statement`` on the rows whose ``column`` is one of ``values``; rows changed."""
+
+    @abstractmethod
+    def wakeup(self, engine: Engine, *, channel: str, poll_interval: float) -> Wakeup:
+        """What a follower sleeps on between batches: ``channel`` is the event store's
+        notification channel, if it has one."""
