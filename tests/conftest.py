@@ -20,10 +20,21 @@ from optaic_activity.service.application import ActivityApplication  # noqa: E40
 from optaic_activity.settings import Settings  # noqa: E402
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: the one source of backend parametrisation in the suite."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_settings(backend_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for a fresh, empty database on each backend (every store test runs on both)."""
-    if request.param == "sqlite":
+    if backend_name == "sqlite":
         return Settings(database_url=f"sqlite:///{tmp_path / 'activity.sqlite'}")
     url: str = request.getfixturevalue("pg_database_url")
     return Settings(database_url=url)

@@ -9,25 +9,15 @@ from sqlalchemy.engine import Engine
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.outbox import outbox
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
 
 def sqlalchemy_url(postgres_url: str) -> str:
     return postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def database_url(backend_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A SQLAlchemy URL of a fresh database (SQLite file or PostgreSQL database)."""
-    if backend == "sqlite":
+    if backend_name == "sqlite":
         return f"sqlite:///{tmp_path / 'outbox.sqlite'}"
     return sqlalchemy_url(request.getfixturevalue("pg_database_url"))
 
