@@ -11,7 +11,12 @@ import orjson
 import sqlalchemy as sa
 
 from optaic_activity.projections.backends import backend_for
-from optaic_activity.projections.backends.rows import RawJSON
+from optaic_activity.projections.backends.rows import (
+    RawJSON,
+    column_names,
+    driver_rows,
+    quoted_target,
+)
 
 __all__ = ["RawJSON", "insert_many", "to_json", "upsert"]
 
@@ -31,7 +36,38 @@ def upsert(
     directly (pipelined on PostgreSQL), without SQLAlchemy's per-row parameter handling
     (docs/performance.md, "Projections"); values are stored as ``conn.execute`` stores them.
     """
-    backend_for(conn).upsert(conn, table, rows, key=key, update=update)
+    if not rows:
+        return
+    backend = backend_for(conn)
+    columns = column_names(table, rows)
+    updated = update if update is not None else [c for c in columns if c not in key]
+    rows = _last_per_key(rows, key, keep_first=not updated)
+    quote = conn.dialect.identifier_preparer.quote
+    into, names = quoted_target(conn, table, columns)
+    _, keys = quoted_target(conn, table, key)
+    on_conflict = (
+        f"ON CONFLICT ({keys}) DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in updated)
+        if updated
+        else f"ON CONFLICT ({keys}) DO NOTHING"
+    )
+    placeholders = ", ".join([backend.placeholder] * len(columns))
+    statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
+    values = driver_rows(conn, table, columns, rows, wrap_json=backend.wrap_json)
+    backend.executemany(conn, statement, values)
+
+
+def _last_per_key(
+    rows: Sequence[dict[str, Any]], key: Sequence[str], *, keep_first: bool
+) -> Sequence[dict[str, Any]]:
+    """One row per key (one statement cannot change a row twice), in first-seen order."""
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        row_key = tuple(row[name] for name in key)
+        if keep_first and row_key in by_key:
+            continue
+        by_key[row_key] = row
+    return rows if len(by_key) == len(rows) else list(by_key.values())
 
 
 def _json_default(value: object) -> str:

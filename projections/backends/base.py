@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.selectable import GenerativeSelect
 
-from optaic_activity.projections.backends.rows import (
-    RawJSON,
-    column_names,
-    driver_rows,
-    last_per_key,
-)
+from optaic_activity.projections.backends.rows import RawJSON, Rows
 
 Query = TypeVar("Query", bound=GenerativeSelect)
 
@@ -50,7 +45,7 @@ class Backend(ABC):
     """SQLAlchemy's name of the dialect (``engine.dialect.name``)."""
 
     placeholder: ClassVar[str]
-    """The driver's parameter marker, for statements handed to it directly."""
+    """The driver's parameter marker, for statements handed to `executemany`."""
 
     add_column_guard: ClassVar[str] = ""
     """Written between ``ADD COLUMN`` and the column, where the database can skip an
@@ -60,41 +55,14 @@ class Backend(ABC):
     def create_engine(self, url: str, *, pool_size: int) -> Engine:
         """An engine tuned for this database."""
 
-    def upsert(
-        self,
-        conn: sa.Connection,
-        table: sa.Table,
-        rows: Sequence[dict[str, Any]],
-        *,
-        key: Sequence[str],
-        update: Sequence[str] | None = None,
-    ) -> None:
-        """See `optaic_activity.projections.upsert.upsert`."""
-        if not rows:
-            return
-        columns = column_names(table, rows)
-        updated = update if update is not None else [c for c in columns if c not in key]
-        rows = last_per_key(rows, key, keep_first=not updated)
-        preparer = conn.dialect.identifier_preparer
-        into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
-        names = ", ".join(preparer.quote(name) for name in columns)
-        keys = ", ".join(preparer.quote(name) for name in key)
-        on_conflict = (
-            f"ON CONFLICT ({keys}) DO UPDATE SET "
-            + ", ".join(f"{preparer.quote(c)} = excluded.{preparer.quote(c)}" for c in updated)
-            if updated
-            else f"ON CONFLICT ({keys}) DO NOTHING"
-        )
-        placeholders = ", ".join([self.placeholder] * len(columns))
-        statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
-        values = driver_rows(conn, table, columns, rows, wrap_json=self.wrap_json)
-        self.executemany(conn, statement, values)
+    def insert_many(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
+        """See `optaic_activity.projections.upsert.insert_many`."""
+        if rows:
+            self.insert_new_rows(conn, table, rows)
 
     @abstractmethod
-    def insert_many(
-        self, conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
-    ) -> None:
-        """See `optaic_activity.projections.upsert.insert_many`."""
+    def insert_new_rows(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
+        """Insert ``rows`` (at least one), none of which exists yet."""
 
     @abstractmethod
     def executemany(
@@ -120,7 +88,6 @@ class Backend(ABC):
     def lock_for_update(self, query: Query) -> Query:
         """``query``, made to lock the rows it reads until the transaction ends."""
 
-    @abstractmethod
     def update_in(
         self,
         conn: sa.Connection,
@@ -129,6 +96,17 @@ class Backend(ABC):
         values: Sequence[Any],
     ) -> int:
         """Run ``statement`` on the rows whose ``column`` is one of ``values``; rows changed."""
+        return sum(
+            conn.execute(statement.where(condition), parameters).rowcount
+            for condition, parameters in self.in_conditions(column, values)
+        )
+
+    @abstractmethod
+    def in_conditions(
+        self, column: sa.ColumnElement[Any], values: Sequence[Any]
+    ) -> Iterator[tuple[sa.ColumnElement[bool], dict[str, Any]]]:
+        """``column`` is one of ``values``: as one condition or several (each with the
+        parameters to bind), which together name every value once."""
 
     @abstractmethod
     def wakeup(self, engine: Engine, *, channel: str, poll_interval: float) -> Wakeup:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -15,7 +15,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.backends.base import Backend, Query, Wakeup
-from optaic_activity.projections.backends.rows import RawJSON, column_names, driver_rows
+from optaic_activity.projections.backends.rows import (
+    RawJSON,
+    Rows,
+    column_names,
+    driver_rows,
+    quoted_target,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +42,14 @@ class PostgresBackend(Backend):
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
 
-    def insert_many(
-        self, conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
-    ) -> None:
+    def insert_new_rows(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         """A binary ``COPY`` (a text one if a column's type has no binary form here)."""
-        if not rows:
-            return
         columns = column_names(table, rows)
         copy_types = _binary_copy_types(table, columns)
         converted = driver_rows(
             conn, table, columns, rows, wrap_json=_json if copy_types is not None else None
         )
-        preparer = conn.dialect.identifier_preparer
-        into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
-        names = ", ".join(preparer.quote(name) for name in columns)
+        into, names = quoted_target(conn, table, columns)
         binary = " (FORMAT BINARY)" if copy_types is not None else ""
         copy = f"COPY {into} ({names}) FROM STDIN{binary}"
         driver = conn.connection.driver_connection
@@ -78,17 +78,12 @@ class PostgresBackend(Backend):
     def lock_for_update(self, query: Query) -> Query:
         return query.with_for_update()
 
-    def update_in(
-        self,
-        conn: sa.Connection,
-        statement: sa.Update,
-        column: sa.ColumnElement[Any],
-        values: Sequence[Any],
-    ) -> int:
+    def in_conditions(
+        self, column: sa.ColumnElement[Any], values: Sequence[Any]
+    ) -> Iterator[tuple[sa.ColumnElement[bool], dict[str, Any]]]:
         """One array parameter: the same statement text whatever the number of values."""
-        array = sa.bindparam("update_in_values", type_=postgresql.ARRAY(column.type))
-        matching = statement.where(column == sa.any_(array))
-        return conn.execute(matching, {"update_in_values": list(values)}).rowcount
+        array = sa.bindparam("in_values", type_=postgresql.ARRAY(column.type))
+        yield column == sa.any_(array), {"in_values": list(values)}
 
     def wakeup(self, engine: Engine, *, channel: str, poll_interval: float) -> Wakeup:
         url = engine.url.set(drivername="postgresql")

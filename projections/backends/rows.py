@@ -7,22 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+Rows = Sequence[dict[str, Any]]
+"""Rows to write, each a column name to value mapping (every row has the same columns)."""
+
 
 class RawJSON(str):
     """Text that already is a value's JSON: ``insert_many`` stores it in a JSON column as is."""
-
-
-def last_per_key(
-    rows: Sequence[dict[str, Any]], key: Sequence[str], *, keep_first: bool
-) -> Sequence[dict[str, Any]]:
-    """One row per key (one statement cannot change a row twice), in first-seen order."""
-    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        row_key = tuple(row[name] for name in key)
-        if keep_first and row_key in by_key:
-            continue
-        by_key[row_key] = row
-    return rows if len(by_key) == len(rows) else list(by_key.values())
 
 
 def driver_rows(
@@ -59,3 +49,10 @@ def driver_rows(
 def column_names(table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[str]:
     """The table's columns that the rows give, in the table's order."""
     return [column.name for column in table.c if column.name in rows[0]]
+
+
+def quoted_target(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> tuple[str, str]:
+    """``table`` and its ``columns`` quoted for a statement's text, by SQLAlchemy's preparer
+    (identifiers of declared tables only: no user input)."""
+    preparer = conn.dialect.identifier_preparer
+    return preparer.format_table(table), ", ".join(preparer.quote(name) for name in columns)

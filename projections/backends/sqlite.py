@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.backends.base import Backend, Query, Wakeup
-from optaic_activity.projections.backends.rows import column_names, driver_rows
+from optaic_activity.projections.backends.rows import Rows, column_names, driver_rows, quoted_target
 
 IN_CHUNK = 500
 """Values per ``IN (...)`` (far below SQLite's limit on bound parameters)."""
@@ -49,15 +49,9 @@ class SQLiteBackend(Backend):
 
         return engine
 
-    def insert_many(
-        self, conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
-    ) -> None:
-        if not rows:
-            return
+    def insert_new_rows(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         columns = column_names(table, rows)
-        preparer = conn.dialect.identifier_preparer
-        into = preparer.format_table(table)  # identifiers quoted by SQLAlchemy: no user input
-        names = ", ".join(preparer.quote(name) for name in columns)
+        into, names = quoted_target(conn, table, columns)
         placeholders = ", ".join("?" * len(columns))
         statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders})"  # noqa: S608
         self.executemany(conn, statement, driver_rows(conn, table, columns, rows, wrap_json=None))
@@ -81,18 +75,11 @@ class SQLiteBackend(Backend):
         """As is: ``BEGIN IMMEDIATE`` already holds the database's write lock."""
         return query
 
-    def update_in(
-        self,
-        conn: sa.Connection,
-        statement: sa.Update,
-        column: sa.ColumnElement[Any],
-        values: Sequence[Any],
-    ) -> int:
-        changed = 0
+    def in_conditions(
+        self, column: sa.ColumnElement[Any], values: Sequence[Any]
+    ) -> Iterator[tuple[sa.ColumnElement[bool], dict[str, Any]]]:
         for start in range(0, len(values), IN_CHUNK):
-            chunk = list(values[start : start + IN_CHUNK])
-            changed += conn.execute(statement.where(column.in_(chunk))).rowcount
-        return changed
+            yield column.in_(list(values[start : start + IN_CHUNK])), {}
 
     def wakeup(self, engine: Engine, *, channel: str, poll_interval: float) -> Wakeup:
         """Polling: SQLite has no notifications between processes."""
