@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -64,6 +65,46 @@ def _log_tail(path: Path, lines: int = 60) -> str:
 
 def _is_root() -> bool:
     return os.geteuid() == 0
+
+
+class Lifecycle(ABC):
+    """Something a test starts and closes, also as a ``with`` block (started on entry,
+    closed on exit)."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop and release everything ``start`` took."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ServerProcess(Lifecycle):
+    """A server run as a child process, with its files in a temporary directory."""
+
+    tmpdir: Path | None = None
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _require_tmpdir(self) -> Path:
+        if self.tmpdir is None:
+            raise ServiceUnavailable(f"{type(self).__name__} is not started")
+        return self.tmpdir
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +216,7 @@ class ExternalPostgres(_DatabaseAdmin):
     close = stop
 
 
-class PostgresServer(_DatabaseAdmin):
+class PostgresServer(_DatabaseAdmin, ServerProcess):
     """A throw-away PostgreSQL cluster tuned for tests (no fsync, trust auth, loopback only).
 
     As root the server programs run as the ``postgres`` system user (created by Debian's
@@ -195,8 +236,6 @@ class PostgresServer(_DatabaseAdmin):
         self.max_connections = max_connections
         self.host = LOCALHOST
         self.port = 0
-        self.tmpdir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
         self._running_bindir: Path | None = None
 
     # -- addresses -----------------------------------------------------------------------
@@ -218,10 +257,6 @@ class PostgresServer(_DatabaseAdmin):
     @property
     def log_path(self) -> Path:
         return self._require_tmpdir() / "postgres.log"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -346,26 +381,10 @@ class PostgresServer(_DatabaseAdmin):
         self.port = 0
         self._running_bindir = None
 
-    close = stop
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _require_tmpdir(self) -> Path:
-        if self.tmpdir is None:
-            raise ServiceUnavailable("PostgresServer is not started")
-        return self.tmpdir
 
     def _kill_postmaster(self) -> None:
         with contextlib.suppress(OSError, ValueError, IndexError, ServiceUnavailable):
@@ -419,7 +438,7 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
-class CentrifugoServer:
+class CentrifugoServer(ServerProcess):
     """A Centrifugo v6 server with a fresh config, API key and token secret.
 
     Channels: the ``notifications`` namespace holds user-limited channels
@@ -478,8 +497,6 @@ class CentrifugoServer:
         self.token_secret = secrets.token_urlsafe(32)
         self.host = LOCALHOST
         self.port = free_port()
-        self.tmpdir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
 
     # -- addresses -----------------------------------------------------------------------
 
@@ -507,10 +524,6 @@ class CentrifugoServer:
     @property
     def log_path(self) -> Path:
         return self._require_tmpdir() / "centrifugo.log"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -663,24 +676,7 @@ class CentrifugoServer:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- helpers -------------------------------------------------------------------------
-
-    def _require_tmpdir(self) -> Path:
-        if self.tmpdir is None:
-            raise ServiceUnavailable("CentrifugoServer is not started")
-        return self.tmpdir
 
     def _check_binary(self) -> None:
         if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):

@@ -10,8 +10,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from cent import Client as ApiClient
 from cent import PublishRequest
@@ -20,13 +19,13 @@ from centrifuge import SubscriptionEventHandler
 
 from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.tokens import mint_connection_token
-from tests.support.services import CentrifugoServer
+from tests.support.services import CentrifugoServer, Lifecycle
 
 TIMEOUT = 20.0
 HISTORY_LIMIT = 300  # Centrifugo's default cap on publications per history call
 
 
-class PersonalInbox:
+class PersonalInbox(Lifecycle):
     """Everything published on ``notifications:#<principal>`` while it is open."""
 
     def __init__(self, server: CentrifugoServer, principal_id: str) -> None:
@@ -50,17 +49,11 @@ class PersonalInbox:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
         self._thread.start()
         self._run(self._connect())
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         try:
             self._run(self._shutdown())
         finally:
