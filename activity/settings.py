@@ -9,6 +9,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.projections.backends import (
+    Backend,
+    DatabaseOptions,
+    PostgresBackend,
+    backend_for_scheme,
+)
 from optaic_activity.projections.config import ProjectionConfig
 
 DEFAULT_SQLITE_PATH = Path("activity.sqlite")
@@ -76,8 +82,12 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def backend(self) -> Backend:
+        return backend_for_scheme(urlsplit(self.database_url).scheme)
+
+    @property
     def is_postgres(self) -> bool:
-        return urlsplit(self.database_url).scheme in {"postgresql", "postgres"}
+        return isinstance(self.backend, PostgresBackend)
 
     @property
     def sqlite_file(self) -> Path:
@@ -86,38 +96,22 @@ class Settings(BaseSettings):
         return self.sqlite_path
 
     @property
+    def database(self) -> DatabaseOptions:
+        return DatabaseOptions(
+            url=self.database_url,
+            sqlite_file=self.sqlite_file,
+            pool_size=self.postgres_pool_size,
+            schema=self.postgres_schema,
+        )
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The same database for the read models, through SQLAlchemy."""
-        if self.is_postgres:
-            parts = urlsplit(self.database_url)
-            return parts._replace(scheme="postgresql+psycopg").geturl()
-        return f"sqlite:///{self.sqlite_file}"
+        return self.backend.sqlalchemy_url(self.database)
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing persistence settings for this database."""
-        if not self.is_postgres:
-            return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(self.sqlite_file),
-                "SQLITE_LOCK_TIMEOUT": "30",
-            }
-        parts = urlsplit(self.database_url)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")),
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": unquote(parts.username or ""),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
-            "POSTGRES_CONNECT_TIMEOUT": "10",
-            "POSTGRES_PRE_PING": "y",
-            # Invariant 8: keep the table lock that makes notification ids commit-ordered.
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-        }
-        if self.postgres_schema:
-            env["POSTGRES_SCHEMA"] = self.postgres_schema
-        return env
+        return self.backend.eventsourcing_env(self.database)
 
 
 def load_settings() -> Settings:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from optaic_activity.projections.backends.base import Backend, UnsupportedDatabase, Wakeup
+from optaic_activity.projections.backends.base import (
+    Backend,
+    DatabaseOptions,
+    UnsupportedDatabase,
+    Wakeup,
+)
 from optaic_activity.projections.backends.postgres import PostgresBackend
 from optaic_activity.projections.backends.sqlite import SQLiteBackend
 
 __all__ = [
     "Backend",
+    "DatabaseOptions",
     "PostgresBackend",
     "SQLiteBackend",
     "UnsupportedDatabase",
     "Wakeup",
     "backend_for",
+    "backend_for_scheme",
     "backend_for_url",
     "require_postgresql",
 ]
@@ -40,6 +47,15 @@ def backend_for(bind: Engine | Connection) -> Backend:
 def backend_for_url(url: str) -> Backend:
     """The backend of a SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``)."""
     return _named(make_url(url).get_backend_name())
+
+
+def backend_for_scheme(scheme: str) -> Backend:
+    """The backend named by an ``ACTIVITY_DATABASE_URL`` scheme (empty: SQLite)."""
+    for backend in _BACKENDS.values():
+        if scheme in backend.url_schemes:
+            return backend
+    msg = f"no backend for {scheme!r} URLs"
+    raise UnsupportedDatabase(msg)
 
 
 def require_postgresql(bind: Engine | Connection, message: str) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
@@ -19,6 +21,17 @@ from sqlalchemy.sql.selectable import GenerativeSelect
 from optaic_activity.projections.backends.rows import RawJSON, Rows
 
 Query = TypeVar("Query", bound=GenerativeSelect)
+
+
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """The settings of the one database the event store and the read models share."""
+
+    url: str
+    """``ACTIVITY_DATABASE_URL`` as given (empty: the SQLite file ``sqlite_file``)."""
+    sqlite_file: Path
+    pool_size: int
+    schema: str = ""
 
 
 class UnsupportedDatabase(ValueError):
@@ -47,9 +60,20 @@ class Backend(ABC):
     placeholder: ClassVar[str]
     """The driver's parameter marker, for statements handed to `executemany`."""
 
+    url_schemes: ClassVar[frozenset[str]]
+    """The schemes of ``ACTIVITY_DATABASE_URL`` that name this database."""
+
     add_column_guard: ClassVar[str] = ""
     """Written between ``ADD COLUMN`` and the column, where the database can skip an
     existing one."""
+
+    @abstractmethod
+    def sqlalchemy_url(self, options: DatabaseOptions) -> str:
+        """The database's URL for SQLAlchemy (the read models)."""
+
+    @abstractmethod
+    def eventsourcing_env(self, options: DatabaseOptions) -> dict[str, str]:
+        """eventsourcing's persistence module for this database, and its settings."""
 
     @abstractmethod
     def create_engine(self, url: str, *, pool_size: int) -> Engine:

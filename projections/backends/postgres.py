@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from psycopg.types.json import Json
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
-from optaic_activity.projections.backends.base import Backend, Query, Wakeup
+from optaic_activity.projections.backends.base import Backend, DatabaseOptions, Query, Wakeup
 from optaic_activity.projections.backends.rows import (
     RawJSON,
     Rows,
@@ -32,10 +33,33 @@ def _json(text: RawJSON) -> Json:
 
 class PostgresBackend(Backend):
     name = "postgresql"
+    url_schemes = frozenset({"postgresql", "postgres"})
     placeholder = "%s"
     # Another process's setup may add the column first.
     add_column_guard = "IF NOT EXISTS "
     wrap_json = staticmethod(_json)
+
+    def sqlalchemy_url(self, options: DatabaseOptions) -> str:
+        return urlsplit(options.url)._replace(scheme="postgresql+psycopg").geturl()
+
+    def eventsourcing_env(self, options: DatabaseOptions) -> dict[str, str]:
+        parts = urlsplit(options.url)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")),
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or ""),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": str(options.pool_size),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_PRE_PING": "y",
+            # Invariant 8: keep the table lock that makes notification ids commit-ordered.
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
+        if options.schema:
+            env["POSTGRES_SCHEMA"] = options.schema
+        return env
 
     def create_engine(self, url: str, *, pool_size: int) -> Engine:
         return sa.create_engine(

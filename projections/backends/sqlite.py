@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from optaic_activity.projections.backends.base import Backend, Query, Wakeup
+from optaic_activity.projections.backends.base import Backend, DatabaseOptions, Query, Wakeup
 from optaic_activity.projections.backends.rows import Rows, column_names, driver_rows, quoted_target
 
 IN_CHUNK = 500
@@ -17,9 +17,20 @@ IN_CHUNK = 500
 
 class SQLiteBackend(Backend):
     name = "sqlite"
+    url_schemes = frozenset({"", "sqlite"})
     placeholder = "?"
     # No guard needed: BEGIN IMMEDIATE already serialises the check for a column and its adding.
     add_column_guard = ""
+
+    def sqlalchemy_url(self, options: DatabaseOptions) -> str:
+        return f"sqlite:///{options.sqlite_file}"
+
+    def eventsourcing_env(self, options: DatabaseOptions) -> dict[str, str]:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(options.sqlite_file),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
 
     def create_engine(self, url: str, *, pool_size: int) -> Engine:
         """WAL, a busy timeout and the write lock taken at BEGIN (``pool_size`` is unused)."""

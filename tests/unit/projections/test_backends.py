@@ -10,6 +10,7 @@ from optaic_activity.projections.backends import (
     SQLiteBackend,
     UnsupportedDatabase,
     backend_for,
+    backend_for_scheme,
     backend_for_url,
     require_postgresql,
 )
@@ -41,3 +42,16 @@ def test_an_engine_gets_the_backend_of_its_dialect_and_sqlite_is_not_postgresql(
             require_postgresql(engine, "this needs PostgreSQL")
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "backend"),
+    [("", SQLiteBackend), ("sqlite", SQLiteBackend), ("postgres", PostgresBackend)],
+)
+def test_a_database_url_scheme_names_its_backend(scheme: str, backend: type) -> None:
+    assert isinstance(backend_for_scheme(scheme), backend)
+
+
+def test_a_scheme_without_a_backend_is_refused() -> None:
+    with pytest.raises(UnsupportedDatabase, match="mysql"):
+        backend_for_scheme("mysql")
