@@ -8,7 +8,7 @@ from optaic_activity.notifier.channels import NOTIFICATIONS_NAMESPACE, personal_
 from optaic_activity.notifier.config import DeliveryMode, NotifierConfig
 from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured
 from optaic_activity.notifier.message import Broadcast, MalformedOutboxRow, OutboxRow
-from optaic_activity.notifier.metrics import NotifierMetrics, projection_lag_gauge
+from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.publisher import CentrifugoPublisher, ConsolePublisher, Publisher
 from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
 from optaic_activity.notifier.tokens import mint_connection_token
@@ -34,5 +34,4 @@ __all__ = [
     "choose_publisher",
     "mint_connection_token",
     "personal_channel",
-    "projection_lag_gauge",
 ]

@@ -157,7 +157,7 @@ class AuditLogProjection:
             row["prev_hash"] = prev
             row["hash"] = last_hash[activity.tenant_id] = chain_hash(prev, row)
             rows.append(row)
-        # Was conn.execute(audit_log.insert(), rows): the same rows, stored several times faster.
+        # Bulk insert (COPY on PostgreSQL): several times faster than an INSERT per row.
         insert_many(conn, audit_log, rows)
 
 

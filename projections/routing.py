@@ -85,9 +85,8 @@ class RoutingProjection:
             if not recipients and not activity.delivery_channels:
                 continue
             node = self.index.nodes.get(activity.resource_id)
-            # Fix (tests/integration/projections): name the resource only if it belongs to the
-            # activity's tenant; an envelope may carry another tenant's resource id, and its
-            # pushed summary must not reveal that resource's name (invariant 7).
+            # An envelope may carry another tenant's resource id: its pushed summary must not
+            # reveal that resource's name (invariant 7).
             named = node is not None and node.tenant_id == activity.tenant_id
             summary = summarize(activity, node.name if node is not None and named else None)
             inbox.extend(inbox_rows(activity, recipients, summary))
