@@ -311,7 +311,10 @@ class WatcherIndex:
     # -- who is notified ---------------------------------------------------------------------
 
     def watchers(self, activity: StoredActivity) -> dict[UUID, list[str]]:
-        """Recipients of ``activity`` and why, per DESIGN.md's six rules, in principal order."""
+        """Recipients of ``activity`` and why, in principal order.
+
+        The six watcher rules of docs/architecture.md, "Watchers of an activity on resource R".
+        """
         tenant, actor = activity.tenant_id, activity.actor_principal_id
         chain = self._chain(activity.resource_id, tenant)
         found: dict[UUID, set[str]] = defaultdict(set)
@@ -353,7 +356,7 @@ class WatcherIndex:
         }
 
     def admits(self, principal: UUID, activity: StoredActivity, chain: list[UUID]) -> bool:
-        """May ``principal`` see ``activity``? (DESIGN.md, visibility)."""
+        """May ``principal`` see ``activity``? (docs/architecture.md, "Visibility")."""
         tenant = activity.tenant_id
         if principal == activity.actor_principal_id:
             return True
