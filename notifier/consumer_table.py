@@ -33,9 +33,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from optaic_activity.domain.errors import ConfigurationError, MalformedOutboxRowError
 from optaic_activity.notifier.backoff import RetryDelays
 from optaic_activity.notifier.config import NotifierConfig
-from optaic_activity.notifier.message import MalformedOutboxRow, OutboxRow, plan
+from optaic_activity.notifier.message import OutboxRow, plan
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import Clock, delivered_channels, utc_now
 from optaic_activity.projections.database import is_postgres
@@ -68,7 +69,8 @@ def consumer_table(
 
 def create_consumer_table(engine: Engine, name: str = DEFAULT_TABLE_NAME) -> sa.Table:
     if not is_postgres(engine):
-        raise ValueError("Centrifugo's consumer reads PostgreSQL only; this is not PostgreSQL")
+        msg = "Centrifugo's consumer reads PostgreSQL only; this is not PostgreSQL"
+        raise ConfigurationError(msg)
     table = consumer_table(name)
     table.create(engine, checkfirst=True)
     return table
@@ -76,7 +78,7 @@ def create_consumer_table(engine: Engine, name: str = DEFAULT_TABLE_NAME) -> sa.
 
 def partition_for(key: str, partitions: int) -> int:
     if partitions < 1:
-        raise ValueError("partitions must be >= 1")
+        raise ConfigurationError("partitions must be >= 1")
     return zlib.crc32(key.encode()) % partitions
 
 
@@ -88,7 +90,7 @@ class ConsumerCommand:
 
 
 def consumer_commands(row: OutboxRow, partitions: int) -> list[ConsumerCommand]:
-    """The commands that deliver ``row``; MalformedOutboxRow if it breaks the contract."""
+    """The commands that deliver ``row``; MalformedOutboxRowError if it breaks the contract."""
     delivery = plan(row)
     partition = partition_for(str(row.message["resource_id"]), partitions)
     return [
@@ -161,7 +163,7 @@ class ConsumerTableRelay:
         clock: Clock = utc_now,
     ) -> None:
         if not is_postgres(engine):
-            raise ValueError("the consumer-table mode needs PostgreSQL")
+            raise ConfigurationError("the consumer-table mode needs PostgreSQL")
         self.engine = engine
         self.config = config or NotifierConfig()
         self.table = table if table is not None else consumer_table()
@@ -205,7 +207,7 @@ class ConsumerTableRelay:
                 try:
                     commands.extend(consumer_commands(row, self.config.consumer_table_partitions))
                     moved.append(row.position)
-                except MalformedOutboxRow as exc:
+                except MalformedOutboxRowError as exc:
                     failed.append(self._failure(row, f"malformed outbox row: {exc}", now, report))
             report.commands = write_consumer_commands(
                 conn, commands, table=self.table, notify_channel=self.notify_channel

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import SchemaMigrationError
+
 metadata = sa.MetaData()
 """Every read-model table is declared on this one metadata (one module per read model)."""
 
@@ -61,10 +63,6 @@ def create_tables(engine: Engine) -> None:
             add_missing_columns(conn, table)
             # A rebuild that stopped before its end left its deferred indexes dropped.
             create_indexes(conn, table.indexes)
-
-
-class SchemaMigrationError(RuntimeError):
-    """A table lacks a column that cannot simply be added: it needs a migration."""
 
 
 def add_missing_columns(conn: sa.Connection, table: sa.Table) -> None:

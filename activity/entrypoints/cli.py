@@ -200,11 +200,12 @@ def audit_head(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> Non
 
 
 def _anchors(values: list[str] | None) -> list[ChainHead]:
+    from optaic_activity.domain.errors import InvalidChainHeadError
     from optaic_activity.projections.audit_log import ChainHead
 
     try:
         return [ChainHead.parse(value) for value in values or []]
-    except ValueError as error:
+    except InvalidChainHeadError as error:
         raise typer.BadParameter(str(error), param_hint="--anchor") from None
 
 

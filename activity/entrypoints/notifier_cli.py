@@ -21,10 +21,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from optaic_activity.domain.errors import PublisherMisconfiguredError
 from optaic_activity.notifier import logs
 from optaic_activity.notifier.config import DeliveryMode
 from optaic_activity.notifier.consumer_table import ConsumerTableRelay, create_consumer_table
-from optaic_activity.notifier.failures import PublisherMisconfigured
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import OutboxStore
 from optaic_activity.notifier.runtime import NotifierRuntime, tune_gc_for_a_worker_process
@@ -108,7 +108,7 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
                     return
                 worker = OutboxWorker(runtime.engine, runtime.publisher, config, metrics=metrics)
                 report = worker.run(stop, follow=not once)
-        except PublisherMisconfigured as exc:
+        except PublisherMisconfiguredError as exc:
             runtime.console.print(f"[red]notifier stopped:[/] {exc}")
             raise typer.Exit(EXIT_MISCONFIGURED) from exc
         finally:

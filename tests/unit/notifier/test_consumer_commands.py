@@ -6,6 +6,7 @@ import uuid
 import pytest
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.consumer_table import (
     ConsumerTableRelay,
     consumer_commands,
@@ -50,5 +51,5 @@ def test_an_outbox_row_becomes_broadcast_commands_with_its_idempotency_keys() ->
 
 
 def test_the_relay_refuses_sqlite_where_centrifugo_cannot_consume(engine: Engine) -> None:
-    with pytest.raises(ValueError, match="PostgreSQL"):
+    with pytest.raises(ConfigurationError, match="PostgreSQL"):
         ConsumerTableRelay(engine)

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
+from optaic_activity.domain.errors import MalformedOutboxRowError
 from optaic_activity.notifier.message import (
     MESSAGE_V1_FIELDS,
-    MalformedOutboxRow,
     OutboxRow,
     idempotency_key,
     plan,
@@ -117,7 +117,7 @@ def test_off_contract_rows_are_refused_before_anything_is_published(
 ) -> None:
     values = {**outbox_values(5, [(ALICE, ["owner"])]), **change}
 
-    with pytest.raises(MalformedOutboxRow, match=complaint):
+    with pytest.raises(MalformedOutboxRowError, match=complaint):
         plan(row_from(values))
 
 
@@ -138,5 +138,5 @@ def test_messages_of_another_version_or_incomplete_ones_are_refused(
         del message[message.pop("__drop__")]
     values["message"] = message
 
-    with pytest.raises(MalformedOutboxRow, match=complaint):
+    with pytest.raises(MalformedOutboxRowError, match=complaint):
         plan(row_from(values))

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from optaic_activity.notifier.message import MalformedOutboxRow, plan
+from optaic_activity.domain.errors import MalformedOutboxRowError
+from optaic_activity.notifier.message import plan
 from optaic_activity.notifier.outbox_store import OutboxStore, Retry
 from optaic_activity.projections.outbox import outbox
 from optaic_activity.projections.routing import _OUTBOX_CONTENT
@@ -72,6 +73,6 @@ def test_a_json_column_holding_no_json_makes_a_malformed_row_not_a_failed_claim(
     rows = OutboxStore(engine, clock).claim("w", 10, LEASE, 5).rows
 
     assert [row.position for row in rows] == [1, 2]
-    with pytest.raises(MalformedOutboxRow, match="recipients is not a list"):
+    with pytest.raises(MalformedOutboxRowError, match="recipients is not a list"):
         plan(rows[0])
     assert plan(rows[1]).broadcasts
