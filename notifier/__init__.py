@@ -7,12 +7,13 @@ Reads the outbox table of `projections`; imports nothing of `activity` (which mo
 from optaic_activity.notifier.channels import NOTIFICATIONS_NAMESPACE, personal_channel
 from optaic_activity.notifier.config import DeliveryMode, NotifierConfig
 from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured
-from optaic_activity.notifier.message import Broadcast, MalformedOutboxRow, OutboxRow
+from optaic_activity.notifier.message import Broadcast, MalformedOutboxRow
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.publisher import CentrifugoPublisher, ConsolePublisher, Publisher
 from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
 from optaic_activity.notifier.tokens import mint_connection_token
 from optaic_activity.notifier.worker import BatchReport, OutboxWorker
+from optaic_activity.projections.outbox import OutboxRow
 
 __all__ = [
     "NOTIFICATIONS_NAMESPACE",

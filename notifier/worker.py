@@ -45,13 +45,7 @@ from sqlalchemy.engine import Engine
 from optaic_activity.notifier.backoff import RetryDelays
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured, combine
-from optaic_activity.notifier.message import (
-    Broadcast,
-    DeliveryPlan,
-    MalformedOutboxRow,
-    OutboxRow,
-    plan,
-)
+from optaic_activity.notifier.message import Broadcast, DeliveryPlan, MalformedOutboxRow, plan
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import (
     Claim,
@@ -62,6 +56,7 @@ from optaic_activity.notifier.outbox_store import (
     utc_now,
 )
 from optaic_activity.notifier.publisher import Outcome, Publisher
+from optaic_activity.projections.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
