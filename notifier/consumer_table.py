@@ -38,6 +38,7 @@ from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.message import MalformedOutboxRow, plan
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import Clock, utc_now
+from optaic_activity.notifier.report import DeliveryCounts
 from optaic_activity.projections.database import is_postgres
 from optaic_activity.projections.outbox import DEAD, PENDING, SENT, OutboxRow, fetch_due, outbox
 
@@ -135,11 +136,17 @@ def write_consumer_commands(
 
 
 @dataclass
-class RelayReport:
+class RelayReport(DeliveryCounts):
     moved: int = 0
+    """Outbox rows handed over to the consumer table (marked sent)."""
     commands: int = 0
-    retried: int = 0
-    dead: int = 0
+    """Broadcast commands written for them."""
+
+    def summary(self) -> str:
+        return (
+            f"moved {self.moved} rows ({self.commands} commands) to the consumer"
+            f" table; {self.retried} to retry, {self.dead} dead"
+        )
 
 
 class ConsumerTableRelay:
@@ -232,10 +239,7 @@ class ConsumerTableRelay:
         total = RelayReport()
         while not stop.is_set():
             report = self.run_batch()
-            total.moved += report.moved
-            total.commands += report.commands
-            total.retried += report.retried
-            total.dead += report.dead
+            total.add(report)
             if report.moved + report.retried + report.dead == 0:
                 if not follow:
                     break
