@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from uuid import UUID
 
 from optaic_activity.domain.errors import MalformedOutboxRowError
 from optaic_activity.notifier.channels import (
@@ -22,22 +21,13 @@ from optaic_activity.notifier.channels import (
     canonical_principal,
     is_personal_channel,
 )
-
-MESSAGE_VERSION = 1
-MESSAGE_V1_FIELDS = (
-    "v",
-    "activity_id",
-    "tenant_id",
-    "action",
-    "resource_id",
-    "resource_type",
-    "actor_principal_id",
-    "summary",
-    "occurred_at",
-    "correlation_id",
+from optaic_activity.projections.outbox import (
+    MESSAGE_V1_FIELDS,
+    MESSAGE_VERSION,
+    REASONS,
+    OutboxRow,
 )
-REASONS = frozenset({"owner", "subscriber", "delegator"})
-_NO_CHANNELS: frozenset[str] = frozenset()
+
 DELIVERY_CHANNELS_GROUP = "channels"
 """Group name of the broadcast to the activity's delivery channels (its reasons are empty)."""
 
@@ -47,27 +37,6 @@ class Recipient(NamedTuple):
     """Canonical."""
     reasons: tuple[str, ...]
     """Sorted, without repeats."""
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One claimed outbox row: its content and its delivery state at claim time."""
-
-    position: int
-    activity_id: UUID
-    correlation_id: UUID
-    action: str
-    recipients: Any
-    """As stored: ``[{"principal_id": str, "reasons": [str, ...]}, ...]`` (checked by `plan`)."""
-    channels: Any
-    """As stored: the activity's delivery channels, a list of str (checked by `plan`)."""
-    message: Any
-    """As stored: the compact v1 message (checked by `plan`)."""
-    attempts: int
-    """Claims so far, this one included."""
-    last_error: str | None = None
-    delivered_channels: frozenset[str] = _NO_CHANNELS
-    """Channels an earlier attempt delivered to: not published again."""
 
 
 @dataclass(frozen=True)

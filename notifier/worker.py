@@ -50,12 +50,7 @@ from optaic_activity.domain.errors import (
 from optaic_activity.notifier.backoff import RetryDelays
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.failures import Failure, FailureKind, combine
-from optaic_activity.notifier.message import (
-    Broadcast,
-    DeliveryPlan,
-    OutboxRow,
-    plan,
-)
+from optaic_activity.notifier.message import Broadcast, DeliveryPlan, plan
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import (
     Claim,
@@ -66,6 +61,8 @@ from optaic_activity.notifier.outbox_store import (
     utc_now,
 )
 from optaic_activity.notifier.publisher import Outcome, Publisher
+from optaic_activity.notifier.report import DeliveryCounts
+from optaic_activity.projections.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,19 +73,13 @@ def default_worker_id() -> str:
 
 
 @dataclass
-class BatchReport:
+class BatchReport(DeliveryCounts):
     claimed: int = 0
     sent: int = 0
-    retried: int = 0
-    dead: int = 0
     lease_lost: int = 0
 
-    def add(self, other: BatchReport) -> None:
-        self.claimed += other.claimed
-        self.sent += other.sent
-        self.retried += other.retried
-        self.dead += other.dead
-        self.lease_lost += other.lease_lost
+    def summary(self) -> str:
+        return f"sent {self.sent}, retried {self.retried}, dead-lettered {self.dead}"
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from optaic_activity.domain.resources import (
 )
 from optaic_activity.projections.database import clear, metadata
 from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.outbox import DELEGATOR, OWNER, SUBSCRIBER
 from optaic_activity.projections.upsert import upsert
 
-SUBSCRIBER, OWNER, DELEGATOR = "subscriber", "owner", "delegator"
 DELEGATING_ROLES = frozenset({Role.OWNER, Role.DELEGATOR})
 
 resources = sa.Table(

@@ -6,30 +6,13 @@ from typing import Any
 import pytest
 
 from optaic_activity.domain.errors import MalformedOutboxRowError
-from optaic_activity.notifier.message import (
-    MESSAGE_V1_FIELDS,
-    OutboxRow,
-    idempotency_key,
-    plan,
-)
-from tests.unit.notifier.factories import outbox_values
+from optaic_activity.notifier.message import idempotency_key, plan
+from optaic_activity.projections.outbox import MESSAGE_V1_FIELDS
+from tests.unit.notifier.factories import outbox_values, row_from
 
 ALICE = uuid.UUID("00000000-0000-0000-0000-00000000000a")
 BOB = uuid.UUID("00000000-0000-0000-0000-00000000000b")
 CAROL = uuid.UUID("00000000-0000-0000-0000-00000000000c")
-
-
-def row_from(values: dict[str, Any], attempts: int = 1) -> OutboxRow:
-    return OutboxRow(
-        position=values["position"],
-        activity_id=values["activity_id"],
-        correlation_id=values["correlation_id"],
-        action=values["action"],
-        recipients=values["recipients"],
-        channels=values["channels"],
-        message=values["message"],
-        attempts=attempts,
-    )
 
 
 def test_recipients_with_the_same_reasons_share_one_broadcast_to_their_personal_channels() -> None:
