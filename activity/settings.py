@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.projections.backends import (
     Backend,
@@ -70,7 +71,7 @@ class Settings(BaseSettings):
     def _known_scheme(cls, value: str) -> str:
         if value and urlsplit(value).scheme not in {"sqlite", "postgresql", "postgres"}:
             msg = "ACTIVITY_DATABASE_URL must start with postgresql:// or sqlite:///"
-            raise ValueError(msg)
+            raise ConfigurationError(msg)
         return value
 
     @field_validator("api_token_secret")
@@ -78,7 +79,7 @@ class Settings(BaseSettings):
     def _strong_token_secret(cls, value: SecretStr) -> SecretStr:
         if 0 < len(value.get_secret_value().encode()) < MIN_HMAC_KEY_BYTES:
             msg = f"ACTIVITY_API_TOKEN_SECRET must be at least {MIN_HMAC_KEY_BYTES} bytes (HS256)"
-            raise ValueError(msg)
+            raise ConfigurationError(msg)
         return value
 
     @property

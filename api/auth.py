@@ -17,6 +17,7 @@ from uuid import UUID
 
 import jwt
 
+from optaic_activity.domain.errors import ConfigurationError, InvalidTokenError
 from optaic_activity.settings import Settings
 
 ALGORITHM = "HS256"
@@ -37,10 +38,6 @@ class Principal:
         return AUDITOR in self.roles
 
 
-class InvalidTokenError(Exception):
-    """The bearer token is forged, expired, malformed or lacks a required claim."""
-
-
 class TokenVerifier(Protocol):
     def verify(self, token: str) -> Principal:
         """The principal the token names; InvalidTokenError if it cannot be trusted."""
@@ -52,7 +49,8 @@ class JwtVerifier:
 
     def __init__(self, secret: str, *, issuer: str = "", leeway_seconds: float = 0) -> None:
         if not secret:
-            raise ValueError("no API token secret configured: set ACTIVITY_API_TOKEN_SECRET")
+            msg = "no API token secret configured: set ACTIVITY_API_TOKEN_SECRET"
+            raise ConfigurationError(msg)
         self._secret = secret
         self._issuer = issuer or None
         self._leeway = leeway_seconds

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from optaic_activity.api.auth import AUDITOR, InvalidTokenError, Principal, TokenVerifier
+from optaic_activity.api.auth import AUDITOR, Principal, TokenVerifier
 from optaic_activity.api.problems import FORBIDDEN, UNAUTHORIZED, VALIDATION, ApiProblem
 from optaic_activity.api.schemas import MAX_POSITION, FieldError
 from optaic_activity.bootstrap import Runtime
-from optaic_activity.projections.queries import MAX_LIMIT, InvalidCursorError, decode_cursor
+from optaic_activity.domain.errors import InvalidCursorError, InvalidTokenError
+from optaic_activity.projections.queries import MAX_LIMIT, decode_cursor
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -3,17 +3,23 @@
 What becomes which status:
 
     request validation (malformed UUID, JSON, body, query)   422 validation (with ``errors``)
-    domain input errors: InvalidPatternError,
-        InvalidActionError, PayloadPolicyError                422 validation
+    domain input errors: InvalidPatternError, InvalidActionError,
+        InvalidChannelError, InvalidChainHeadError,
+        PayloadPolicyError                                    422 validation
     InvalidCursorError                                        400 invalid-cursor
     missing / forged / expired bearer token                   401 unauthorized
+        (InvalidTokenError)
     a role the route needs is missing                         403 forbidden
     NotFoundError, TenantMismatchError (no existence leak)    404 not-found
     DomainRuleError (the state forbids it: revoking twice)    409 conflict
     ConcurrencyConflictError                                  409 concurrency-conflict
     body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
     realtime tokens asked for with no Centrifugo secret       503 realtime-unavailable
-    anything else (a bug)                                     500 internal (logged, no details)
+    SERVER_FAULTS (a bug, or the server's setup) and
+        anything else                                         500 internal (logged, no details)
+
+Every class of the ``ActivityError`` tree is in ``DOMAIN_KINDS`` or ``SERVER_FAULTS``, itself
+or through a base class (tests/unit/api/test_problems.py walks the tree).
 """
 
 from __future__ import annotations
@@ -32,16 +38,28 @@ from starlette.routing import compile_path
 
 from optaic_activity.api.schemas import FieldError, Problem
 from optaic_activity.domain.errors import (
+    ActivityDefinitionError,
     ActivityError,
     ConcurrencyConflictError,
+    ConfigurationError,
     DomainRuleError,
     InvalidActionError,
+    InvalidChainHeadError,
+    InvalidChannelError,
+    InvalidCursorError,
     InvalidPatternError,
+    InvalidTokenError,
+    MalformedOutboxRowError,
+    MissingActivityContextError,
     NotFoundError,
     PayloadPolicyError,
+    ProjectionVersionError,
+    PublisherContractError,
+    PublisherMisconfiguredError,
+    SchemaMigrationError,
     TenantMismatchError,
+    UnknownProjectionError,
 )
-from optaic_activity.projections.queries import InvalidCursorError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:optaic:activity:problem:"
@@ -101,9 +119,29 @@ DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     ConcurrencyConflictError: CONCURRENCY_CONFLICT,
     InvalidPatternError: VALIDATION,
     InvalidActionError: VALIDATION,
+    InvalidChannelError: VALIDATION,
+    InvalidChainHeadError: VALIDATION,
     PayloadPolicyError: VALIDATION,
+    InvalidCursorError: INVALID_CURSOR,
+    # The bearer-token dependency answers these itself, with a WWW-Authenticate challenge.
+    InvalidTokenError: UNAUTHORIZED,
 }
 """Domain errors by class (the nearest class in the MRO wins); any other one is a bug: 500."""
+
+SERVER_FAULTS: frozenset[type[ActivityError]] = frozenset(
+    {
+        ActivityDefinitionError,
+        MissingActivityContextError,
+        ConfigurationError,
+        UnknownProjectionError,
+        ProjectionVersionError,
+        SchemaMigrationError,
+        MalformedOutboxRowError,
+        PublisherMisconfiguredError,
+        PublisherContractError,
+    }
+)
+"""Errors no request can cause: the 500 handler answers them and logs their traceback."""
 
 
 class ApiProblem(Exception):
@@ -149,7 +187,10 @@ def problem_response(
 
 
 def domain_kind(error: ActivityError) -> Kind | None:
+    """The problem ``error`` answers with; None for a server fault (a 500)."""
     for cls in type(error).__mro__:
+        if cls in SERVER_FAULTS:
+            return None
         if cls in DOMAIN_KINDS:
             return DOMAIN_KINDS[cls]
     return None
@@ -206,10 +247,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=errors,
         )
-
-    @app.exception_handler(InvalidCursorError)
-    async def _cursor(request: Request, exc: InvalidCursorError) -> JSONResponse:
-        return problem_response(INVALID_CURSOR, str(exc), instance=request.url.path)
 
     @app.exception_handler(ActivityError)
     async def _domain(request: Request, exc: ActivityError) -> JSONResponse:

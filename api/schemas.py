@@ -33,14 +33,15 @@ MAX_POSITION = 2**53 - 1
 """The largest log position a request may name: the largest integer every JSON reader
 (JavaScript's included) keeps exact, and far below what the stores' BIGINT holds."""
 MAX_READ_POSITIONS = 1000
-"""activity.inbox.MAX_POSITIONS"""
+"""optaic_activity.service.inbox.MAX_POSITIONS"""
 MAX_PATTERNS = 64
 """domain.preferences.MAX_PATTERNS"""
 ACTION_PATTERN = StringConstraints(min_length=1, max_length=128, pattern=r"^[a-z0-9_.*?\[\]!-]+$")
 """domain.preferences: lower-case action names and fnmatch wildcards, at most 128 characters
 (the domain checks the rest: balanced ``[...]`` sets)."""
 
-Position = Annotated[int, Field(ge=1, le=MAX_POSITION)]
+Position = Annotated[int, Field(ge=1, le=MAX_POSITION, strict=True)]
+"""A log position in a request body: a JSON integer (strict: ``true`` or ``"5"`` is no position)."""
 
 
 def _as_utc(value: datetime) -> datetime:

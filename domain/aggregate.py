@@ -371,6 +371,62 @@ def _event_class_name(action: str) -> str:
     return "".join(part.title() for part in re.split(r"[._]", action))
 
 
+def reserved_names() -> frozenset[str]:
+    """Names the aggregate and event bases use: no payload field or state attribute may take one.
+
+    A payload field ``version`` assigned to ``self.version`` would overwrite eventsourcing's
+    version counter; one named ``timestamp`` would read as the event's own time. The
+    envelope's fields (``resource_id``, ``action``, ...) are not among them: the payload is
+    a field of its own, so an aggregate may keep, say, the resource a binding is about.
+    """
+    base_attributes = {
+        name
+        for base in (BaseAggregate, ActivityAggregate)
+        for name in dir(base)
+        if not name.startswith("_")
+    }
+    names = base_attributes | _EVENT_CORE | {"id", "version"}
+    return frozenset(names - _OWN_STATE)
+
+
+_EVENT_CORE = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
+_OWN_STATE = frozenset({"resource_type"})
+"""A resource's own type is its state by design: ``Resource.created(resource_type=...)`` sets
+the instance's ``resource_type``, which the envelope reads."""
+
+
+def _assigned_attributes(func: Callable[..., Any]) -> set[str]:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError):
+        return set()
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Store | ast.Del)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
+
+
+def _refuse_reserved_names(cls: type[Any], method: str, spec: ActivitySpec) -> None:
+    reserved = reserved_names()
+    fields = list(spec.signature.parameters)[1:]
+    taken = [f"payload field {name!r}" for name in fields if name in reserved]
+    taken += [
+        f"attribute self.{name}"
+        for name in sorted(_assigned_attributes(spec.handler))
+        if name in reserved
+    ]
+    if taken:
+        msg = (
+            f"{cls.__qualname__}.{method} uses {', '.join(taken)}: the aggregate and event "
+            f"bases reserve that name; rename it (reserved: {', '.join(sorted(reserved))})"
+        )
+        raise ActivityDefinitionError(msg)
+
+
 class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
     """Base class for aggregates whose every event is an activity.
 
@@ -403,6 +459,7 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
         register_topic(topic, cls)
         for name, attr in list(vars(cls).items()):
             if isinstance(attr, ActivityMethod | CreatingMethod):
+                _refuse_reserved_names(cls, name, attr.spec)
                 attr.event_class = cls._define_activity_event(attr.spec)
                 setattr(cls, attr.event_class.__name__, attr.event_class)
             elif (

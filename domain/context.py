@@ -80,10 +80,6 @@ def current_context() -> ActivityContext:
     return ctx
 
 
-def optional_context() -> ActivityContext | None:
-    return _context.get()
-
-
 @dataclass
 class _Collector:
     aggregates: dict[UUID, ActivityAggregate] = field(default_factory=dict)

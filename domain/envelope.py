@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from optaic_activity.domain.actions import validate_action_name
+from optaic_activity.domain.errors import InvalidChannelError
 
 
 class Visibility(StrEnum):
@@ -46,5 +47,5 @@ class ActivityEnvelope(BaseModel):
         for channel in value:
             if not channel or len(channel) > 255 or any(c.isspace() for c in channel):
                 msg = f"delivery channel {channel!r} is not a valid channel name"
-                raise ValueError(msg)
+                raise InvalidChannelError(msg)
         return value

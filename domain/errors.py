@@ -2,9 +2,13 @@
 
     ActivityError
     ├── ActivityDefinitionError      an aggregate or action is declared wrongly
+    ├── ConfigurationError           a setting is invalid or missing (Settings, NotifierConfig,
+    │                                token secrets and lifetimes, a backend that is not PostgreSQL)
+    ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
     ├── InvalidActionError           an action name is not ``<resource>.<verb>`` in lower snake case
     │   └── UnknownActionError       a well-formed action that the catalog does not list
-    ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
+    ├── InvalidChannelError          a delivery channel name is empty, too long or has spaces
+    ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
@@ -13,11 +17,26 @@
     ├── TenantMismatchError          a command touches another tenant's resource
     ├── NotFoundError                no such aggregate in this tenant (no existence leak)
     ├── DomainRuleError              a command breaks a business rule (e.g. an illegal transition)
-    ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
-    └── ConcurrencyConflictError     another writer saved the same aggregate version first
+    ├── ConcurrencyConflictError     another writer saved the same aggregate version first
+    ├── InvalidCursorError           a page cursor this API did not hand out
+    ├── InvalidChainHeadError        an audit-chain anchor is not ``POSITION:HASH``
+    ├── UnknownProjectionError       a projection name that is not registered
+    ├── ProjectionVersionError       a projection's tables were built by another version of it
+    ├── SchemaMigrationError         a missing column that cannot simply be added
+    ├── MalformedOutboxRowError      an outbox row's content breaks the outbox contract
+    ├── PublisherMisconfiguredError  the publisher can deliver nothing as configured
+    ├── PublisherContractError       a publisher answered other than the Publisher protocol says
+    └── InvalidTokenError            an API bearer token is forged, expired or malformed
 
-The domain raises these; the service layer translates infrastructure errors
-(e.g. eventsourcing's ``IntegrityError``) into them, so callers catch one family.
+The domain raises most of these; the service layer translates infrastructure errors
+(e.g. eventsourcing's ``IntegrityError``) into them, so callers catch one family. Where a
+builtin fits, an error is also one (``ValueError``, ``LookupError``, ...): pydantic
+validators need ``ValueError``, and ``except ValueError`` keeps working.
+``optaic_activity.api.problems`` gives each its HTTP status.
+
+The HTTP client has its own tree, rooted at ``ActivityClientError`` in
+``optaic_activity.client.errors``: it talks to the API over HTTP only and imports nothing of
+this package.
 """
 
 from __future__ import annotations
@@ -31,6 +50,14 @@ class ActivityDefinitionError(ActivityError, TypeError):
     """An aggregate, activity method or catalog entry is declared wrongly."""
 
 
+class ConfigurationError(ActivityError, ValueError):
+    """A setting or a component's configuration is invalid or missing."""
+
+
+class MissingActivityContextError(ActivityError):
+    """An activity would be emitted without a tenant or an actor."""
+
+
 class InvalidActionError(ActivityError, ValueError):
     """An action name does not have the form ``<resource>.<verb>``."""
 
@@ -39,8 +66,12 @@ class UnknownActionError(InvalidActionError):
     """A well-formed action name that is not in the action catalog."""
 
 
-class MissingActivityContextError(ActivityError):
-    """An activity would be emitted without a tenant or an actor."""
+class InvalidChannelError(ActivityError, ValueError):
+    """A delivery channel name is empty, longer than 255 characters or contains whitespace."""
+
+
+class InvalidPatternError(ActivityError, ValueError):
+    """A notification preference pattern is not a usable fnmatch pattern."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):
@@ -84,9 +115,41 @@ class DomainRuleError(ActivityError, ValueError):
     """A command is refused by a business rule of the aggregate."""
 
 
-class InvalidPatternError(ActivityError, ValueError):
-    """A notification preference pattern is not a usable fnmatch pattern."""
-
-
 class ConcurrencyConflictError(ActivityError):
     """Another writer saved a conflicting version of the aggregate first; retry the command."""
+
+
+class InvalidCursorError(ActivityError, ValueError):
+    """A cursor that this API did not hand out."""
+
+
+class InvalidChainHeadError(ActivityError, ValueError):
+    """An anchor that is not ``POSITION:HASH`` (64 lower-case hex digits)."""
+
+
+class UnknownProjectionError(ActivityError, KeyError):
+    """A projection name that the projection service does not run."""
+
+
+class ProjectionVersionError(ActivityError, RuntimeError):
+    """The tables were built by another version of the projection: rebuild it first."""
+
+
+class SchemaMigrationError(ActivityError, RuntimeError):
+    """A table lacks a column that cannot simply be added: it needs a migration."""
+
+
+class MalformedOutboxRowError(ActivityError, ValueError):
+    """The row's content does not follow the outbox contract; nothing of it was published."""
+
+
+class PublisherMisconfiguredError(ActivityError, RuntimeError):
+    """The publisher can deliver nothing as configured; the worker must stop, not retry."""
+
+
+class PublisherContractError(ActivityError, RuntimeError):
+    """A publisher returned other than one outcome per broadcast (a bug in the publisher)."""
+
+
+class InvalidTokenError(ActivityError):
+    """The bearer token is forged, expired, malformed or lacks a required claim."""

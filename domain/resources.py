@@ -17,7 +17,7 @@ from optaic_activity.domain.context import current_context
 from optaic_activity.domain.envelope import Visibility
 from optaic_activity.domain.errors import DomainRuleError
 from optaic_activity.domain.payload import Changes, Payload, apply_changes, changes_between
-from optaic_activity.domain.preferences import FilterMode, validate_preferences
+from optaic_activity.domain.preferences import validate_preferences
 
 
 class Role(StrEnum):
@@ -399,6 +399,3 @@ class NotificationPreferences(
 
     def activity_target(self) -> tuple[UUID, str]:
         return self.principal_id, type(self).resource_type
-
-
-DEFAULT_FILTER_MODE = FilterMode.MUTATIONS

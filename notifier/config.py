@@ -10,6 +10,8 @@ from typing import Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from optaic_activity.domain.errors import ConfigurationError
+
 IDEMPOTENCY_WINDOW_SECONDS = 300.0
 """How long Centrifugo remembers an ``idempotency_key`` (its default; per channel)."""
 
@@ -90,5 +92,5 @@ class NotifierConfig(BaseModel):
                 f" idempotency window ({IDEMPOTENCY_WINDOW_SECONDS:.0f} s)"
             )
         if problems:
-            raise ValueError("invalid NotifierConfig: " + "; ".join(problems))
+            raise ConfigurationError("invalid NotifierConfig: " + "; ".join(problems))
         return self

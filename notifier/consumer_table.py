@@ -33,13 +33,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from optaic_activity.domain.errors import ConfigurationError, MalformedOutboxRowError
 from optaic_activity.notifier.backoff import RetryDelays
 from optaic_activity.notifier.config import NotifierConfig
-from optaic_activity.notifier.message import MalformedOutboxRow, OutboxRow, plan
+from optaic_activity.notifier.message import plan
 from optaic_activity.notifier.metrics import NotifierMetrics
-from optaic_activity.notifier.outbox_store import Clock, delivered_channels, utc_now
+from optaic_activity.notifier.outbox_store import Clock, utc_now
+from optaic_activity.notifier.report import DeliveryCounts
 from optaic_activity.projections.backends import require_postgresql
-from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
+from optaic_activity.projections.outbox import DEAD, PENDING, SENT, OutboxRow, fetch_due, outbox
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def create_consumer_table(engine: Engine, name: str = DEFAULT_TABLE_NAME) -> sa.
 
 def partition_for(key: str, partitions: int) -> int:
     if partitions < 1:
-        raise ValueError("partitions must be >= 1")
+        raise ConfigurationError("partitions must be >= 1")
     return zlib.crc32(key.encode()) % partitions
 
 
@@ -89,7 +91,7 @@ class ConsumerCommand:
 
 
 def consumer_commands(row: OutboxRow, partitions: int) -> list[ConsumerCommand]:
-    """The commands that deliver ``row``; MalformedOutboxRow if it breaks the contract."""
+    """The commands that deliver ``row``; MalformedOutboxRowError if it breaks the contract."""
     delivery = plan(row)
     partition = partition_for(str(row.message["resource_id"]), partitions)
     return [
@@ -136,11 +138,17 @@ def write_consumer_commands(
 
 
 @dataclass
-class RelayReport:
+class RelayReport(DeliveryCounts):
     moved: int = 0
+    """Outbox rows handed over to the consumer table (marked sent)."""
     commands: int = 0
-    retried: int = 0
-    dead: int = 0
+    """Broadcast commands written for them."""
+
+    def summary(self) -> str:
+        return (
+            f"moved {self.moved} rows ({self.commands} commands) to the consumer"
+            f" table; {self.retried} to retry, {self.dead} dead"
+        )
 
 
 class ConsumerTableRelay:
@@ -174,30 +182,11 @@ class ConsumerTableRelay:
 
     def run_batch(self) -> RelayReport:
         now = self._clock()
-        due = (
-            sa.select(
-                outbox.c.position,
-                outbox.c.activity_id,
-                outbox.c.correlation_id,
-                outbox.c.action,
-                outbox.c.recipients,
-                outbox.c.channels,
-                outbox.c.message,
-                outbox.c.attempts,
-                outbox.c.delivered_channels,
-            )
-            .where(
-                outbox.c.status == PENDING,
-                outbox.c.next_attempt_at <= now,
-                sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
-            )
-            .order_by(outbox.c.position)
-            .limit(self.config.batch_size)
-            .with_for_update(skip_locked=True)
-        )
         report = RelayReport()
         with self.engine.begin() as conn:
-            rows = [_row(record) for record in conn.execute(due).mappings()]
+            # A row's delivered channels (reached in the API mode, if the mode was switched
+            # mid-retry) are left out of its commands.
+            rows = fetch_due(conn, now, self.config.batch_size)
             commands: list[ConsumerCommand] = []
             moved: list[int] = []
             failed: list[dict[str, Any]] = []
@@ -205,7 +194,7 @@ class ConsumerTableRelay:
                 try:
                     commands.extend(consumer_commands(row, self.config.consumer_table_partitions))
                     moved.append(row.position)
-                except MalformedOutboxRow as exc:
+                except MalformedOutboxRowError as exc:
                     failed.append(self._failure(row, f"malformed outbox row: {exc}", now, report))
             report.commands = write_consumer_commands(
                 conn, commands, table=self.table, notify_channel=self.notify_channel
@@ -251,27 +240,9 @@ class ConsumerTableRelay:
         total = RelayReport()
         while not stop.is_set():
             report = self.run_batch()
-            total.moved += report.moved
-            total.commands += report.commands
-            total.retried += report.retried
-            total.dead += report.dead
+            total.add(report)
             if report.moved + report.retried + report.dead == 0:
                 if not follow:
                     break
                 stop.wait(self.config.poll_interval_seconds)
         return total
-
-
-def _row(record: Any) -> OutboxRow:
-    return OutboxRow(
-        position=int(record["position"]),
-        activity_id=record["activity_id"],
-        correlation_id=record["correlation_id"],
-        action=record["action"],
-        recipients=record["recipients"],
-        channels=record["channels"],
-        message=record["message"],
-        attempts=int(record["attempts"]),
-        # Channels the API mode already reached (if the mode was switched mid-retry).
-        delivered_channels=delivered_channels(record["delivered_channels"]),
-    )

@@ -17,6 +17,8 @@ from enum import StrEnum
 from cent import CentApiResponseError, CentDecodeError, CentError, CentUnauthorizedError
 from cent.exceptions import CentNetworkError, CentTimeoutError, CentTransportError
 
+from optaic_activity.domain.errors import PublisherMisconfiguredError
+
 INTERNAL_ERROR = 100
 """Centrifugo's API error code for its own failure: the only API error worth retrying."""
 TRANSIENT_API_CODES = frozenset({INTERNAL_ERROR})
@@ -44,12 +46,9 @@ class Failure:
         return self.kind is FailureKind.TRANSIENT
 
 
-class PublisherMisconfigured(RuntimeError):
-    """The publisher can deliver nothing as configured; the worker must stop, not retry."""
-
-
-def not_a_centrifugo_reply() -> PublisherMisconfigured:
-    return PublisherMisconfigured("the answer is not a Centrifugo API reply; check the API URL")
+def not_a_centrifugo_reply() -> PublisherMisconfiguredError:
+    msg = "the answer is not a Centrifugo API reply; check the API URL"
+    return PublisherMisconfiguredError(msg)
 
 
 def api_failure(code: int, message: str, channel: str | None = None) -> Failure:
@@ -62,16 +61,16 @@ def api_failure(code: int, message: str, channel: str | None = None) -> Failure:
 def exception_failure(exc: CentError) -> Failure:
     """Classify an exception that cent raised for a whole request.
 
-    Raises PublisherMisconfigured for the errors no retry or dead letter can fix.
+    Raises PublisherMisconfiguredError for the errors no retry or dead letter can fix.
     """
     if isinstance(exc, CentUnauthorizedError):
-        raise PublisherMisconfigured("Centrifugo refused the API key (HTTP 401)") from exc
+        raise PublisherMisconfiguredError("Centrifugo refused the API key (HTTP 401)") from exc
     if isinstance(exc, CentDecodeError):
         raise not_a_centrifugo_reply() from exc
     if isinstance(exc, CentTransportError):
         status = exc.status_code
         if status in MISCONFIGURED_HTTP_STATUSES:
-            raise PublisherMisconfigured(
+            raise PublisherMisconfiguredError(
                 f"Centrifugo API answered HTTP {status}; check the API URL and key"
             ) from exc
         transient = status >= 500 or status in TRANSIENT_HTTP_STATUSES

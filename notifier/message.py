@@ -14,35 +14,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from uuid import UUID
 
+from optaic_activity.domain.errors import MalformedOutboxRowError
 from optaic_activity.notifier.channels import (
     PERSONAL_PREFIX,
     canonical_principal,
     is_personal_channel,
 )
-
-MESSAGE_VERSION = 1
-MESSAGE_V1_FIELDS = (
-    "v",
-    "activity_id",
-    "tenant_id",
-    "action",
-    "resource_id",
-    "resource_type",
-    "actor_principal_id",
-    "summary",
-    "occurred_at",
-    "correlation_id",
+from optaic_activity.projections.outbox import (
+    MESSAGE_V1_FIELDS,
+    MESSAGE_VERSION,
+    REASONS,
+    OutboxRow,
 )
-REASONS = frozenset({"owner", "subscriber", "delegator"})
-_NO_CHANNELS: frozenset[str] = frozenset()
+
 DELIVERY_CHANNELS_GROUP = "channels"
 """Group name of the broadcast to the activity's delivery channels (its reasons are empty)."""
-
-
-class MalformedOutboxRow(ValueError):
-    """The row's content does not follow the outbox contract; nothing of it was published."""
 
 
 class Recipient(NamedTuple):
@@ -50,27 +37,6 @@ class Recipient(NamedTuple):
     """Canonical."""
     reasons: tuple[str, ...]
     """Sorted, without repeats."""
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One claimed outbox row: its content and its delivery state at claim time."""
-
-    position: int
-    activity_id: UUID
-    correlation_id: UUID
-    action: str
-    recipients: Any
-    """As stored: ``[{"principal_id": str, "reasons": [str, ...]}, ...]`` (checked by `plan`)."""
-    channels: Any
-    """As stored: the activity's delivery channels, a list of str (checked by `plan`)."""
-    message: Any
-    """As stored: the compact v1 message (checked by `plan`)."""
-    attempts: int
-    """Claims so far, this one included."""
-    last_error: str | None = None
-    delivered_channels: frozenset[str] = _NO_CHANNELS
-    """Channels an earlier attempt delivered to: not published again."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +68,7 @@ def _key(position: int, activity_id: str, group: str) -> str:
 
 
 def plan(row: OutboxRow) -> DeliveryPlan:
-    """The broadcasts that deliver ``row``; MalformedOutboxRow if its content is off-contract.
+    """The broadcasts that deliver ``row``; MalformedOutboxRowError if its content is off-contract.
 
     The whole row is checked, delivered channels included; only then are the channels in
     ``row.delivered_channels`` left out (and a broadcast left with none, dropped).
@@ -154,40 +120,41 @@ def _is_list(value: Any) -> bool:
 def _compact_message(row: OutboxRow, activity_id: str) -> dict[str, Any]:
     message = row.message
     if not _is_object(message):
-        raise MalformedOutboxRow(f"message is {type(message).__name__}, not an object")
+        raise MalformedOutboxRowError(f"message is {type(message).__name__}, not an object")
     if message.get("v") != MESSAGE_VERSION:
-        raise MalformedOutboxRow(f"message version {message.get('v')!r} is not {MESSAGE_VERSION}")
+        msg = f"message version {message.get('v')!r} is not {MESSAGE_VERSION}"
+        raise MalformedOutboxRowError(msg)
     try:
         # The allow-list, not the row, decides what leaves: anything else in `message` stays
         # home.
         compact = {field: message[field] for field in MESSAGE_V1_FIELDS}
     except KeyError:
         missing = [field for field in MESSAGE_V1_FIELDS if field not in message]
-        raise MalformedOutboxRow(f"message lacks {', '.join(missing)}") from None
+        raise MalformedOutboxRowError(f"message lacks {', '.join(missing)}") from None
     if str(compact["activity_id"]) != activity_id:
-        raise MalformedOutboxRow("message activity_id differs from the row's")
+        raise MalformedOutboxRowError("message activity_id differs from the row's")
     return compact
 
 
 def _recipients(raw: Any) -> list[Recipient]:
     if not _is_list(raw):
-        raise MalformedOutboxRow("recipients is not a list")
+        raise MalformedOutboxRowError("recipients is not a list")
     recipients: list[Recipient] = []
     seen: set[str] = set()
     for entry in raw:
         if not _is_object(entry):
-            raise MalformedOutboxRow(f"recipient {entry!r} is not an object")
+            raise MalformedOutboxRowError(f"recipient {entry!r} is not an object")
         try:
             principal = canonical_principal(str(entry.get("principal_id")))
         except ValueError:
-            raise MalformedOutboxRow(
+            raise MalformedOutboxRowError(
                 f"recipient principal_id {entry.get('principal_id')!r} is not a UUID"
             ) from None
         reasons = entry.get("reasons")
         if not reasons or not _is_list(reasons) or not _known_reasons(reasons):
-            raise MalformedOutboxRow(f"recipient {principal} has reasons {reasons!r}")
+            raise MalformedOutboxRowError(f"recipient {principal} has reasons {reasons!r}")
         if principal in seen:
-            raise MalformedOutboxRow(f"recipient {principal} is listed twice")
+            raise MalformedOutboxRowError(f"recipient {principal} is listed twice")
         seen.add(principal)
         recipients.append(Recipient(principal, _canonical_reasons(reasons)))
     return recipients
@@ -210,15 +177,16 @@ def _delivery_channels(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not _is_list(raw):
-        raise MalformedOutboxRow("channels is not a list")
+        raise MalformedOutboxRowError("channels is not a list")
     channels: list[str] = []
     for channel in raw:
         if not isinstance(channel, str) or not channel:
-            raise MalformedOutboxRow(f"delivery channel {channel!r} is not a channel name")
+            raise MalformedOutboxRowError(f"delivery channel {channel!r} is not a channel name")
         if is_personal_channel(channel):
             # Personal channels come from the resolved recipients only; one here would reach
             # a principal the watcher resolution (and its visibility check) never admitted.
-            raise MalformedOutboxRow(f"delivery channel {channel} is in the personal namespace")
+            msg = f"delivery channel {channel} is in the personal namespace"
+            raise MalformedOutboxRowError(msg)
         if channel not in channels:
             channels.append(channel)
     return tuple(channels)

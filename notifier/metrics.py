@@ -65,17 +65,3 @@ class NotifierMetrics:
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 (a scrape target)
         """Serve ``/metrics`` on ``port`` from a daemon thread."""
         start_http_server(port, addr=addr, registry=self.registry)
-
-
-def projection_lag_gauge(registry: CollectorRegistry) -> Gauge:
-    """``activity_projection_lag_seconds{projection=...}``, for the projection runners to set.
-
-    The lag is the age of the oldest event the projection has not processed yet (0 when it
-    is caught up).
-    """
-    return Gauge(
-        "activity_projection_lag_seconds",
-        "Age of the oldest event a projection has not processed yet",
-        ["projection"],
-        registry=registry,
-    )

@@ -17,7 +17,6 @@ PostgreSQL with a single array parameter, ``position = ANY(:positions)``), one
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from optaic_activity.notifier.message import OutboxRow
 from optaic_activity.projections.backends import backend_for
-from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
+from optaic_activity.projections.outbox import (
+    DEAD,
+    PENDING,
+    ROW_COLUMNS,
+    SENT,
+    OutboxRow,
+    decode_row,
+    outbox,
+    select_due,
+)
 
 Clock = Callable[[], datetime]
 
@@ -84,43 +91,13 @@ class Backlog:
     oldest_pending_created_at: datetime | None
 
 
-def _as_text(column: sa.Column[Any]) -> sa.Cast[str]:
-    # JSON comes back as text and is decoded here: json.loads of a str is several times
-    # cheaper than the driver's and SQLAlchemy's JSON result processing (a claim's hot path).
-    return sa.cast(column, sa.Text)
-
-
-_DUE_COLUMNS = (
-    outbox.c.position,
-    outbox.c.activity_id,
-    outbox.c.correlation_id,
-    outbox.c.action,
-    _as_text(outbox.c.recipients),
-    _as_text(outbox.c.channels),
-    _as_text(outbox.c.message),
-    outbox.c.attempts,
-    outbox.c.last_error,
-    _as_text(outbox.c.delivered_channels),
-)
-_STATUS_AT = len(_DUE_COLUMNS)
+_STATUS_AT = len(ROW_COLUMNS)
 
 
 def _claim_statement() -> sa.Update:
     """The claim, built once: every call only binds its parameters."""
     now = sa.bindparam("now", type_=outbox.c.next_attempt_at.type)
-    due = (
-        sa.select(outbox.c.position)
-        .where(
-            outbox.c.status == PENDING,
-            outbox.c.next_attempt_at <= now,
-            sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
-        )
-        .order_by(outbox.c.position)
-        .limit(sa.bindparam("limit", type_=sa.Integer))
-        # PostgreSQL: rows another worker is claiming right now are skipped, not waited
-        # for. SQLite ignores it (BEGIN IMMEDIATE already serializes claimers).
-        .with_for_update(skip_locked=True)
-    )
+    due = select_due(outbox.c.position, now=now, limit=sa.bindparam("limit", type_=sa.Integer))
     spent = outbox.c.attempts >= sa.bindparam("max_attempts", type_=sa.Integer)
     gave_up = sa.bindparam("gave_up", type_=sa.Text) + (
         sa.func.coalesce(sa.literal(": ") + outbox.c.last_error, sa.literal(""))
@@ -140,7 +117,7 @@ def _claim_statement() -> sa.Update:
             ),
             attempts=sa.case((spent, outbox.c.attempts), else_=outbox.c.attempts + 1),
         )
-        .returning(*_DUE_COLUMNS, outbox.c.status)
+        .returning(*ROW_COLUMNS, outbox.c.status)
     )
 
 
@@ -175,7 +152,7 @@ class OutboxStore:
         rows: list[OutboxRow] = []
         exhausted: list[OutboxRow] = []
         for record in records:
-            (rows if record[_STATUS_AT] == PENDING else exhausted).append(_row(record))
+            (rows if record[_STATUS_AT] == PENDING else exhausted).append(decode_row(record))
         return Claim(rows=rows, exhausted=exhausted)
 
     def settle(
@@ -212,46 +189,14 @@ class OutboxStore:
             statement = outbox.update().where(mine).values(done)
             touched += backend_for(conn).update_in(conn, statement, outbox.c.position, sent)
         if retries:
-            touched += conn.execute(
-                outbox.update()
-                .where(outbox.c.position == sa.bindparam("p"), mine)
-                .values(
-                    next_attempt_at=sa.bindparam("at"),
-                    last_error=sa.bindparam("error"),
-                    delivered_channels=sa.bindparam("delivered", type_=_DELIVERED_TYPE),
-                    lease_owner=None,
-                    lease_until=None,
-                ),
-                [
-                    {
-                        "p": r.position,
-                        "at": r.next_attempt_at,
-                        "error": r.error,
-                        "delivered": _delivered(r.delivered_channels),
-                    }
-                    for r in retries
-                ],
-            ).rowcount
+            touched += _settle_each(
+                conn,
+                mine,
+                {"next_attempt_at": sa.bindparam("at")},
+                [{"at": r.next_attempt_at, **_outcome(r)} for r in retries],
+            )
         if dead:
-            touched += conn.execute(
-                outbox.update()
-                .where(outbox.c.position == sa.bindparam("p"), mine)
-                .values(
-                    status=DEAD,
-                    last_error=sa.bindparam("error"),
-                    delivered_channels=sa.bindparam("delivered", type_=_DELIVERED_TYPE),
-                    lease_owner=None,
-                    lease_until=None,
-                ),
-                [
-                    {
-                        "p": d.position,
-                        "error": d.error,
-                        "delivered": _delivered(d.delivered_channels),
-                    }
-                    for d in dead
-                ],
-            ).rowcount
+            touched += _settle_each(conn, mine, {"status": DEAD}, [_outcome(d) for d in dead])
         return touched
 
     def release(
@@ -347,7 +292,6 @@ class OutboxStore:
 
 
 _DELIVERED_TYPE = sa.JSON(none_as_null=True)  # None: SQL NULL, not JSON null
-_NOTHING_DELIVERED: frozenset[str] = frozenset()
 
 
 def _position(record: Any) -> int:
@@ -358,63 +302,31 @@ def _delivered(channels: Collection[str] | None) -> list[str] | None:
     return sorted(channels) if channels else None
 
 
-class Undecodable:
-    """A JSON column whose text is no JSON (possible on SQLite only): `plan` refuses it."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return f"Undecodable({self.text[:40]!r})"
+def _outcome(row: Retry | DeadLetter) -> dict[str, Any]:
+    return {
+        "p": row.position,
+        "error": row.error,
+        "delivered": _delivered(row.delivered_channels),
+    }
 
 
-_DECODER = json.JSONDecoder()
-
-
-def _json(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        # raw_decode: json.loads without its whitespace handling (most of its cost on small
-        # documents); a document with surrounding whitespace takes the long way.
-        value, end = _DECODER.raw_decode(text)
-        return value if end == len(text) else json.loads(text)
-    except ValueError:
-        try:
-            return json.loads(text)
-        except ValueError:
-            return Undecodable(text)
-
-
-def delivered_channels(stored: Any) -> frozenset[str]:
-    """The ``delivered_channels`` column as a set (anything but a list of names: none)."""
-    if not stored or not isinstance(stored, list):
-        return _NOTHING_DELIVERED
-    return frozenset(channel for channel in stored if isinstance(channel, str))
-
-
-def _row(record: Any) -> OutboxRow:
-    (
-        position,
-        activity_id,
-        correlation_id,
-        action,
-        recipients,
-        channels,
-        message,
-        attempts,
-        last_error,
-        delivered,
-    ) = record[:_STATUS_AT]
-    return OutboxRow(
-        position=int(position),
-        activity_id=activity_id,
-        correlation_id=correlation_id,
-        action=action,
-        recipients=_json(recipients),
-        channels=_json(channels),
-        message=_json(message),
-        attempts=int(attempts),
-        last_error=last_error,
-        delivered_channels=delivered_channels(_json(delivered)),
+def _settle_each(
+    conn: Connection,
+    mine: sa.ColumnElement[bool],
+    values: dict[str, Any],
+    parameters: list[dict[str, Any]],
+) -> int:
+    """One ``executemany``: each row (``p``) gets ``values``, its error and delivered
+    channels, and loses its lease; returns the rows still ``mine``."""
+    statement = (
+        outbox.update()
+        .where(outbox.c.position == sa.bindparam("p"), mine)
+        .values(
+            **values,
+            last_error=sa.bindparam("error"),
+            delivered_channels=sa.bindparam("delivered", type_=_DELIVERED_TYPE),
+            lease_owner=None,
+            lease_until=None,
+        )
     )
+    return int(conn.execute(statement, parameters).rowcount)

@@ -19,9 +19,9 @@ from cent.exceptions import CentNetworkError
 from rich.console import Console
 from rich.markup import escape
 
+from optaic_activity.domain.errors import PublisherMisconfiguredError
 from optaic_activity.notifier.failures import (
     Failure,
-    PublisherMisconfigured,
     api_failure,
     combine,
     exception_failure,
@@ -39,7 +39,7 @@ class Publisher(Protocol):
 
         A failure that names its ``channels`` says the broadcast's other channels were
         delivered (the worker then never publishes the row to them again).
-        Raises PublisherMisconfigured when nothing can be delivered as configured.
+        Raises PublisherMisconfiguredError when nothing can be delivered as configured.
         """
         ...
 
@@ -111,7 +111,7 @@ class CentrifugoApi:
     """Centrifugo's HTTP server API through the ``cent`` client: JSON data in, JSON data out.
 
     Failures raise ``cent``'s exceptions, so `notifier.failures.exception_failure`
-    classifies them; a URL that is no HTTP URL raises PublisherMisconfigured, and a reply
+    classifies them; a URL that is no HTTP URL raises PublisherMisconfiguredError, and a reply
     that broke off counts as a network error (``cent`` itself lets those escape raw).
     """
 
@@ -131,7 +131,7 @@ class CentrifugoApi:
         try:
             reply: dict[str, Any] = self._client._send(request)
         except _NOT_A_URL as wrong:
-            raise PublisherMisconfigured(f"check the Centrifugo API URL: {wrong}") from wrong
+            raise PublisherMisconfiguredError(f"check the Centrifugo API URL: {wrong}") from wrong
         except _UNREACHABLE as failed:
             message = f"{type(failed).__name__}: {failed}"
             raise CentNetworkError(message=message) from failed
@@ -169,7 +169,7 @@ class CentrifugoPublisher:
         session: requests.Session | None = None,
     ) -> None:
         if not api_url:
-            raise PublisherMisconfigured("no Centrifugo API URL configured")
+            raise PublisherMisconfiguredError("no Centrifugo API URL configured")
         self._api = CentrifugoApi(
             api_url, api_key, timeout_seconds=timeout_seconds, session=session
         )
@@ -193,7 +193,7 @@ class CentrifugoPublisher:
         except (KeyError, TypeError) as err:
             raise not_a_centrifugo_reply() from err
         if len(replies) != len(broadcasts):
-            raise PublisherMisconfigured(
+            raise PublisherMisconfiguredError(
                 f"Centrifugo answered {len(replies)} replies to {len(broadcasts)} commands"
             )
         try:
@@ -216,7 +216,7 @@ def _outcome(broadcast: Broadcast, answer: Mapping[str, Any]) -> Outcome:
     responses = answer["broadcast"].get("responses", ())
     channels = broadcast.channels
     if len(responses) != len(channels):
-        raise PublisherMisconfigured(
+        raise PublisherMisconfiguredError(
             f"Centrifugo answered {len(responses)} responses for {len(channels)} channels"
         )
     failures: list[Failure | None] = []

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import jwt
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.channels import canonical_principal
 
 ALGORITHM = "HS256"
@@ -33,10 +34,10 @@ def mint_connection_token(
     long-lived token.
     """
     if not secret:
-        raise ValueError("no token secret configured (centrifugo_token_secret)")
+        raise ConfigurationError("no token secret configured (centrifugo_token_secret)")
     lifetime = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
     if not timedelta(0) < lifetime <= MAX_TTL:
-        raise ValueError(f"token ttl must be in (0, {MAX_TTL}], got {lifetime}")
+        raise ConfigurationError(f"token ttl must be in (0, {MAX_TTL}], got {lifetime}")
     issued = (now or datetime.now(UTC)).astimezone(UTC)
     claims = {
         "sub": canonical_principal(principal_id),

@@ -42,16 +42,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import (
+    MalformedOutboxRowError,
+    PublisherContractError,
+    PublisherMisconfiguredError,
+)
 from optaic_activity.notifier.backoff import RetryDelays
 from optaic_activity.notifier.config import NotifierConfig
-from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured, combine
-from optaic_activity.notifier.message import (
-    Broadcast,
-    DeliveryPlan,
-    MalformedOutboxRow,
-    OutboxRow,
-    plan,
-)
+from optaic_activity.notifier.failures import Failure, FailureKind, combine
+from optaic_activity.notifier.message import Broadcast, DeliveryPlan, plan
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import (
     Claim,
@@ -62,6 +61,8 @@ from optaic_activity.notifier.outbox_store import (
     utc_now,
 )
 from optaic_activity.notifier.publisher import Outcome, Publisher
+from optaic_activity.notifier.report import DeliveryCounts
+from optaic_activity.projections.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,19 +73,13 @@ def default_worker_id() -> str:
 
 
 @dataclass
-class BatchReport:
+class BatchReport(DeliveryCounts):
     claimed: int = 0
     sent: int = 0
-    retried: int = 0
-    dead: int = 0
     lease_lost: int = 0
 
-    def add(self, other: BatchReport) -> None:
-        self.claimed += other.claimed
-        self.sent += other.sent
-        self.retried += other.retried
-        self.dead += other.dead
-        self.lease_lost += other.lease_lost
+    def summary(self) -> str:
+        return f"sent {self.sent}, retried {self.retried}, dead-lettered {self.dead}"
 
 
 @dataclass(frozen=True)
@@ -173,7 +168,7 @@ class OutboxWorker:
         # A misconfigured publisher or an interrupt says nothing about the rows: their
         # attempt is refunded. Any other exception may be the rows' doing, so it counts
         # (a poison row must end dead).
-        refund = isinstance(exc, PublisherMisconfigured | KeyboardInterrupt | SystemExit)
+        refund = isinstance(exc, PublisherMisconfiguredError | KeyboardInterrupt | SystemExit)
         error = f"worker {self.worker_id} stopped: {type(exc).__name__}: {exc}"
         self.store.release(
             self.worker_id,
@@ -255,7 +250,7 @@ class OutboxWorker:
         for row in rows:
             try:
                 plans.append(plan(row))
-            except MalformedOutboxRow as exc:
+            except MalformedOutboxRowError as exc:
                 malformed = Failure(FailureKind.TRANSIENT, f"malformed outbox row: {exc}")
                 outcomes.retries.append((row, malformed))
         broadcasts: list[Broadcast] = [b for p in plans for b in p.broadcasts]
@@ -264,7 +259,7 @@ class OutboxWorker:
         self.metrics.publish_seconds.observe(time.perf_counter() - started)
         if len(results) != len(broadcasts):
             msg = f"publisher returned {len(results)} outcomes for {len(broadcasts)} broadcasts"
-            raise RuntimeError(msg)
+            raise PublisherContractError(msg)
         at = 0
         for delivery in plans:
             count = len(delivery.broadcasts)

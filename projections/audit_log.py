@@ -17,6 +17,7 @@ from uuid import UUID
 import orjson
 import sqlalchemy as sa
 
+from optaic_activity.domain.errors import InvalidChainHeadError
 from optaic_activity.projections.database import clear, metadata
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.upsert import RawJSON, insert_many, to_json
@@ -157,7 +158,7 @@ class AuditLogProjection:
             row["prev_hash"] = prev
             row["hash"] = last_hash[activity.tenant_id] = chain_hash(prev, row)
             rows.append(row)
-        # Was conn.execute(audit_log.insert(), rows): the same rows, stored several times faster.
+        # Bulk insert (COPY on PostgreSQL): several times faster than an INSERT per row.
         insert_many(conn, audit_log, rows)
 
 
@@ -177,7 +178,7 @@ class ChainHead:
         position, _, digest = text.partition(":")
         if not position.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
             msg = f"{text!r} is not an anchor: expected POSITION:HASH (64 lower-case hex digits)"
-            raise ValueError(msg)
+            raise InvalidChainHeadError(msg)
         return cls(int(position), digest)
 
 

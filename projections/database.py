@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import SchemaMigrationError
 from optaic_activity.projections.backends import backend_for, backend_for_url
 
 metadata = sa.MetaData()
@@ -32,10 +33,6 @@ def create_tables(engine: Engine) -> None:
             add_missing_columns(conn, table)
             # A rebuild that stopped before its end left its deferred indexes dropped.
             create_indexes(conn, table.indexes)
-
-
-class SchemaMigrationError(RuntimeError):
-    """A table lacks a column that cannot simply be added: it needs a migration."""
 
 
 def add_missing_columns(conn: sa.Connection, table: sa.Table) -> None:

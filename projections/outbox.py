@@ -1,5 +1,10 @@
 """Read model: the outbox, one row per activity to push, with its resolved recipients.
 
+This module is the whole outbox contract, for its writer (the routing projection) and its
+readers (the notifier's store and consumer-table relay): the table, the delivery states,
+the reason names, the versioned message, which columns are content, which rows are due,
+and how a stored row decodes into an `OutboxRow`.
+
 Content columns (recipients, channels, message) are a pure function of the log.
 Delivery columns (status .. sent_at) belong to the notifier; a rebuild never
 resets them, so a rebuild never re-publishes what was already published.
@@ -7,11 +12,42 @@ resets them, so a rebuild never re-publishes what was already published.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
 import sqlalchemy as sa
 
 from optaic_activity.projections.database import metadata
+from optaic_activity.projections.upsert import RawJSON, to_json, upsert
+
+if TYPE_CHECKING:
+    from optaic_activity.projections.events import StoredActivity
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+SUBSCRIBER, OWNER, DELEGATOR = "subscriber", "owner", "delegator"
+REASONS = frozenset({OWNER, SUBSCRIBER, DELEGATOR})
+"""Why a recipient hears of an activity: the names a row's ``recipients`` may carry."""
+
+MESSAGE_VERSION = 1
+MESSAGE_V1_FIELDS = (
+    "v",
+    "activity_id",
+    "tenant_id",
+    "action",
+    "resource_id",
+    "resource_type",
+    "actor_principal_id",
+    "summary",
+    "occurred_at",
+    "correlation_id",
+)
+"""The compact message's fields, in the order the projection writes them; nothing else
+of a stored message is ever pushed."""
 
 outbox = sa.Table(
     "activity_outbox",
@@ -48,3 +84,215 @@ outbox = sa.Table(
         sqlite_where=sa.text("status = 'pending'"),
     ),
 )
+
+CONTENT_COLUMNS = (
+    "activity_id",
+    "tenant_id",
+    "correlation_id",
+    "action",
+    "recipients",
+    "channels",
+    "message",
+)
+"""What a rebuild rewrites of an existing row: every derived column but its key and its
+creation time (both fixed by the activity's position)."""
+DERIVED_COLUMNS = ("position", *CONTENT_COLUMNS, "created_at")
+"""Every column the projection derives from the log."""
+DELIVERY_COLUMNS = tuple(c.name for c in outbox.c if c.name not in DERIVED_COLUMNS)
+"""The notifier's delivery state (the projection only sets its initial values)."""
+
+
+# -- the writer's side ------------------------------------------------------------------------
+
+
+def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
+    """The compact message pushed to clients: ids and a summary, never the payload."""
+    return {
+        "v": MESSAGE_VERSION,
+        "activity_id": str(activity.activity_id),
+        "tenant_id": str(activity.tenant_id),
+        "action": activity.action,
+        "resource_id": str(activity.resource_id),
+        "resource_type": activity.resource_type,
+        "actor_principal_id": str(activity.actor_principal_id),
+        "summary": summary,
+        "occurred_at": activity.occurred_at.astimezone(UTC).isoformat(),
+        "correlation_id": str(activity.correlation_id),
+    }
+
+
+def pending_row(
+    activity: StoredActivity, recipients: Mapping[UUID, Sequence[str]], summary: str
+) -> dict[str, Any]:
+    """The outbox row of ``activity``: its content, pending and due at once."""
+    return {
+        "position": activity.position,
+        "activity_id": activity.activity_id,
+        "tenant_id": activity.tenant_id,
+        "correlation_id": activity.correlation_id,
+        "action": activity.action,
+        # JSON text made here (orjson) rather than by the driver: same values.
+        "recipients": RawJSON(
+            to_json(
+                [{"principal_id": str(p), "reasons": reasons} for p, reasons in recipients.items()]
+            )
+        ),
+        "channels": RawJSON(to_json(list(activity.delivery_channels))),
+        "message": RawJSON(to_json(message_of(activity, summary))),
+        "created_at": activity.occurred_at,
+        "next_attempt_at": activity.occurred_at,
+    }
+
+
+def write_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `pending_row` rows; a row already there gets its content rewritten only.
+
+    A rebuild thus leaves every delivery column as the notifier left it.
+    """
+    upsert(conn, outbox, rows, key=("position",), update=CONTENT_COLUMNS)
+
+
+# -- the readers' side ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One claimed outbox row: its content and its delivery state at claim time."""
+
+    position: int
+    activity_id: UUID
+    correlation_id: UUID
+    action: str
+    recipients: Any
+    """As stored: ``[{"principal_id": str, "reasons": [str, ...]}, ...]`` (checked by `plan`)."""
+    channels: Any
+    """As stored: the activity's delivery channels, a list of str (checked by `plan`)."""
+    message: Any
+    """As stored: the compact v1 message (checked by `plan`)."""
+    attempts: int
+    """Claims so far, this one included."""
+    last_error: str | None = None
+    delivered_channels: frozenset[str] = frozenset()
+    """Channels an earlier attempt delivered to: not published again."""
+
+
+def due(now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
+    """Rows to deliver at ``now``: pending, their next attempt come, not leased (any more)."""
+    return sa.and_(
+        outbox.c.status == PENDING,
+        outbox.c.next_attempt_at <= now,
+        sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
+    )
+
+
+def select_due(
+    *columns: sa.ColumnElement[Any],
+    now: datetime | sa.BindParameter[datetime],
+    limit: int | sa.BindParameter[int],
+) -> sa.Select[Any]:
+    """``columns`` of the first ``limit`` due rows in log order, locked for the caller.
+
+    PostgreSQL: rows another claimer holds right now are skipped, not waited for. SQLite
+    ignores the lock (``BEGIN IMMEDIATE`` already serializes claimers).
+    """
+    return (
+        sa.select(*columns)
+        .where(due(now))
+        .order_by(outbox.c.position)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def fetch_due(conn: sa.Connection, now: datetime, limit: int) -> list[OutboxRow]:
+    """The first ``limit`` due rows in log order, locked (`select_due`) for ``conn``'s
+    transaction."""
+    return [
+        decode_row(record)
+        for record in conn.execute(select_due(*ROW_COLUMNS, now=now, limit=limit))
+    ]
+
+
+def _as_text(column: sa.Column[Any]) -> sa.Cast[str]:
+    # JSON comes back as text and is decoded here: json.loads of a str is several times
+    # cheaper than the driver's and SQLAlchemy's JSON result processing (a claim's hot path).
+    return sa.cast(column, sa.Text)
+
+
+ROW_COLUMNS = (
+    outbox.c.position,
+    outbox.c.activity_id,
+    outbox.c.correlation_id,
+    outbox.c.action,
+    _as_text(outbox.c.recipients),
+    _as_text(outbox.c.channels),
+    _as_text(outbox.c.message),
+    outbox.c.attempts,
+    outbox.c.last_error,
+    _as_text(outbox.c.delivered_channels),
+)
+"""What `decode_row` reads: select (or return) these, first and in this order."""
+
+
+class Undecodable:
+    """A JSON column whose text is no JSON (possible on SQLite only): `plan` refuses it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Undecodable({self.text[:40]!r})"
+
+
+_DECODER = json.JSONDecoder()
+_NOTHING_DELIVERED: frozenset[str] = frozenset()
+
+
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        # raw_decode: json.loads without its whitespace handling (most of its cost on small
+        # documents); a document with surrounding whitespace takes the long way.
+        value, end = _DECODER.raw_decode(text)
+        return value if end == len(text) else json.loads(text)
+    except ValueError:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return Undecodable(text)
+
+
+def delivered_channels(stored: Any) -> frozenset[str]:
+    """The ``delivered_channels`` column as a set (anything but a list of names: none)."""
+    if not stored or not isinstance(stored, list):
+        return _NOTHING_DELIVERED
+    return frozenset(channel for channel in stored if isinstance(channel, str))
+
+
+def decode_row(record: Sequence[Any]) -> OutboxRow:
+    """The `OutboxRow` of a record that starts with the `ROW_COLUMNS`."""
+    (
+        position,
+        activity_id,
+        correlation_id,
+        action,
+        recipients,
+        channels,
+        message,
+        attempts,
+        last_error,
+        delivered,
+    ) = record[: len(ROW_COLUMNS)]
+    return OutboxRow(
+        position=int(position),
+        activity_id=activity_id,
+        correlation_id=correlation_id,
+        action=action,
+        recipients=_json(recipients),
+        channels=_json(channels),
+        message=_json(message),
+        attempts=int(attempts),
+        last_error=last_error,
+        delivered_channels=delivered_channels(_json(delivered)),
+    )

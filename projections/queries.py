@@ -17,16 +17,13 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from optaic_activity.domain.errors import InvalidCursorError
 from optaic_activity.domain.preferences import validate_patterns
 from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.watchers import resources, role_bindings
 
 MAX_LIMIT = 1000
-
-
-class InvalidCursorError(ValueError):
-    """A cursor that this API did not hand out."""
 
 
 def encode_cursor(position: int) -> str:

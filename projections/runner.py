@@ -26,6 +26,7 @@ from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from optaic_activity.domain.errors import ProjectionVersionError
 from optaic_activity.projections.backends import Wakeup
 from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import DEFAULT_BATCH_SIZE
@@ -34,10 +35,6 @@ from optaic_activity.projections.events import Decoder, StoredActivity, decode_n
 from optaic_activity.projections.tracking import read_position, write_position
 
 log = logging.getLogger(__name__)
-
-
-class ProjectionVersionError(RuntimeError):
-    """The tables were built by another version of the projection: rebuild it first."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import UnknownProjectionError
 from optaic_activity.projections.audit_log import AuditLogProjection
 from optaic_activity.projections.backends import Wakeup, backend_for
 from optaic_activity.projections.base import Projection
@@ -102,7 +103,8 @@ class ProjectionService:
             return list(self.runners.values())
         unknown = sorted(set(names) - set(self.runners))
         if unknown:
-            raise KeyError(f"unknown projections {unknown}; known: {sorted(self.runners)}")
+            msg = f"unknown projections {unknown}; known: {sorted(self.runners)}"
+            raise UnknownProjectionError(msg)
         return [self.runners[name] for name in names]
 
     def catch_up(self, names: Iterable[str] | None = None) -> int:

@@ -12,18 +12,25 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
 from optaic_activity.domain.preferences import FilterMode, wants
+from optaic_activity.domain.record import ActivityRecorded
+from optaic_activity.domain.resources import (
+    NotificationPreferences,
+    ResourceAggregate,
+    Role,
+    RoleBinding,
+    Subscription,
+)
 from optaic_activity.projections.database import clear, metadata
 from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.outbox import DELEGATOR, OWNER, SUBSCRIBER
 from optaic_activity.projections.upsert import upsert
 
-SUBSCRIBER, OWNER, DELEGATOR = "subscriber", "owner", "delegator"
-DELEGATING_ROLES = frozenset({"owner", "delegator"})
+DELEGATING_ROLES = frozenset({Role.OWNER, Role.DELEGATOR})
 
 resources = sa.Table(
     "watch_resources",
@@ -81,18 +88,18 @@ TABLES = (resources, role_bindings, subscriptions, preferences)
 
 # Structural changes come only from the framework's own aggregates (by stable topic),
 # never from an envelope-only record that happens to carry the same action name.
-_RESOURCE_EVENTS = "optaic.resource_base:"
-_ROLE_BINDING = "optaic.role_binding:"
-_SUBSCRIPTION = "optaic.subscription:"
-_PREFERENCES = "optaic.notification_preferences:"
-_RECORD_TOPIC = "optaic.activity_record:recorded"
+_RESOURCE_EVENTS = ResourceAggregate.TOPIC + ":"
+_ROLE_BINDING = RoleBinding.TOPIC + ":"
+_SUBSCRIPTION = Subscription.TOPIC + ":"
+_PREFERENCES = NotificationPreferences.TOPIC + ":"
+_RECORD_TOPIC = ActivityRecorded.TOPIC
 _RESOURCE_CREATION_KEYS = frozenset({"name", "parent_id", "owner_id"})
 
 
 @lru_cache(maxsize=4096)
 def _wants(mode: str, patterns: tuple[str, ...], action: str) -> bool:
-    # Perf (rebuild rate, docs/performance.md "Projections"): the same few preference sets
-    # meet the same few actions over and over; each answer took several fnmatch calls.
+    # Cached: the same few preference sets meet the same few actions over and over, and each
+    # answer costs several fnmatch calls (docs/performance.md, "Projections").
     return wants(mode, patterns, action)
 
 
@@ -141,8 +148,8 @@ class WatcherIndex:
     dirty_bindings: set[UUID] = field(default_factory=set)
     dirty_subs: set[UUID] = field(default_factory=set)
     dirty_prefs: set[tuple[UUID, UUID]] = field(default_factory=set)
-    # Perf (rebuild rate, docs/performance.md "Projections"): each resource's chain as
-    # _walk() finds it, until a move changes it (the moved subtree's are dropped).
+    # Each resource's chain as _walk() finds it, until a move changes it (the moved subtree's
+    # are dropped): a rebuild asks for the same chains over and over.
     _chains: dict[tuple[UUID, UUID], list[UUID]] = field(default_factory=dict)
 
     # -- the tree ------------------------------------------------------------------------
@@ -304,12 +311,15 @@ class WatcherIndex:
     # -- who is notified ---------------------------------------------------------------------
 
     def watchers(self, activity: StoredActivity) -> dict[UUID, list[str]]:
-        """Recipients of ``activity`` and why, per DESIGN.md's six rules, in principal order."""
+        """Recipients of ``activity`` and why, in principal order.
+
+        The six watcher rules of docs/architecture.md, "Watchers of an activity on resource R".
+        """
         tenant, actor = activity.tenant_id, activity.actor_principal_id
         chain = self._chain(activity.resource_id, tenant)
         found: dict[UUID, set[str]] = defaultdict(set)
-        # Perf (rebuild rate): who holds any role on R or an ancestor, gathered on the way;
-        # for "resource" visibility admits() asked that of every candidate, chain walk each.
+        # Who holds any role on R or an ancestor, gathered on the way: "resource" visibility
+        # then admits a candidate without walking the chain again for each.
         holders: set[UUID] = set()
         for depth, resource_id in enumerate(chain):
             for sub_id in self.subs_on.get(resource_id, ()):
@@ -346,7 +356,7 @@ class WatcherIndex:
         }
 
     def admits(self, principal: UUID, activity: StoredActivity, chain: list[UUID]) -> bool:
-        """May ``principal`` see ``activity``? (DESIGN.md, visibility)."""
+        """May ``principal`` see ``activity``? (docs/architecture.md, "Visibility")."""
         tenant = activity.tenant_id
         if principal == activity.actor_principal_id:
             return True
@@ -354,8 +364,8 @@ class WatcherIndex:
             return False
         if activity.visibility == "resource":
             return any(self._holds_role_on(principal, tenant, r) for r in chain)
-        # Perf (rebuild rate): anchors are scanned lazily (their chains are cached); this built
-        # the whole anchor set and walked every anchor's chain, for every candidate.
+        # The principal's role-holding resources are scanned lazily (their chains are cached):
+        # most candidates are admitted by the first one.
         key = (tenant, principal)
         if activity.visibility == "scope":
             root = chain[-1]
@@ -376,11 +386,6 @@ class WatcherIndex:
             self.bindings[b].principal_id == principal and self.bindings[b].tenant_id == tenant
             for b in self.bindings_on.get(resource_id, ())
         )
-
-    def anchors(self, tenant: UUID, principal: UUID) -> set[UUID]:
-        """Resources on which ``principal`` holds a role (owning one is holding ``owner``)."""
-        held = {self.bindings[b].resource_id for b in self.bindings_of.get((tenant, principal), ())}
-        return held | self.owned_by.get((tenant, principal), set())
 
     def wants(self, tenant: UUID, principal: UUID, action: str) -> bool:
         mode, patterns = self.prefs.get((tenant, principal), (FilterMode.MUTATIONS.value, []))
@@ -492,8 +497,3 @@ class WatcherIndex:
     @staticmethod
     def reset(conn: sa.Connection) -> None:
         clear(conn, *TABLES)
-
-
-def preferences_of(index: WatcherIndex, tenant: UUID, principal: UUID) -> dict[str, Any]:
-    mode, patterns = index.prefs.get((tenant, principal), (FilterMode.MUTATIONS.value, []))
-    return {"filter_mode": mode, "custom_actions": patterns}

@@ -12,9 +12,7 @@ import threading
 from collections.abc import Callable
 
 from optaic_activity.bootstrap import Runtime, notifier_runtime
-from optaic_activity.notifier.config import DeliveryMode
-from optaic_activity.notifier.consumer_table import ConsumerTableRelay, create_consumer_table
-from optaic_activity.notifier.worker import OutboxWorker
+from optaic_activity.notifier.delivery import run_delivery
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +54,6 @@ class BackgroundWorkers:
         """As ``activity notifier run`` does, with the ``ACTIVITY_NOTIFIER_*`` settings."""
         notifier = notifier_runtime(self.runtime.settings)
         try:
-            if notifier.config.delivery_mode is DeliveryMode.CONSUMER_TABLE:
-                create_consumer_table(notifier.engine)
-                ConsumerTableRelay(notifier.engine, notifier.config).run(self.stop_event)
-            else:
-                worker = OutboxWorker(notifier.engine, notifier.publisher, notifier.config)
-                worker.run(self.stop_event)
+            run_delivery(notifier, self.stop_event)
         finally:
             notifier.close()

@@ -200,12 +200,17 @@ def audit_head(tenant: Annotated[UUID, typer.Argument(help="Tenant id")]) -> Non
 
 
 def _anchors(values: list[str] | None) -> list[ChainHead]:
+    from optaic_activity.domain.errors import InvalidChainHeadError
     from optaic_activity.projections.audit_log import ChainHead
 
     try:
         return [ChainHead.parse(value) for value in values or []]
-    except ValueError as error:
+    except InvalidChainHeadError as error:
         raise typer.BadParameter(str(error), param_hint="--anchor") from None
+
+
+UNKNOWN_TENANT_EXIT = 2
+"""``audit verify``'s exit status when the tenant has no audit rows (1: the chain is broken)."""
 
 
 @audit_app.command("verify")
@@ -224,6 +229,13 @@ def audit_verify(
 
     anchors = _anchors(anchor)
     result = _read_audit_log(lambda conn: verify_chain(conn, tenant, anchors=anchors))
+    if result.rows_checked == 0 and result.intact:
+        # Nothing to verify is no proof of integrity: a mistyped tenant id must not pass.
+        console.print(
+            f"[red]unknown tenant[/]: the audit log has no rows for {tenant} "
+            "(check the id; `activity audit head` prints a tenant's latest row)"
+        )
+        raise typer.Exit(UNKNOWN_TENANT_EXIT)
     if result.intact:
         console.print(f"[green]intact[/]: {result.rows_checked} rows, head {result.head}")
         return

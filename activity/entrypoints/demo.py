@@ -14,6 +14,7 @@ from optaic_activity.domain import (
     ActivityEnvelope,
     NotificationPreferences,
     Resource,
+    Role,
     RoleBinding,
     Subscription,
     Visibility,
@@ -50,9 +51,9 @@ def run_demo(runtime: Runtime, console: Console) -> dict[str, Any]:
     with acting("olga"):
         research = Resource.create(resource_type="folder", name="Research")
         grants = [
-            RoleBinding.grant(research, ids["dora"], "delegator"),
-            RoleBinding.grant(research, ids["amy"], "editor"),
-            RoleBinding.grant(research, ids["vic"], "viewer"),
+            RoleBinding.grant(research, ids["dora"], Role.DELEGATOR),
+            RoleBinding.grant(research, ids["amy"], Role.EDITOR),
+            RoleBinding.grant(research, ids["vic"], Role.VIEWER),
         ]
         app.save(research, *grants)
     with acting("vic"):

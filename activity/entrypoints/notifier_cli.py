@@ -21,14 +21,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from optaic_activity.domain.errors import PublisherMisconfiguredError
 from optaic_activity.notifier import logs
-from optaic_activity.notifier.config import DeliveryMode
-from optaic_activity.notifier.consumer_table import ConsumerTableRelay, create_consumer_table
-from optaic_activity.notifier.failures import PublisherMisconfigured
+from optaic_activity.notifier.delivery import run_delivery
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import OutboxStore
 from optaic_activity.notifier.runtime import NotifierRuntime, tune_gc_for_a_worker_process
-from optaic_activity.notifier.worker import OutboxWorker
 
 EXIT_MISCONFIGURED = 2
 
@@ -97,25 +95,15 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
         stop = threading.Event()
         try:
             with stop_on_signals(stop):
-                if config.delivery_mode is DeliveryMode.CONSUMER_TABLE:
-                    create_consumer_table(runtime.engine)  # idempotent
-                    relay = ConsumerTableRelay(runtime.engine, config, metrics=metrics)
-                    moved = relay.run(stop, follow=not once)
-                    runtime.console.print(
-                        f"moved {moved.moved} rows ({moved.commands} commands) to the consumer"
-                        f" table; {moved.retried} to retry, {moved.dead} dead"
-                    )
-                    return
-                worker = OutboxWorker(runtime.engine, runtime.publisher, config, metrics=metrics)
-                report = worker.run(stop, follow=not once)
-        except PublisherMisconfigured as exc:
+                report = run_delivery(
+                    runtime, stop, config=config, metrics=metrics, follow=not once
+                )
+        except PublisherMisconfiguredError as exc:
             runtime.console.print(f"[red]notifier stopped:[/] {exc}")
             raise typer.Exit(EXIT_MISCONFIGURED) from exc
         finally:
             runtime.close()
-        runtime.console.print(
-            f"sent {report.sent}, retried {report.retried}, dead-lettered {report.dead}"
-        )
+        runtime.console.print(report.summary())
 
     @dlq.command("list")
     def dlq_list(

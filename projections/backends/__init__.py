@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.projections.backends.base import (
     Backend,
     DatabaseOptions,
-    UnsupportedDatabase,
     Wakeup,
 )
 from optaic_activity.projections.backends.postgres import PostgresBackend
@@ -18,7 +18,6 @@ __all__ = [
     "DatabaseOptions",
     "PostgresBackend",
     "SQLiteBackend",
-    "UnsupportedDatabase",
     "Wakeup",
     "backend_for",
     "backend_for_scheme",
@@ -36,7 +35,7 @@ def _named(name: str) -> Backend:
         return _BACKENDS[name]
     except KeyError:
         msg = f"no backend for {name!r} databases; known: {sorted(_BACKENDS)}"
-        raise UnsupportedDatabase(msg) from None
+        raise ConfigurationError(msg) from None
 
 
 def backend_for(bind: Engine | Connection) -> Backend:
@@ -55,10 +54,10 @@ def backend_for_scheme(scheme: str) -> Backend:
         if scheme in backend.url_schemes:
             return backend
     msg = f"no backend for {scheme!r} URLs"
-    raise UnsupportedDatabase(msg)
+    raise ConfigurationError(msg)
 
 
 def require_postgresql(bind: Engine | Connection, message: str) -> None:
-    """UnsupportedDatabase(``message``) unless ``bind`` is a PostgreSQL database."""
+    """ConfigurationError(``message``) unless ``bind`` is a PostgreSQL database."""
     if not isinstance(backend_for(bind), PostgresBackend):
-        raise UnsupportedDatabase(message)
+        raise ConfigurationError(message)

@@ -34,10 +34,6 @@ class DatabaseOptions:
     schema: str = ""
 
 
-class UnsupportedDatabase(ValueError):
-    """The database is not one this package has a backend for, or lacks a needed feature."""
-
-
 class Wakeup:
     """Sleep until new events may exist: this one simply polls."""
 

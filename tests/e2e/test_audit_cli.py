@@ -64,3 +64,15 @@ def test_a_malformed_anchor_is_a_usage_error(tmp_path: Path) -> None:
     result = activity(database, "audit", "verify", str(tenant), "--anchor", "5:nothex")
     assert result.returncode == 2
     assert "POSITION:HASH" in result.stderr
+
+
+def test_verifying_a_tenant_the_audit_log_does_not_know_is_an_error(tmp_path: Path) -> None:
+    database = tmp_path / "activity.sqlite"
+    a_tenant_with_history(database)
+    mistyped = uuid4()
+
+    answer = activity(database, "audit", "verify", str(mistyped))
+
+    assert answer.returncode == 2, answer.stdout
+    assert f"unknown tenant: the audit log has no rows for {mistyped}" in answer.stdout
+    assert "intact" not in answer.stdout

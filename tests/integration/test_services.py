@@ -15,7 +15,12 @@ from cent import Client as ApiClient
 from centrifuge import Client as RealtimeClient
 from centrifuge import SubscriptionEventHandler, SubscriptionState, SubscriptionUnsubscribedError
 
-from tests.support.services import CentrifugoServer, PostgresService, ServiceUnavailable
+from tests.support.services import (
+    CentrifugoServer,
+    PostgresService,
+    ServiceUnavailable,
+    postgresql_consumer,
+)
 
 TIMEOUT = 10.0
 PERMISSION_DENIED = 103  # Centrifugo's client protocol error code
@@ -250,18 +255,7 @@ def test_centrifugo_publishes_commands_from_a_postgresql_outbox_table(
             " id BIGSERIAL PRIMARY KEY, method text NOT NULL,"
             " payload BYTEA NOT NULL, partition INTEGER NOT NULL)"
         )
-    consumer = {
-        "name": "activity_outbox",
-        "enabled": True,
-        "type": "postgresql",
-        "postgresql": {
-            "dsn": pg_database_url,
-            "outbox_table_name": "centrifugo_outbox",
-            "num_partitions": 1,
-            "partition_select_limit": 100,
-            "partition_poll_interval": "100ms",
-        },
-    }
+    consumer = postgresql_consumer(pg_database_url, partitions=1, poll_interval="100ms")
     with CentrifugoServer(extra_config={"consumers": [consumer]}) as server:
         channel = server.user_channel("carol")
 

@@ -438,6 +438,32 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
+def postgresql_consumer(
+    dsn: str,
+    *,
+    partitions: int = 1,
+    poll_interval: str = "100ms",
+    notification_channel: str | None = None,
+) -> dict[str, Any]:
+    """A ``consumers`` entry: Centrifugo drains the ``centrifugo_outbox`` table at ``dsn``
+    (see `CentrifugoServer`)."""
+    settings: dict[str, Any] = {
+        "dsn": dsn,
+        "outbox_table_name": "centrifugo_outbox",
+        "num_partitions": partitions,
+        "partition_select_limit": 100,
+        "partition_poll_interval": poll_interval,
+    }
+    if notification_channel is not None:
+        settings["partition_notification_channel"] = notification_channel
+    return {
+        "name": "activity_outbox",
+        "enabled": True,
+        "type": "postgresql",
+        "postgresql": settings,
+    }
+
+
 class CentrifugoServer(ServerProcess):
     """A Centrifugo v6 server with a fresh config, API key and token secret.
 

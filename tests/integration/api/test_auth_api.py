@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from optaic_activity.api.app import create_app
-from optaic_activity.api.auth import InvalidTokenError, Principal, mint_api_token
+from optaic_activity.api.auth import Principal, mint_api_token
 from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain.errors import ConfigurationError, InvalidTokenError
 from optaic_activity.testing import ActivityRecorder
 from tests.integration.api.conftest import API_SECRET, BASE_URL, ClientFor, World
 
@@ -111,5 +112,5 @@ async def test_a_custom_verifier_replaces_the_jwt_one(world: World, runtime: Run
 
 def test_the_app_refuses_to_start_without_a_token_secret(runtime: Runtime) -> None:
     unsecured = runtime.settings.model_copy(update={"api_token_secret": SecretStr("")})
-    with pytest.raises(ValueError, match="ACTIVITY_API_TOKEN_SECRET"):
+    with pytest.raises(ConfigurationError, match="ACTIVITY_API_TOKEN_SECRET"):
         create_app(dataclasses.replace(runtime, settings=unsecured))

@@ -103,6 +103,11 @@ BAD_READ_MARKS: list[Any] = [
     {"positions": list(range(1, 1002))},
     {"up_to_position": -1},
     {"up_to_position": "all"},
+    {"up_to_position": True},
+    {"up_to_position": "5"},
+    {"up_to_position": 5.0},
+    {"positions": [True]},
+    {"positions": ["2"]},
     [1, 2],
 ]
 

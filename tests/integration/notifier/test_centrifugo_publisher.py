@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from optaic_activity.notifier.failures import FailureKind, PublisherMisconfigured
+from optaic_activity.domain.errors import PublisherMisconfiguredError
+from optaic_activity.notifier.failures import FailureKind
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import CentrifugoPublisher
 from tests.integration.notifier.realtime import PersonalInbox
@@ -102,7 +103,7 @@ def test_a_wrong_api_key_is_a_misconfiguration_not_a_row_failure(
 ) -> None:
     publisher = CentrifugoPublisher(centrifugo_server.api_url, "wrong-key")
 
-    with pytest.raises(PublisherMisconfigured, match="401"):
+    with pytest.raises(PublisherMisconfiguredError, match="401"):
         publisher.publish([Broadcast(("notifications:#x",), note(1), "k")])
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.consumer_table import ConsumerTableRelay, create_consumer_table
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
-from tests.support.services import CentrifugoServer
+from tests.support.services import CentrifugoServer, postgresql_consumer
 from tests.unit.notifier.factories import insert_rows, outbox_state, outbox_values
 
 pytestmark = [pytest.mark.postgres, pytest.mark.centrifugo]
@@ -21,25 +21,13 @@ WAKE_CHANNEL = "centrifugo_partition_change"
 
 
 def centrifugo_draining(pg_database_url: str, partitions: int) -> CentrifugoServer:
-    return CentrifugoServer(
-        extra_config={
-            "consumers": [
-                {
-                    "name": "activity_outbox",
-                    "enabled": True,
-                    "type": "postgresql",
-                    "postgresql": {
-                        "dsn": pg_database_url,
-                        "outbox_table_name": "centrifugo_outbox",
-                        "num_partitions": partitions,
-                        "partition_select_limit": 100,
-                        "partition_poll_interval": "1s",
-                        "partition_notification_channel": WAKE_CHANNEL,
-                    },
-                }
-            ]
-        }
+    consumer = postgresql_consumer(
+        pg_database_url,
+        partitions=partitions,
+        poll_interval="1s",
+        notification_channel=WAKE_CHANNEL,
     )
+    return CentrifugoServer(extra_config={"consumers": [consumer]})
 
 
 def commands_left(engine: Engine) -> int:

@@ -1,4 +1,4 @@
-"""A plain reference model of who is notified of an activity (DESIGN.md, the six watcher rules).
+"""A plain reference model of who is notified (the watcher rules of docs/architecture.md).
 
 Written straight from the design text, and on purpose without ``projections.watchers`` or
 ``domain.preferences``: a few dicts (parents, owners, active role bindings, active
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from uuid import UUID
 
-# DESIGN.md rule 6: what the default preference, ``mutations``, lets through.
+# Watcher rule 6: what the default preference, ``mutations``, lets through.
 MUTATIONS = (
     "resource.created",
     "resource.updated",
@@ -22,7 +22,7 @@ MUTATIONS = (
     "transfer.*",
     "promotion.*",
 )
-# DESIGN.md rule 3: the roles that make their holder a delegator of everything below.
+# Watcher rule 3: the roles that make their holder a delegator of everything below.
 DELEGATING_ROLES = ("owner", "delegator")
 
 

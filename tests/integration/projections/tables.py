@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.notifications import notifications
-from optaic_activity.projections.outbox import outbox
+from optaic_activity.projections.outbox import DELIVERY_COLUMNS, DERIVED_COLUMNS, outbox
 from optaic_activity.projections.tracking import tracking
 from optaic_activity.projections.watchers import (
     preferences,
@@ -25,20 +25,10 @@ Rows = list[tuple[Any, ...]]
 DERIVED_TABLES = (audit_log, resources, role_bindings, subscriptions, preferences, notifications)
 """Every read-model table whose rows are a pure function of the log (all columns)."""
 
-OUTBOX_CONTENT = (
-    "position",
-    "activity_id",
-    "tenant_id",
-    "correlation_id",
-    "action",
-    "recipients",
-    "channels",
-    "message",
-    "created_at",
-)
+OUTBOX_CONTENT = DERIVED_COLUMNS
 """The outbox columns the projection derives (the rest is the notifier's delivery state)."""
 
-OUTBOX_DELIVERY = ("position", *(c.name for c in outbox.c if c.name not in OUTBOX_CONTENT))
+OUTBOX_DELIVERY = ("position", *DELIVERY_COLUMNS)
 """The notifier's delivery state: status, attempts, next attempt, error, lease, sent..."""
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from bench.projections import write_history
 from optaic_activity.bootstrap import Runtime
-from optaic_activity.domain import ActivityEnvelope
+from optaic_activity.domain import ActivityEnvelope, InvalidChainHeadError
 from optaic_activity.projections.audit_log import (
     AS_STORED,
     GENESIS,
@@ -238,5 +238,5 @@ def test_an_anchor_is_written_and_read_as_position_colon_hash() -> None:
     head = ChainHead(42, "ab" * 32)
     assert ChainHead.parse(str(head)) == head
     for bad in ("42", f"x:{'ab' * 32}", "42:abc", f"42:{'AB' * 32}", f"-1:{'ab' * 32}"):
-        with pytest.raises(ValueError, match="POSITION:HASH"):
+        with pytest.raises(InvalidChainHeadError, match="POSITION:HASH"):
             ChainHead.parse(bad)

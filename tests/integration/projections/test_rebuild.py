@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bench.projections import write_history
 from optaic_activity.bootstrap import Runtime
+from optaic_activity.domain.errors import UnknownProjectionError
 from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.outbox import DEAD, PENDING, SENT, outbox
 from optaic_activity.projections.service import ProjectionService
@@ -96,3 +98,11 @@ def test_a_rebuild_keeps_the_outboxs_delivery_state_so_nothing_is_published_twic
     assert snapshot(runtime.engine) == before
     assert delivery_state(runtime.engine) == delivered
     assert "status" not in OUTBOX_CONTENT
+
+
+def test_an_unknown_projection_name_is_an_unknown_projection_error(
+    runtime: Runtime,
+) -> None:
+    with pytest.raises(UnknownProjectionError, match="no_such") as refused:
+        runtime.projections.catch_up(["audit_log", "no_such"])
+    assert isinstance(refused.value, KeyError)

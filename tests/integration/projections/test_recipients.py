@@ -1,4 +1,4 @@
-"""Who is notified of an activity: DESIGN.md's six watcher rules and its visibility rules.
+"""Who is notified of an activity: the watcher and visibility rules of docs/architecture.md.
 
 The property test replays random histories through the domain and compares every
 activity's inbox rows with a plain reference model (``reference_model.py``); the small

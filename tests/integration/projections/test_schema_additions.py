@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from optaic_activity.bootstrap import Runtime
-from optaic_activity.projections.database import SchemaMigrationError, add_missing_columns
+from optaic_activity.domain.errors import SchemaMigrationError
+from optaic_activity.projections.database import add_missing_columns
 
 
 def columns_of(runtime: Runtime, table: str) -> set[str]:

@@ -9,7 +9,8 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from optaic_activity.api.auth import InvalidTokenError, JwtVerifier, Principal, mint_api_token
+from optaic_activity.api.auth import JwtVerifier, Principal, mint_api_token
+from optaic_activity.domain.errors import ConfigurationError, InvalidTokenError
 from optaic_activity.settings import Settings
 
 SECRET = "unit-test-secret-0123456789abcdef-xyz"
@@ -53,7 +54,7 @@ def test_an_expired_token_is_refused_unless_within_the_leeway() -> None:
 
 
 def test_a_verifier_needs_a_secret_and_settings_refuse_a_short_one() -> None:
-    with pytest.raises(ValueError, match="ACTIVITY_API_TOKEN_SECRET"):
+    with pytest.raises(ConfigurationError, match="ACTIVITY_API_TOKEN_SECRET"):
         JwtVerifier("")
     with pytest.raises(ValidationError, match="at least 32 bytes"):
         Settings(api_token_secret="short")

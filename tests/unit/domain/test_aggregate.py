@@ -92,6 +92,42 @@ def test_state_changes_outside_activity_methods_are_refused_at_run_time(acting: 
     assert folder.name == "a"
 
 
+@pytest.mark.parametrize("reserved", ["version", "id", "timestamp", "originator_id", "created_on"])
+def test_a_payload_field_named_as_the_bases_reserve_is_refused_at_class_definition(
+    reserved: str,
+) -> None:
+    namespace: dict[str, object] = {}
+    source = f"""
+class Entry(ActivityAggregate, topic="test.reserved_{reserved}"):
+    @creates("resource.created")
+    def created(self, {reserved}: str) -> None:
+        self.label = {reserved}
+"""
+    with pytest.raises(ActivityDefinitionError, match=rf"payload field '{reserved}'.*rename it"):
+        exec(source, {"ActivityAggregate": ActivityAggregate, "creates": creates}, namespace)
+    assert "Entry" not in namespace
+
+
+def test_a_handler_that_assigns_a_reserved_attribute_is_refused_at_class_definition() -> None:
+    with pytest.raises(ActivityDefinitionError, match=r"attribute self.version"):
+
+        class Release(ActivityAggregate, topic="test.release"):
+            @creates("resource.created")
+            def created(self, release: str) -> None:
+                self.version = release  # type: ignore[assignment]
+
+
+def test_a_payload_field_that_the_bases_do_not_reserve_is_accepted(acting: None) -> None:
+    class Model(ActivityAggregate, topic="test.model_entry", resource_type="model"):
+        @creates("resource.created")
+        def created(self, model_version: str) -> None:
+            self.model_version = model_version
+
+    entry = Model.created(model_version="1.2")
+    assert entry.model_version == "1.2"
+    assert entry.version == 1
+
+
 def test_a_state_changing_method_without_an_action_fails_at_class_definition() -> None:
     with pytest.raises(ActivityDefinitionError, match=r"rename changes state"):
 

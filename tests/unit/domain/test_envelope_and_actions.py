@@ -8,6 +8,7 @@ from optaic_activity.domain import (
     ActionCatalog,
     ActivityEnvelope,
     InvalidActionError,
+    InvalidChannelError,
     UnknownActionError,
 )
 from optaic_activity.domain.actions import validate_action_name
@@ -121,3 +122,12 @@ def test_services_extend_a_catalog_and_unknown_actions_are_typed_errors() -> Non
     assert catalog.groups() == {"chat": ["chat.posted"]}
     with pytest.raises(InvalidActionError):
         catalog.register("Chat.Posted")
+
+
+@pytest.mark.parametrize("channel", ["", "has space", "x" * 256])
+def test_a_delivery_channel_that_is_no_channel_name_is_an_invalid_channel_error(
+    channel: str,
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        envelope(delivery_channels=[channel])
+    assert isinstance(refused.value.errors()[0]["ctx"]["error"], InvalidChannelError)

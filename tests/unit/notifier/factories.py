@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import Outcome
 from optaic_activity.projections.database import create_engine
-from optaic_activity.projections.outbox import outbox
+from optaic_activity.projections.outbox import OutboxRow, outbox
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -85,6 +85,14 @@ def outbox_values(
         "attempts": 0,
         "next_attempt_at": created_at,
     }
+
+
+def row_from(values: dict[str, Any], attempts: int = 1) -> OutboxRow:
+    """The `OutboxRow` a claim of ``values`` (an `outbox_values` row) would return."""
+    content = ("position", "activity_id", "correlation_id", "action", "recipients", "channels")
+    return OutboxRow(
+        **{name: values[name] for name in content}, message=values["message"], attempts=attempts
+    )
 
 
 def insert_rows(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.backoff import RetryDelays
 from optaic_activity.notifier.config import NotifierConfig
 
@@ -44,6 +46,12 @@ def test_a_config_that_would_break_the_delivery_guarantees_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
         NotifierConfig(**fields)
+
+
+def test_an_inconsistent_config_is_refused_with_a_configuration_error() -> None:
+    with pytest.raises(ValidationError) as refused:
+        NotifierConfig(backoff_base_seconds=5, backoff_max_seconds=1)
+    assert isinstance(refused.value.errors()[0]["ctx"]["error"], ConfigurationError)
 
 
 def test_claiming_ahead_counts_its_longer_lease_against_the_idempotency_window() -> None:

@@ -12,9 +12,10 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from optaic_activity.domain.errors import PublisherMisconfiguredError
 from optaic_activity.entrypoints.notifier_cli import build_app
 from optaic_activity.notifier.config import NotifierConfig
-from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured
+from optaic_activity.notifier.failures import Failure, FailureKind
 from optaic_activity.notifier.logs import JsonFormatter
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import ConsolePublisher
@@ -129,7 +130,7 @@ def test_run_exits_with_status_2_when_the_publisher_is_misconfigured(engine: Eng
     insert_rows(engine, [outbox_values(1, [(ALICE, ["owner"])])])
 
     def refuse(_broadcast: Broadcast) -> Failure:
-        raise PublisherMisconfigured("Centrifugo refused the API key (HTTP 401)")
+        raise PublisherMisconfiguredError("Centrifugo refused the API key (HTTP 401)")
 
     runtimes = Runtimes(engine, ScriptedPublisher(refuse))
 

@@ -6,13 +6,13 @@ import uuid
 import pytest
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.consumer_table import (
     ConsumerTableRelay,
     consumer_commands,
     partition_for,
 )
-from optaic_activity.notifier.message import OutboxRow
-from tests.unit.notifier.factories import outbox_values
+from tests.unit.notifier.factories import outbox_values, row_from
 
 
 def test_partitions_come_from_a_stable_hash_not_pythons_per_process_hash() -> None:
@@ -24,16 +24,7 @@ def test_partitions_come_from_a_stable_hash_not_pythons_per_process_hash() -> No
 def test_an_outbox_row_becomes_broadcast_commands_with_its_idempotency_keys() -> None:
     alice = uuid.uuid4()
     values = outbox_values(4, [(alice, ["owner"])], channels=["resources:r1"])
-    row = OutboxRow(
-        position=4,
-        activity_id=values["activity_id"],
-        correlation_id=values["correlation_id"],
-        action=values["action"],
-        recipients=values["recipients"],
-        channels=values["channels"],
-        message=values["message"],
-        attempts=0,
-    )
+    row = row_from(values, attempts=0)
 
     commands = consumer_commands(row, partitions=4)
 
@@ -50,5 +41,5 @@ def test_an_outbox_row_becomes_broadcast_commands_with_its_idempotency_keys() ->
 
 
 def test_the_relay_refuses_sqlite_where_centrifugo_cannot_consume(engine: Engine) -> None:
-    with pytest.raises(ValueError, match="PostgreSQL"):
+    with pytest.raises(ConfigurationError, match="PostgreSQL"):
         ConsumerTableRelay(engine)

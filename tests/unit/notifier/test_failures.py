@@ -4,10 +4,10 @@ import pytest
 from cent import CentApiResponseError, CentDecodeError, CentUnauthorizedError
 from cent.exceptions import CentNetworkError, CentTimeoutError, CentTransportError
 
+from optaic_activity.domain.errors import PublisherMisconfiguredError
 from optaic_activity.notifier.failures import (
     Failure,
     FailureKind,
-    PublisherMisconfigured,
     api_failure,
     combine,
     exception_failure,
@@ -45,7 +45,7 @@ def test_request_failures_are_transient_or_permanent_as_the_policy_says(
     [CentUnauthorizedError(), CentTransportError(403), CentTransportError(404), CentDecodeError()],
 )
 def test_a_wrong_key_or_url_stops_the_worker_instead_of_failing_rows(exc: Exception) -> None:
-    with pytest.raises(PublisherMisconfigured):
+    with pytest.raises(PublisherMisconfiguredError):
         exception_failure(exc)  # type: ignore[arg-type]
 
 

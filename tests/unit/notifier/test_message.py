@@ -5,31 +5,14 @@ from typing import Any
 
 import pytest
 
-from optaic_activity.notifier.message import (
-    MESSAGE_V1_FIELDS,
-    MalformedOutboxRow,
-    OutboxRow,
-    idempotency_key,
-    plan,
-)
-from tests.unit.notifier.factories import outbox_values
+from optaic_activity.domain.errors import MalformedOutboxRowError
+from optaic_activity.notifier.message import idempotency_key, plan
+from optaic_activity.projections.outbox import MESSAGE_V1_FIELDS
+from tests.unit.notifier.factories import outbox_values, row_from
 
 ALICE = uuid.UUID("00000000-0000-0000-0000-00000000000a")
 BOB = uuid.UUID("00000000-0000-0000-0000-00000000000b")
 CAROL = uuid.UUID("00000000-0000-0000-0000-00000000000c")
-
-
-def row_from(values: dict[str, Any], attempts: int = 1) -> OutboxRow:
-    return OutboxRow(
-        position=values["position"],
-        activity_id=values["activity_id"],
-        correlation_id=values["correlation_id"],
-        action=values["action"],
-        recipients=values["recipients"],
-        channels=values["channels"],
-        message=values["message"],
-        attempts=attempts,
-    )
 
 
 def test_recipients_with_the_same_reasons_share_one_broadcast_to_their_personal_channels() -> None:
@@ -117,7 +100,7 @@ def test_off_contract_rows_are_refused_before_anything_is_published(
 ) -> None:
     values = {**outbox_values(5, [(ALICE, ["owner"])]), **change}
 
-    with pytest.raises(MalformedOutboxRow, match=complaint):
+    with pytest.raises(MalformedOutboxRowError, match=complaint):
         plan(row_from(values))
 
 
@@ -138,5 +121,5 @@ def test_messages_of_another_version_or_incomplete_ones_are_refused(
         del message[message.pop("__drop__")]
     values["message"] = message
 
-    with pytest.raises(MalformedOutboxRow, match=complaint):
+    with pytest.raises(MalformedOutboxRowError, match=complaint):
         plan(row_from(values))

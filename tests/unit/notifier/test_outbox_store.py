@@ -9,11 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from optaic_activity.notifier.message import MalformedOutboxRow, plan
+from optaic_activity.domain.errors import MalformedOutboxRowError
+from optaic_activity.notifier.message import plan
 from optaic_activity.notifier.outbox_store import OutboxStore, Retry
-from optaic_activity.projections.outbox import outbox
-from optaic_activity.projections.routing import _OUTBOX_CONTENT
-from optaic_activity.projections.upsert import upsert
+from optaic_activity.projections.outbox import CONTENT_COLUMNS, outbox, write_rows
 from tests.unit.notifier.factories import T0, FakeClock, insert_rows, outbox_values
 
 ALICE, BOB = uuid.uuid4(), uuid.uuid4()
@@ -46,12 +45,12 @@ def test_a_projection_rebuild_rewrites_content_but_never_the_delivered_channels(
     store.claim("w", 10, LEASE, 5)
     store.settle("w", [], [Retry(1, T0, "timeout", frozenset({f"notifications:#{ALICE}"}))], [])
     rebuilt = {
-        key: values[key] for key in (*_OUTBOX_CONTENT, "position", "created_at", "next_attempt_at")
+        key: values[key] for key in (*CONTENT_COLUMNS, "position", "created_at", "next_attempt_at")
     }
     rebuilt["message"] = {**values["message"], "summary": "rebuilt summary"}
 
     with engine.begin() as conn:
-        upsert(conn, outbox, [rebuilt], key=("position",), update=_OUTBOX_CONTENT)
+        write_rows(conn, [rebuilt])
 
     with engine.connect() as conn:
         message, delivered, attempts = conn.execute(
@@ -72,6 +71,6 @@ def test_a_json_column_holding_no_json_makes_a_malformed_row_not_a_failed_claim(
     rows = OutboxStore(engine, clock).claim("w", 10, LEASE, 5).rows
 
     assert [row.position for row in rows] == [1, 2]
-    with pytest.raises(MalformedOutboxRow, match="recipients is not a list"):
+    with pytest.raises(MalformedOutboxRowError, match="recipients is not a list"):
         plan(rows[0])
     assert plan(rows[1]).broadcasts

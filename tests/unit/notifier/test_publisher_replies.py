@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from optaic_activity.notifier.failures import FailureKind, PublisherMisconfigured
+from optaic_activity.domain.errors import PublisherMisconfiguredError
+from optaic_activity.notifier.failures import FailureKind
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import CentrifugoPublisher
 
@@ -161,7 +162,7 @@ def test_answers_no_retry_can_fix_stop_the_worker(
     state, url = stub
     answer(state, body, status)
 
-    with pytest.raises(PublisherMisconfigured, match=complaint):
+    with pytest.raises(PublisherMisconfiguredError, match=complaint):
         CentrifugoPublisher(url, "k").publish(BROADCASTS)
 
 
@@ -176,7 +177,7 @@ def test_a_timeout_is_transient(stub: tuple[Stub, str]) -> None:
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8000/api", "ftp://127.0.0.1/api", "http://[::1/api"])
 def test_an_api_url_that_is_no_http_url_is_a_misconfiguration(url: str) -> None:
-    with pytest.raises(PublisherMisconfigured, match="API URL"):
+    with pytest.raises(PublisherMisconfiguredError, match="API URL"):
         CentrifugoPublisher(url, "k").publish(BROADCASTS)
 
 

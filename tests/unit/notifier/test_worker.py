@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,11 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import PublisherContractError, PublisherMisconfiguredError
 from optaic_activity.notifier.config import NotifierConfig
-from optaic_activity.notifier.failures import Failure, FailureKind, PublisherMisconfigured
+from optaic_activity.notifier.failures import Failure, FailureKind
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import as_utc
+from optaic_activity.notifier.publisher import Outcome
 from optaic_activity.notifier.worker import OutboxWorker
 from optaic_activity.projections.outbox import outbox
 from tests.unit.notifier.factories import (
@@ -298,9 +300,9 @@ def test_a_misconfigured_publisher_stops_the_worker_and_returns_the_rows_untouch
     insert_rows(engine, [outbox_values(1, [(ALICE, ["owner"])])])
 
     def refuse(_broadcast: Broadcast) -> Failure:
-        raise PublisherMisconfigured("Centrifugo refused the API key (HTTP 401)")
+        raise PublisherMisconfiguredError("Centrifugo refused the API key (HTTP 401)")
 
-    with pytest.raises(PublisherMisconfigured):
+    with pytest.raises(PublisherMisconfiguredError):
         worker(engine, ScriptedPublisher(refuse), clock).run_batch()
 
     row = outbox_state(engine)[1]
@@ -322,6 +324,24 @@ def test_an_unexpected_error_stops_the_worker_and_counts_the_attempt(
     row = outbox_state(engine)[1]
     assert (row["status"], row["attempts"], row["lease_owner"]) == ("pending", 1, None)
     assert "ZeroDivisionError: bug" in row["last_error"]
+
+
+def test_a_publisher_answering_fewer_outcomes_than_broadcasts_stops_the_worker(
+    engine: Engine, clock: FakeClock
+) -> None:
+    insert_rows(engine, [outbox_values(1, [(ALICE, ["owner"])])])
+
+    class Forgetful(ScriptedPublisher):
+        def publish(self, broadcasts: Sequence[Broadcast]) -> list[Outcome]:
+            return super().publish(broadcasts)[1:]
+
+    with pytest.raises(PublisherContractError, match="0 outcomes for 1 broadcasts"):
+        worker(engine, Forgetful(), clock).run_batch()
+
+    # Unlike a misconfiguration, the attempt counts, as for any other exception.
+    row = outbox_state(engine)[1]
+    assert (row["status"], row["attempts"], row["lease_owner"]) == ("pending", 1, None)
+    assert "PublisherContractError" in row["last_error"]
 
 
 def test_run_without_follow_drains_everything_due_in_batches_and_returns(
@@ -502,7 +522,7 @@ def test_stopping_gives_back_the_batch_claimed_ahead_with_its_attempt_refunded(
     ("error", "attempts_counted"),
     [
         (ZeroDivisionError("bug"), 1),
-        (PublisherMisconfigured("Centrifugo refused the API key (HTTP 401)"), 0),
+        (PublisherMisconfiguredError("Centrifugo refused the API key (HTTP 401)"), 0),
     ],
 )
 def test_an_error_mid_run_settles_what_was_published_and_leaves_nothing_leased(

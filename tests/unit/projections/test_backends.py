@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.projections.backends import (
     PostgresBackend,
     SQLiteBackend,
-    UnsupportedDatabase,
     backend_for,
     backend_for_scheme,
     backend_for_url,
@@ -30,7 +30,7 @@ def test_the_urls_database_chooses_the_backend(url: str, backend: type) -> None:
 
 
 def test_a_database_without_a_backend_is_refused_by_name() -> None:
-    with pytest.raises(UnsupportedDatabase, match="mysql"):
+    with pytest.raises(ConfigurationError, match="mysql"):
         backend_for_url("mysql://u@127.0.0.1/db")
 
 
@@ -38,7 +38,7 @@ def test_an_engine_gets_the_backend_of_its_dialect_and_sqlite_is_not_postgresql(
     engine = sa.create_engine("sqlite://")
     try:
         assert isinstance(backend_for(engine), SQLiteBackend)
-        with pytest.raises(UnsupportedDatabase, match="needs PostgreSQL"):
+        with pytest.raises(ConfigurationError, match="needs PostgreSQL"):
             require_postgresql(engine, "this needs PostgreSQL")
     finally:
         engine.dispose()
@@ -53,5 +53,5 @@ def test_a_database_url_scheme_names_its_backend(scheme: str, backend: type) -> 
 
 
 def test_a_scheme_without_a_backend_is_refused() -> None:
-    with pytest.raises(UnsupportedDatabase, match="mysql"):
+    with pytest.raises(ConfigurationError, match="mysql"):
         backend_for_scheme("mysql")

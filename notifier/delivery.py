@@ -1,0 +1,45 @@
+"""`run_delivery`: the one place the delivery mode picks what drains the outbox.
+
+``api``: an `OutboxWorker` publishes through the runtime's publisher. ``consumer_table``:
+a `ConsumerTableRelay` moves the rows into Centrifugo's consumer table (created here if
+missing) and Centrifugo publishes them itself.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from optaic_activity.notifier.config import DeliveryMode, NotifierConfig
+from optaic_activity.notifier.consumer_table import (
+    ConsumerTableRelay,
+    RelayReport,
+    create_consumer_table,
+)
+from optaic_activity.notifier.metrics import NotifierMetrics
+from optaic_activity.notifier.runtime import NotifierRuntime
+from optaic_activity.notifier.worker import BatchReport, OutboxWorker
+
+DeliveryReport = BatchReport | RelayReport
+"""What a delivery run did; its ``summary()`` says so in one line."""
+
+
+def run_delivery(
+    runtime: NotifierRuntime,
+    stop: threading.Event,
+    *,
+    config: NotifierConfig | None = None,
+    metrics: NotifierMetrics | None = None,
+    follow: bool = True,
+) -> DeliveryReport:
+    """Drain the outbox the configured way until ``stop`` is set (or, not ``follow``, until
+    nothing is due). ``config`` overrides the runtime's; the caller closes the runtime.
+
+    Raises `PublisherMisconfiguredError` as `OutboxWorker.run` does (API mode).
+    """
+    config = config if config is not None else runtime.config
+    if config.delivery_mode is DeliveryMode.CONSUMER_TABLE:
+        create_consumer_table(runtime.engine)  # idempotent
+        relay = ConsumerTableRelay(runtime.engine, config, metrics=metrics)
+        return relay.run(stop, follow=follow)
+    worker = OutboxWorker(runtime.engine, runtime.publisher, config, metrics=metrics)
+    return worker.run(stop, follow=follow)
