@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optaic_activity.api.problems import FORBIDDEN, domain_kind
+from optaic_activity.bootstrap import bootstrap
 from optaic_activity.domain import (
     DomainRuleError,
     NotAuthorizedError,
@@ -33,6 +34,8 @@ from optaic_activity.domain.authorization import (
     DefaultAuthorizationPolicy,
 )
 from optaic_activity.domain.optaic import Promotion, Signal
+from optaic_activity.projections.audit_log import verify_chain
+from optaic_activity.projections.queries import AuditFilter, query_audit
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.settings import Settings
 
@@ -381,3 +384,27 @@ def test_a_refusal_is_a_403_problem() -> None:
     error = NotAuthorizedError("no", action="x.y", actor_principal_id=uuid4(), resource_id=uuid4())
     assert domain_kind(error) == FORBIDDEN
     assert FORBIDDEN.status == 403
+
+
+def test_a_refused_attempt_is_in_the_audit_log(store_settings: Settings) -> None:
+    runtime = bootstrap(store_settings)
+    runtime.projections.setup()
+    try:
+        tenant, olga, mallory = uuid4(), uuid4(), uuid4()
+        with activity_context(tenant_id=tenant, actor_principal_id=olga):
+            folder = Resource.create(resource_type="folder", name="Research")
+            runtime.app.save(folder)
+        with activity_context(tenant_id=tenant, actor_principal_id=mallory):
+            folder.request_transfer(mallory)
+        with pytest.raises(NotAuthorizedError):
+            runtime.app.save(folder)
+        runtime.projections.catch_up()
+        with runtime.engine.connect() as conn:
+            rows = query_audit(conn, tenant, AuditFilter(), limit=10).items
+            assert verify_chain(conn, tenant).intact
+        refused = [row for row in rows if row["action"] == REFUSED]
+        assert [str(row["actor_principal_id"]) for row in refused] == [str(mallory)]
+        assert "transfer.requested" not in [row["action"] for row in rows]
+        assert runtime.app.repository.get(folder.id).pending_transfer_to is None
+    finally:
+        runtime.close()
