@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from cent import Client as ApiClient
 from cent import PublishRequest
@@ -20,18 +21,31 @@ from centrifuge import SubscriptionEventHandler
 from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.tokens import mint_connection_token
 from tests.support.services import CentrifugoServer, Lifecycle
+from tests.unit.notifier.factories import TENANT
 
 TIMEOUT = 20.0
 HISTORY_LIMIT = 300  # Centrifugo's default cap on publications per history call
 
 
 class PersonalInbox(Lifecycle):
-    """Everything published on ``notifications:#<principal>`` while it is open."""
+    """Everything published on ``notifications:#<tenant>.<principal>`` while it is open.
 
-    def __init__(self, server: CentrifugoServer, principal_id: str) -> None:
+    ``tenant_id`` defaults to the tenant of the factories' outbox rows.
+    """
+
+    def __init__(
+        self,
+        server: CentrifugoServer,
+        principal_id: str,
+        tenant_id: UUID | str = TENANT,
+        *,
+        token: str | None = None,
+    ) -> None:
         self.server = server
         self.principal_id = principal_id
-        self.channel = personal_channel(principal_id)
+        self.tenant_id = tenant_id
+        self.channel = personal_channel(tenant_id, principal_id)
+        self._token = token
         self._received: list[Any] = []
         # (epoch, offset, data) of each live publication: tells a duplicate publication
         # (a new offset) from the same one seen twice through history (the same offset).
@@ -63,7 +77,9 @@ class PersonalInbox(Lifecycle):
 
     async def _connect(self) -> None:
         # Tokens come from the notifier's own minting code: the test proves Centrifugo takes them.
-        token = mint_connection_token(self.principal_id, self.server.token_secret, 3600)
+        token = self._token or mint_connection_token(
+            self.principal_id, self.server.token_secret, 3600, tenant_id=self.tenant_id
+        )
         self._client = RealtimeClient(
             self.server.ws_url, token=token, proxy=None, max_reconnect_delay=0.5
         )
