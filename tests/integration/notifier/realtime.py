@@ -16,7 +16,7 @@ from uuid import UUID
 from cent import Client as ApiClient
 from cent import PublishRequest
 from centrifuge import Client as RealtimeClient
-from centrifuge import SubscriptionEventHandler
+from centrifuge import ClientEventHandler, SubscriptionEventHandler
 
 from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.tokens import mint_connection_token
@@ -55,6 +55,8 @@ class PersonalInbox(Lifecycle):
         """(time.perf_counter() at receipt, data) of each live publication (for latency)."""
         self.subscriptions: list[tuple[str, bool]] = []
         """(epoch, recovered) of each (re)subscription."""
+        self.disconnects: list[int] = []
+        """The code of each disconnect the client saw (4503: access revoked)."""
         self._subscription: Any = None
         self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
@@ -80,8 +82,14 @@ class PersonalInbox(Lifecycle):
         token = self._token or mint_connection_token(
             self.principal_id, self.server.token_secret, 3600, tenant_id=self.tenant_id
         )
+        client_events = ClientEventHandler()
+        client_events.on_disconnected = self._on_disconnected
         self._client = RealtimeClient(
-            self.server.ws_url, token=token, proxy=None, max_reconnect_delay=0.5
+            self.server.ws_url,
+            token=token,
+            proxy=None,
+            max_reconnect_delay=0.5,
+            events=client_events,
         )
         events = SubscriptionEventHandler()
         events.on_publication = self._on_publication
@@ -100,6 +108,21 @@ class PersonalInbox(Lifecycle):
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+
+    async def _on_disconnected(self, ctx: Any) -> None:
+        with self._changed:
+            self.disconnects.append(ctx.code)
+            self._changed.notify_all()
+
+    def wait_for_disconnect(self, timeout: float = TIMEOUT) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self.disconnects:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
 
     async def _on_subscribed(self, ctx: Any) -> None:
         with self._changed:
