@@ -136,3 +136,12 @@ def test_settings_carry_audience_keys_and_lifetime_to_the_verifier() -> None:
         verifier.verify(_token(NEW_KEY, key_id="new", audience="optaic-activity"))  # an hour
     with pytest.raises(ValidationError, match="at least 32 bytes"):
         Settings(api_token_keys={"weak": "short"})
+
+
+def test_the_key_set_comes_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTIVITY_API_TOKEN_KEYS", f'{{"new": "{NEW_KEY}"}}')
+    monkeypatch.setenv("ACTIVITY_API_TOKEN_AUDIENCE", "optaic-activity")
+
+    verifier = JwtVerifier.from_settings(Settings())
+
+    assert verifier.verify(_token(NEW_KEY, key_id="new", audience="optaic-activity"))
