@@ -38,14 +38,11 @@ class PersonalInbox(Lifecycle):
         server: CentrifugoServer,
         principal_id: str,
         tenant_id: UUID | str = TENANT,
-        *,
-        token: str | None = None,
     ) -> None:
         self.server = server
         self.principal_id = principal_id
         self.tenant_id = tenant_id
         self.channel = personal_channel(tenant_id, principal_id)
-        self._token = token
         self._received: list[Any] = []
         # (epoch, offset, data) of each live publication: tells a duplicate publication
         # (a new offset) from the same one seen twice through history (the same offset).
@@ -79,7 +76,7 @@ class PersonalInbox(Lifecycle):
 
     async def _connect(self) -> None:
         # Tokens come from the notifier's own minting code: the test proves Centrifugo takes them.
-        token = self._token or mint_connection_token(
+        token = mint_connection_token(
             self.principal_id, self.server.token_secret, 3600, tenant_id=self.tenant_id
         )
         client_events = ClientEventHandler()
