@@ -54,7 +54,16 @@ class Settings(BaseSettings):
     centrifugo_api_url: str = ""
     centrifugo_api_key: SecretStr = SecretStr("")
     centrifugo_token_secret: SecretStr = SecretStr("")
-    centrifugo_token_ttl_seconds: int = Field(default=900, ge=30)
+    centrifugo_token_ttl_seconds: int = Field(default=900, ge=30, le=24 * 3600)
+    centrifugo_token_key_id: str = Field(
+        default="", description="``kid`` header of minted connection tokens; empty: none"
+    )
+    centrifugo_token_audience: str = Field(
+        default="", description="``aud`` of connection tokens (Centrifugo client.token.audience)"
+    )
+    centrifugo_token_issuer: str = Field(
+        default="", description="``iss`` of connection tokens (Centrifugo client.token.issuer)"
+    )
 
     notifier: NotifierConfig = NotifierConfig()
     """``ACTIVITY_NOTIFIER_*``: the notifier workers' batch, lease, retry and delivery mode."""
@@ -68,6 +77,19 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="HS256 key of the API's bearer tokens (>= 32 bytes)"
     )
     api_token_issuer: str = Field(default="", description="required ``iss`` claim; empty: any")
+    api_token_audience: str = Field(
+        default="", description="required ``aud`` claim; empty: a token must carry none"
+    )
+    api_token_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="key id -> HS256 key: a token whose header names a ``kid`` is checked with"
+        " that key only (rotation: add the new key, move the issuer to it, drop the old)",
+    )
+    api_token_max_lifetime_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="tokens that expire later than this from now are refused",
+    )
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     @field_validator("database_url")
@@ -83,6 +105,22 @@ class Settings(BaseSettings):
     def _strong_token_secret(cls, value: SecretStr) -> SecretStr:
         if 0 < len(value.get_secret_value().encode()) < MIN_HMAC_KEY_BYTES:
             msg = f"ACTIVITY_API_TOKEN_SECRET must be at least {MIN_HMAC_KEY_BYTES} bytes (HS256)"
+            raise ConfigurationError(msg)
+        return value
+
+    @field_validator("api_token_keys")
+    @classmethod
+    def _strong_token_keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        weak = [
+            kid
+            for kid, key in value.items()
+            if not kid or len(key.get_secret_value().encode()) < MIN_HMAC_KEY_BYTES
+        ]
+        if weak:
+            msg = (
+                f"ACTIVITY_API_TOKEN_KEYS: every key needs a non-empty id and at least"
+                f" {MIN_HMAC_KEY_BYTES} bytes (HS256); not so: {sorted(weak)}"
+            )
             raise ConfigurationError(msg)
         return value
 

@@ -24,6 +24,7 @@ def create_tables(engine: Engine) -> None:
     import optaic_activity.projections.audit_log
     import optaic_activity.projections.notifications
     import optaic_activity.projections.outbox
+    import optaic_activity.projections.revocations
     import optaic_activity.projections.tracking
     import optaic_activity.projections.watchers  # noqa: F401
 
