@@ -19,16 +19,24 @@ def create_engine(url: str, *, pool_size: int = 5) -> Engine:
     return backend_for_url(url).create_engine(url, pool_size=pool_size)
 
 
-def create_tables(engine: Engine) -> None:
-    # Import the read-model modules so that their tables are on the metadata.
+def import_read_models() -> None:
+    """Import the read-model modules so that their tables are on the metadata."""
     import optaic_activity.projections.audit_log
     import optaic_activity.projections.notifications
     import optaic_activity.projections.outbox
     import optaic_activity.projections.tracking
     import optaic_activity.projections.watchers  # noqa: F401
 
+
+def create_tables(engine: Engine) -> None:
+    from optaic_activity.projections import migrations
+
+    import_read_models()
+    with engine.connect() as conn:
+        existed = sa.inspect(conn).has_table(migrations.MARKER_TABLE)
     metadata.create_all(engine)
     with engine.begin() as conn:
+        migrations.stamp_if_new(conn, existed=existed)
         for table in metadata.sorted_tables:
             add_missing_columns(conn, table)
             # A rebuild that stopped before its end left its deferred indexes dropped.

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from optaic_activity.domain.errors import PublisherMisconfiguredError
 from optaic_activity.entrypoints.notifier_cli import build_app
+from optaic_activity.logs import JsonFormatter
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.failures import Failure, FailureKind
-from optaic_activity.notifier.logs import JsonFormatter
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import ConsolePublisher
 from optaic_activity.notifier.runtime import NotifierRuntime
