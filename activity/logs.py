@@ -19,6 +19,7 @@ from pythonjsonlogger.json import JsonFormatter as _JsonLinesFormatter
 FIELDS = ("projection", "worker", "position", "tenant_id", "correlation_id")
 """The context fields every format shows when a record carries them (``extra=``)."""
 
+HANDLER_NAME = "optaic_activity"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
@@ -89,8 +90,10 @@ def configure(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format is LogFormat.JSON else TextFormatter())
     handler.addFilter(_ProcessField(process))
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replacing only our own handler keeps a host's (pytest's capture, say) in place.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
     root.setLevel(level)
     for name in (*UVICORN_LOGGERS, "optaic_activity.notifier"):
         # Loggers configured elsewhere (uvicorn's defaults) would print their own lines.
