@@ -358,21 +358,21 @@ def migrate_upgrade(
     try:
         done = migrations.upgrade(runtime.engine, revision)
         if done.stamped_baseline:
-            console.print(f"tables of a release before migrations: stamped {migrations.BASELINE}")
+            typer.echo(f"tables of a release before migrations: stamped {migrations.BASELINE}")
         if done.applied:
-            console.print(f"applied {', '.join(done.applied)}")
-        console.print(f"schema at {done.after} (was {done.before or 'unversioned'})")
+            typer.echo(f"applied {', '.join(done.applied)}")
+        typer.echo(f"schema at {done.after} (was {done.before or 'unversioned'})")
         runtime.projections.setup()
         stale = [status for status in runtime.projections.status() if status.needs_rebuild]
         for status in stale:
             runner = runtime.projections.runners[status.name]
             count = runner.rebuild()
-            console.print(
+            typer.echo(
                 f"rebuilt {status.name}: its tables were version {status.version}, the code's is "
                 f"{runner.projection.version} ({count} events replayed)"
             )
         if not stale:
-            console.print("projections: every one is at its code's version")
+            typer.echo("projections: every one is at its code's version")
     finally:
         runtime.close()
 
