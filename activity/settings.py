@@ -150,7 +150,7 @@ def setting_names() -> list[str]:
                 for nested in part.model_fields
                 for spelling in _field_names(nested, part)
             )
-    return names
+    return list(dict.fromkeys(names))
 
 
 def check_names(environ: Mapping[str, str]) -> None:
@@ -172,13 +172,13 @@ def _variable(location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "_".join(str(part).upper() for part in location if part != "__root__")
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings() -> Settings:
     """The settings from the environment, refusing unknown ``ACTIVITY_*`` names.
 
     An invalid value is a :class:`ConfigurationError` naming the variable and the rule,
     never the value: pydantic's own message quotes the input, which may be a secret.
     """
-    check_names(os.environ if environ is None else environ)
+    check_names(os.environ)
     try:
         return Settings()
     except ValidationError as error:
