@@ -342,7 +342,7 @@ def serve(
     """Serve the HTTP API (docs/api.md) on the configured store, until SIGTERM/SIGINT."""
     from optaic_activity.entrypoints.serve import serve as serve_api
 
-    serve_api(load_settings(), host=host, port=port, background=background)
+    serve_api(_settings(), host=host, port=port, background=background)
 
 
 @migrate_app.command("upgrade")
