@@ -35,8 +35,15 @@ def create_tables(engine: Engine) -> None:
     with engine.connect() as conn:
         existed = sa.inspect(conn).has_table(migrations.MARKER_TABLE)
     metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            migrations.stamp_if_new(conn, existed=existed)
+    except sa.exc.DBAPIError:
+        # Another process set up the same new database at the same moment and stamped it.
+        with engine.connect() as conn:
+            if migrations.current(conn) is None:
+                raise
     with engine.begin() as conn:
-        migrations.stamp_if_new(conn, existed=existed)
         for table in metadata.sorted_tables:
             add_missing_columns(conn, table)
             # A rebuild that stopped before its end left its deferred indexes dropped.
@@ -56,7 +63,7 @@ def add_missing_columns(conn: sa.Connection, table: sa.Table) -> None:
         if not column.nullable and column.server_default is None:
             msg = (
                 f"{table.name}.{column.name} is missing and NOT NULL without a default: "
-                "it needs a migration"
+                "it needs a migration (`activity migrate upgrade`)"
             )
             raise SchemaMigrationError(msg)
         backend_for(conn).add_column(conn, table, column)
