@@ -4,6 +4,7 @@ with its data intact; a projection built by an older version is rebuilt by the u
 
 from __future__ import annotations
 
+import json
 from uuid import UUID, uuid4
 
 import pytest
@@ -133,3 +134,22 @@ def test_history_lists_the_baseline_first() -> None:
 
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].startswith(f"<base> -> {migrations.BASELINE}: baseline")
+
+
+def test_projections_status_json_names_the_database_and_each_projection(
+    cli_env: Settings,
+) -> None:
+    _history(cli_env)
+
+    result = CliRunner().invoke(cli, ["projections", "status", "--json"])
+
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["database"] == cli_env.database_label
+    audit = next(p for p in status["projections"] if p["name"] == "audit_log")
+    assert (audit["position"], audit["head"], audit["lag"], audit["needs_rebuild"]) == (
+        4,
+        4,
+        0,
+        False,
+    )
