@@ -217,3 +217,12 @@ def test_projections_run_logs_json_lines_with_the_same_fields(tmp_path: Path) ->
         assert record["process"] == "projections"
         assert record["level"] == "info"
         assert {"timestamp", "logger", "message"} <= set(record)
+
+
+def test_serve_without_an_api_secret_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'activity.sqlite'}"
+
+    result = activity(tmp_path, "serve", "--no-background", ACTIVITY_DATABASE_URL=url)
+
+    assert result.returncode == EXIT_CONFIG, result.stderr
+    assert "ACTIVITY_API_TOKEN_SECRET" in _error_line(result)
