@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -165,12 +165,15 @@ def install_health(app: FastAPI, runtime: Runtime, states: StatesOf | None) -> N
     readiness = api_readiness(runtime, states)
     metrics = ApiMetrics(runtime.engine, states)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # As the live page's: joined as they are, outside the API's app-wide dependencies
+    # (authentication): a probe or a scraper carries no bearer token.
+    router = APIRouter(include_in_schema=False)
 
-    @app.get("/healthz", include_in_schema=False)
+    @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", include_in_schema=False)
+    @router.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
         results = await anyio.to_thread.run_sync(readiness.run)
         body: dict[str, Any] = results_body(results)
@@ -179,10 +182,12 @@ def install_health(app: FastAPI, runtime: Runtime, states: StatesOf | None) -> N
             return JSONResponse(body, status_code=503, media_type="application/problem+json")
         return JSONResponse(body)
 
-    @app.get("/metrics", include_in_schema=False)
+    @router.get("/metrics")
     async def prometheus() -> Response:
         data = await anyio.to_thread.run_sync(generate_latest, metrics.registry)
         return Response(data, media_type=CONTENT_TYPE_LATEST)
+
+    app.router.routes.extend(router.routes)
 
 
 class _PoolCollector(Collector):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 from uuid import UUID
 
 import typer
-from prometheus_client import start_http_server
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -24,7 +24,15 @@ from rich.table import Table
 
 from optaic_activity.bootstrap import Runtime, bootstrap, freeze_startup_objects, notifier_runtime
 from optaic_activity.entrypoints.notifier_cli import build_app as build_notifier_app
+from optaic_activity.projections import health
+from optaic_activity.projections.health import (
+    Readiness,
+    database_check,
+    outage_check,
+    projections_check,
+)
 from optaic_activity.projections.metrics import ProjectionMetrics
+from optaic_activity.projections.outages import Outage
 from optaic_activity.projections.runner import BatchResult
 from optaic_activity.settings import load_settings
 
@@ -87,16 +95,26 @@ def projections_run(
         list[str] | None, typer.Argument(help="Projections to run (default: all).")
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus /metrics (position, lag) on this port.")
+        int | None,
+        typer.Option(help="Serve Prometheus /metrics (position, lag), /healthz, /readyz here."),
     ] = None,
 ) -> None:
     """Follow the event store, keeping the projections caught up (until SIGTERM/SIGINT)."""
     runtime = _runtime()
     stop = _stop_on_signals()
+    database = Outage("projections: the database", logging.getLogger("optaic_activity.projections"))
     if metrics_port is not None:
         metrics = ProjectionMetrics()
         metrics.observe(runtime.projections)
-        start_http_server(metrics_port, registry=metrics.registry)
+        max_lag = runtime.settings.projection.readiness_max_lag
+        readiness = Readiness(
+            {
+                "database": database_check(runtime.engine),
+                "projections": projections_check(runtime.projections, max_lag),
+                "runner": outage_check(lambda: database.down, "the database"),
+            }
+        )
+        health.serve(metrics_port, metrics.registry, readiness)
         metrics.observe_every(runtime.projections, stop)
     console.print(f"following {', '.join(name or runtime.projections.runners)}; Ctrl-C to stop")
     try:
@@ -104,6 +122,7 @@ def projections_run(
             stop,
             name,
             on_batch=lambda n, r: console.log(f"{n}: +{r.count} -> position {r.position}"),
+            outage=database,
         )
     finally:
         runtime.close()
