@@ -24,13 +24,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from centrifuge import StreamPosition
 
 from optaic_activity.bootstrap import bootstrap
 from optaic_activity.domain import Resource, activity_context, activity_id_of
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.outbox import outbox
 from optaic_activity.settings import Settings
-from tests.integration.notifier.realtime import PersonalInbox, wait_for
+from tests.integration.notifier.realtime import (
+    HISTORY_LIMIT,
+    TIMEOUT,
+    PersonalInbox,
+    wait_for,
+)
 from tests.support.services import CentrifugoServer, PostgresServer, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.centrifugo]
@@ -65,6 +71,31 @@ def drill_centrifugo() -> CentrifugoServer:
             }
         }
     )
+
+
+class DrillInbox(PersonalInbox):
+    """A `PersonalInbox` that reads the current epoch's whole history, page by page: after
+    the long outage the backlog is far longer than one history call returns."""
+
+    def seen_with_history(self) -> list[Any]:
+        async def history() -> list[tuple[str, int, Any]]:
+            pages: list[tuple[str, int, Any]] = []
+            since = None
+            while True:
+                page = await self._subscription.history(
+                    limit=HISTORY_LIMIT, since=since, timeout=TIMEOUT
+                )
+                pages += [(page.epoch, pub.offset, pub.data) for pub in page.publications]
+                if len(page.publications) < HISTORY_LIMIT:
+                    return pages
+                since = StreamPosition(offset=page.publications[-1].offset, epoch=page.epoch)
+
+        published = self._run(history())
+        with self._changed:
+            seen = {(epoch, offset): data for epoch, offset, data in self._positions}
+        for epoch, offset, data in published:
+            seen[(epoch, offset)] = data
+        return list(seen.values())
 
 
 class Processes:
@@ -211,7 +242,7 @@ def test_outages_of_the_database_and_of_centrifugo_lose_repeat_and_dead_letter_n
         try:
             processes.start()
             assert wait_for(lambda: readiness_is(200), timeout=60), processes.statuses()
-            with PersonalInbox(centrifugo, str(owner)) as inbox:
+            with DrillInbox(centrifugo, str(owner)) as inbox:
                 with writer(settings, owner, editor) as saved:
                     assert inbox.wait_until(lambda got: len(got) >= 10, timeout=60)
 
