@@ -64,7 +64,8 @@ class NotifierMetrics:
         self.outage_seconds = Counter(
             "activity_notifier_outage_seconds",
             "Seconds delivery spent paused, by what was unavailable",
-            ["dependency"],  # centrifugo | database
+            # centrifugo (the open circuit); the database's state is the gauge below
+            ["dependency"],
             registry=self.registry,
         )
         self.database_unavailable = Gauge(

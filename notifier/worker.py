@@ -300,10 +300,9 @@ class OutboxWorker:
             raise PublisherContractError(msg)
         if results and all(r is not None and r.outage for r in results):
             # Nothing reached Centrifugo, or nobody knows: no row's doing, no row's attempt.
-            outage = results[0]
-            assert outage is not None
-            self._circuit_opens(outage.error)
-            outcomes.deferred, outcomes.outage = [p.row for p in plans], outage.error
+            error = next(r.error for r in results if r is not None)
+            self._circuit_opens(error)
+            outcomes.deferred, outcomes.outage = [p.row for p in plans], error
             return outcomes
         if results:
             self._circuit_closes()
