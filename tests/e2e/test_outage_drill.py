@@ -176,12 +176,14 @@ class Processes:
 
 
 @contextmanager
-def writer(settings: Settings, owner: uuid.UUID, editor: uuid.UUID) -> Iterator[list[str]]:
+def writer(
+    settings: Settings, tenant: uuid.UUID, owner: uuid.UUID, editor: uuid.UUID
+) -> Iterator[list[str]]:
     """Renames one folder of ``owner``'s, as ``editor``, a few times a second; each rename
     notifies ``owner``. Yields the activity ids of the saves that returned; the database
     being away only delays the next one."""
     runtime = bootstrap(settings)
-    app, tenant = runtime.app, uuid.uuid4()
+    app = runtime.app
     with activity_context(tenant_id=tenant, actor_principal_id=owner):
         folder = Resource.create(resource_type="folder", name="drill")
         app.save(folder)
@@ -231,7 +233,7 @@ def statuses(settings: Settings) -> dict[str, int]:
 def test_outages_of_the_database_and_of_centrifugo_lose_repeat_and_dead_letter_nothing(
     tmp_path: Path,
 ) -> None:
-    owner, editor = uuid.uuid4(), uuid.uuid4()
+    tenant, owner, editor = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     with PostgresServer() as pg, drill_centrifugo() as centrifugo:
         settings = Settings(database_url=pg.url)
         processes = Processes(pg.url, centrifugo, tmp_path)
@@ -242,8 +244,8 @@ def test_outages_of_the_database_and_of_centrifugo_lose_repeat_and_dead_letter_n
         try:
             processes.start()
             assert wait_for(lambda: readiness_is(200), timeout=60), processes.statuses()
-            with DrillInbox(centrifugo, str(owner)) as inbox:
-                with writer(settings, owner, editor) as saved:
+            with DrillInbox(centrifugo, str(owner), tenant_id=tenant) as inbox:
+                with writer(settings, tenant, owner, editor) as saved:
                     assert inbox.wait_until(lambda got: len(got) >= 10, timeout=60)
 
                     # PostgreSQL restarted twice mid-stream.
