@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from optaic_activity.domain.authorization import AuthorizationConfig
 from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.projections.backends import (
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
 
     projection: ProjectionConfig = ProjectionConfig()
     """``ACTIVITY_PROJECTION_*``: the runners' batch size and poll interval."""
+
+    authorization: AuthorizationConfig = AuthorizationConfig()
+    """``ACTIVITY_AUTHORIZATION_*``: four eyes on promotions, the tenant administrators."""
 
     centrifugo_api_url: str = ""
     centrifugo_api_key: SecretStr = SecretStr("")
