@@ -577,6 +577,8 @@ class Driver:
             child = Resource.create(
                 resource_type="signal", name=f"r{len(self.resources) + 1}", parent=parent
             )
+        # By the parent's owner: the authorization policy allows it (see may_change).
+        with activity_context(tenant_id=tenant, actor_principal_id=owner):
             grants = (
                 []
                 if op.grantee is None
