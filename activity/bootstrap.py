@@ -60,6 +60,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         PayloadPolicy(
             max_bytes=settings.max_payload_bytes,
             allowed_keys=frozenset(key.lower() for key in settings.payload_allowed_keys),
+            allowed_paths=frozenset(settings.payload_allowed_paths),
         )
     )
     app = ActivityApplication(settings)
