@@ -40,6 +40,7 @@ from optaic_activity.notifier.message import plan
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import Clock, utc_now
 from optaic_activity.notifier.report import DeliveryCounts
+from optaic_activity.notifier.worker import row_log_fields
 from optaic_activity.projections.backends import require_postgresql
 from optaic_activity.projections.outages import (
     TRANSIENT_DB_ERRORS,
@@ -229,7 +230,7 @@ class ConsumerTableRelay:
 
     def _failure(self, row: OutboxRow, error: str, now: Any, report: RelayReport) -> dict[str, Any]:
         attempt = row.attempts + 1
-        extra = {"activity_id": str(row.activity_id), "correlation_id": str(row.correlation_id)}
+        extra = row_log_fields(row)
         if attempt >= self.config.max_attempts:
             report.dead += 1
             self.metrics.dead_lettered.labels(cause="max_attempts").inc()

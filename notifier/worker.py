@@ -190,7 +190,7 @@ class OutboxWorker:
             self.metrics.dead_lettered.labels(cause="max_attempts").inc()
             log.error(
                 "outbox row dead-lettered: attempts exhausted without an outcome",
-                extra=_row_extra(row, worker=self.worker_id),
+                extra=row_log_fields(row, worker=self.worker_id),
             )
         return _Claimed(claim, at, ahead)
 
@@ -385,7 +385,7 @@ class OutboxWorker:
         self.metrics.sent.inc(len(outcomes.sent))
         if log.isEnabledFor(logging.DEBUG):
             for row in outcomes.sent:
-                log.debug("notification sent", extra=_row_extra(row, worker=self.worker_id))
+                log.debug("notification sent", extra=row_log_fields(row, worker=self.worker_id))
         exhausted = {row.position for row, _ in gave_up}
         for row, failure in outcomes.retries:
             if row.position in exhausted:
@@ -394,7 +394,7 @@ class OutboxWorker:
             log.warning(
                 "notification will be retried: %s",
                 failure.error,
-                extra=_row_extra(row, worker=self.worker_id),
+                extra=row_log_fields(row, worker=self.worker_id),
             )
         for cause, dead in (("permanent", outcomes.dead), ("max_attempts", gave_up)):
             for row, failure in dead:
@@ -403,7 +403,7 @@ class OutboxWorker:
                     "notification dead-lettered (%s): %s",
                     cause,
                     failure.error,
-                    extra=_row_extra(row, worker=self.worker_id),
+                    extra=row_log_fields(row, worker=self.worker_id),
                 )
         if lost:
             # Expected after a lease ran out mid-publish: another worker owns those rows now.
@@ -524,10 +524,13 @@ def _delivered(delivery: DeliveryPlan, outcomes: Sequence[Outcome]) -> frozenset
     return frozenset(channels)
 
 
-def _row_extra(row: OutboxRow, **more: object) -> dict[str, object]:
+def row_log_fields(row: OutboxRow, **more: object) -> dict[str, object]:
+    """The ``extra=`` fields of a log record about one outbox row (docs/operations.md, Logs)."""
+    message = row.message if isinstance(row.message, dict) else {}
     return {
         "activity_id": str(row.activity_id),
         "correlation_id": str(row.correlation_id),
+        "tenant_id": str(message.get("tenant_id", "")),
         "position": row.position,
         "action": row.action,
         "attempts": row.attempts,
