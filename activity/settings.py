@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.config import NotifierConfig
@@ -44,6 +45,15 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_schema: str = ""
 
+    service_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "modules every process imports at start-up (comma-separated), so that the "
+            "service's aggregates and catalog entries are known; see also the "
+            "'optaic_activity.services' entry-point group"
+        ),
+    )
+
     projection: ProjectionConfig = ProjectionConfig()
     """``ACTIVITY_PROJECTION_*``: the runners' batch size and poll interval."""
 
@@ -72,6 +82,13 @@ class Settings(BaseSettings):
         if value and urlsplit(value).scheme not in {"sqlite", "postgresql", "postgres"}:
             msg = "ACTIVITY_DATABASE_URL must start with postgresql:// or sqlite:///"
             raise ConfigurationError(msg)
+        return value
+
+    @field_validator("service_modules", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
     @field_validator("api_token_secret")

@@ -10,7 +10,9 @@ What becomes which status:
     missing / forged / expired bearer token                   401 unauthorized
         (InvalidTokenError)
     a role the route needs is missing                         403 forbidden
-    NotFoundError, TenantMismatchError (no existence leak)    404 not-found
+    NotFoundError, TenantMismatchError (no existence leak),
+        UnknownTopicError (the service's modules not loaded)  404 not-found
+    NotAResourceError (subscribing to a non-resource)         422 validation
     DomainRuleError (the state forbids it: revoking twice)    409 conflict
     ConcurrencyConflictError                                  409 concurrency-conflict
     body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
@@ -51,6 +53,7 @@ from optaic_activity.domain.errors import (
     InvalidTokenError,
     MalformedOutboxRowError,
     MissingActivityContextError,
+    NotAResourceError,
     NotFoundError,
     PayloadPolicyError,
     ProjectionVersionError,
@@ -59,6 +62,7 @@ from optaic_activity.domain.errors import (
     SchemaMigrationError,
     TenantMismatchError,
     UnknownProjectionError,
+    UnknownTopicError,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -115,6 +119,8 @@ HTTP_KINDS = {
 DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     NotFoundError: NOT_FOUND,
     TenantMismatchError: NOT_FOUND,
+    UnknownTopicError: NOT_FOUND,
+    NotAResourceError: VALIDATION,
     DomainRuleError: CONFLICT,
     ConcurrencyConflictError: CONCURRENCY_CONFLICT,
     InvalidPatternError: VALIDATION,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.utils import Environment, EnvType, TopicError
 
 import optaic_activity.domain.optaic
 import optaic_activity.domain.record  # noqa: F401
@@ -18,6 +18,7 @@ from optaic_activity.domain.errors import (
     ConcurrencyConflictError,
     DomainRuleError,
     NotFoundError,
+    UnknownTopicError,
 )
 from optaic_activity.settings import Settings
 
@@ -104,6 +105,13 @@ class ActivityApplication(Application[UUID]):
             aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found") from None
+        except TopicError as error:
+            msg = (
+                f"{kind.__name__} {aggregate_id} is of a type this process does not know "
+                f"({error}): load its service's modules (ACTIVITY_SERVICE_MODULES or an "
+                "'optaic_activity.services' entry point)"
+            )
+            raise UnknownTopicError(msg) from None
         if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
             # Same answer as a missing id: existence in another tenant never leaks.
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found")

@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 from hypothesis import strategies as st
 
 from optaic_activity.domain import (
+    CATALOG,
     ActivityEnvelope,
     ActivityEvent,
     DomainRuleError,
@@ -49,17 +50,32 @@ PATTERNS = (
     "role_binding.*",
     "*.[!r]*",
 )
+# Envelope-only actions (no aggregate emits them: an envelope may not claim a state change),
+# named so that each preference path is still taken: the default ``mutations`` patterns
+# (promotion.*, transfer.*), custom patterns (signal.*, resource.*, *.created, dataset.[pr]*,
+# role_binding.*, *.[!r]*) and actions no pattern names.
+_TEST_ACTIONS = (
+    "signal.noted",
+    "promotion.commented",
+    "promotion.acknowledged",
+    "resource.viewed",
+    "report.created",
+    "transfer.noted",
+    "monitoring.viewed",
+    "role_binding.audited",
+)
+CATALOG.extend(_TEST_ACTIONS, group="test histories")
 ACTIONS = (
-    "signal.promoted",
-    "promotion.requested",
-    "promotion.approved",
+    "signal.noted",
+    "promotion.commented",
+    "promotion.acknowledged",
     "dataset.previewed",
-    "resource.updated",
-    "resource.created",
-    "transfer.requested",
-    "monitoring.alert",
-    "experiment.created",
-    "role_binding.granted",
+    "resource.viewed",
+    "report.created",
+    "transfer.noted",
+    "monitoring.viewed",
+    "expression.evaluated",
+    "role_binding.audited",
 )
 VISIBILITIES = ("private", "resource", "scope", "tenant")
 
