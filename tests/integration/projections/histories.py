@@ -20,7 +20,6 @@ from uuid import UUID, uuid4
 from hypothesis import strategies as st
 
 from optaic_activity.domain import (
-    CATALOG,
     ActivityEnvelope,
     ActivityEvent,
     DomainRuleError,
@@ -35,6 +34,7 @@ from optaic_activity.domain.aggregate import ActivityAggregate
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.service.emit import record_activity
 from tests.integration.projections.reference_model import ReferenceModel
+from tests.support import actions as _test_actions  # noqa: F401  (registers them)
 
 KINDS = ("folder", "signal", "dataset")
 ROLES = ("owner", "delegator", "editor", "viewer")
@@ -50,21 +50,7 @@ PATTERNS = (
     "role_binding.*",
     "*.[!r]*",
 )
-# Envelope-only actions (no aggregate emits them: an envelope may not claim a state change),
-# named so that each preference path is still taken: the default ``mutations`` patterns
-# (promotion.*, transfer.*), custom patterns (signal.*, resource.*, *.created, dataset.[pr]*,
-# role_binding.*, *.[!r]*) and actions no pattern names.
-_TEST_ACTIONS = (
-    "signal.noted",
-    "promotion.commented",
-    "promotion.acknowledged",
-    "resource.viewed",
-    "report.created",
-    "transfer.noted",
-    "monitoring.viewed",
-    "role_binding.audited",
-)
-CATALOG.extend(_TEST_ACTIONS, group="test histories")
+# Envelope-only actions (tests/support/actions.py), one for each preference path.
 ACTIONS = (
     "signal.noted",
     "promotion.commented",
