@@ -53,3 +53,24 @@ class Tally(ActivityAggregate, topic="adoption.tally", resource_type="tally"):
     @creates("tally.started")
     def started(self, *, count: int) -> None:
         self.count = count
+
+
+class Archive(ResourceAggregate, topic="adoption.archive", resource_type="archive"):
+    """A resource whose own event is a structural one: archiving deletes it from the tree."""
+
+    @classmethod
+    def create(cls, *, name: str) -> Archive:
+        parent_id, owner = cls.placement(None, None)
+        return cls.opened(name=name, parent_id=parent_id, owner_id=owner)
+
+    @creates("notebook.created", event_name="archive.opened")
+    def opened(self, *, name: str, parent_id: UUID | None, owner_id: UUID) -> None:
+        self.init_resource(name, parent_id, owner_id)
+
+    def archive(self) -> None:
+        self.require_live()
+        self.archived(name=self.name)
+
+    @activity("resource.deleted", event_name="archive.archived")
+    def archived(self, *, name: str) -> None:
+        self.deleted = True

@@ -13,8 +13,11 @@ from optaic_activity.domain import CATALOG, MissingActivityContextError, Resourc
 from optaic_activity.domain.context import ActivityContext, activity_context
 from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.domain.preferences import wants
+from optaic_activity.projections.events import decode_notifications, state_decoder
+from optaic_activity.projections.watchers import WatcherIndex
 from optaic_activity.settings import Settings
-from optaic_activity.testing import no_activity_context
+from optaic_activity.testing import in_memory_application, no_activity_context
+from tests.support.adoption_service import Archive
 
 
 def _module(folder: Path, name: str) -> None:
@@ -96,3 +99,19 @@ def test_activity_caller_gives_ids_with_no_context_active(
         assert Resource.create(resource_type="folder", name="Kept").tenant_id == (
             activity_caller.tenant_id
         )
+
+
+def test_the_watcher_index_knows_a_service_resources_own_structural_events() -> None:
+    app = in_memory_application()
+    with activity_context(tenant_id=uuid4(), actor_principal_id=uuid4()):
+        archive = Archive.create(name="Old studies")
+        archive.archive()
+    app.save(archive)
+    index = WatcherIndex()
+    activities = decode_notifications(
+        app.recorder.select_notifications(1, 100), state_decoder(app.mapper)
+    )
+    assert activities[-1].topic == "adoption.archive:archive.archived"
+    for activity in activities:
+        index.apply(activity)
+    assert index.nodes[archive.id].deleted
