@@ -121,3 +121,25 @@ async def test_a_resource_of_a_service_this_server_does_not_load_is_a_404_proble
     assert answer.status_code == 404, answer.text
     assert answer.json()["type"] == "urn:optaic:activity:problem:not-found"
     assert "ACTIVITY_SERVICE_MODULES" in answer.json()["detail"]
+
+
+async def test_a_service_resource_is_in_its_folders_audit_subtree(
+    world: World, runtime: Runtime, client_for: ClientFor
+) -> None:
+    notebook = _notebook(runtime, world)
+    with activity_context(
+        tenant_id=world.owner.tenant_id, actor_principal_id=world.owner.principal_id
+    ):
+        notebook.publish()
+    runtime.app.save(notebook)
+    runtime.projections.catch_up()
+    async with client_for(world.auditor) as http:
+        answer = await http.get(
+            "/audit",
+            params={"resource_id": str(world.folder), "include_descendants": "true"},
+        )
+    assert answer.status_code == 200, answer.text
+    about_notebook = [
+        e["action"] for e in answer.json()["items"] if e["resource_id"] == str(notebook.id)
+    ]
+    assert about_notebook == ["notebook.published", "notebook.created"]
