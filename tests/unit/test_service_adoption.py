@@ -8,7 +8,12 @@ from uuid import uuid4
 
 import pytest
 
-from optaic_activity.bootstrap import SERVICES_ENTRY_POINT_GROUP, load_services
+from optaic_activity.bootstrap import (
+    SERVICES_ENTRY_POINT_GROUP,
+    bootstrap,
+    load_services,
+    notifier_runtime,
+)
 from optaic_activity.domain import CATALOG, MissingActivityContextError, Resource
 from optaic_activity.domain.context import ActivityContext, activity_context
 from optaic_activity.domain.errors import ConfigurationError
@@ -115,3 +120,19 @@ def test_the_watcher_index_knows_a_service_resources_own_structural_events() -> 
     for activity in activities:
         index.apply(activity)
     assert index.nodes[archive.id].deleted
+
+
+def test_bootstrap_and_the_notifier_load_the_service_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served, notifying = f"svc_serve_{uuid4().hex}", f"svc_notifier_{uuid4().hex}"
+    _module(tmp_path, served)
+    _module(tmp_path, notifying)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    database = f"sqlite:///{tmp_path / 'activity.sqlite'}"
+    runtime = bootstrap(Settings(database_url=database, service_modules=[served]))
+    runtime.close()
+    assert served in sys.modules
+    notifier = notifier_runtime(Settings(database_url=database, service_modules=[notifying]))
+    notifier.close()
+    assert notifying in sys.modules
