@@ -9,7 +9,8 @@ What becomes which status:
     InvalidCursorError                                        400 invalid-cursor
     missing / forged / expired bearer token                   401 unauthorized
         (InvalidTokenError)
-    a role the route needs is missing                         403 forbidden
+    a role the route needs is missing,                        403 forbidden
+        NotAuthorizedError (the authorization policy refused)
     NotFoundError, TenantMismatchError (no existence leak),
         UnknownTopicError (the service's modules not loaded)  404 not-found
     NotAResourceError (subscribing to a non-resource)         422 validation
@@ -54,6 +55,7 @@ from optaic_activity.domain.errors import (
     MalformedOutboxRowError,
     MissingActivityContextError,
     NotAResourceError,
+    NotAuthorizedError,
     NotFoundError,
     PayloadPolicyError,
     ProjectionVersionError,
@@ -118,6 +120,7 @@ HTTP_KINDS = {
 
 DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     NotFoundError: NOT_FOUND,
+    NotAuthorizedError: FORBIDDEN,
     TenantMismatchError: NOT_FOUND,
     UnknownTopicError: NOT_FOUND,
     NotAResourceError: VALIDATION,

@@ -17,6 +17,7 @@
     │   └── PayloadTooLargeError     the encoded payload exceeds the configured limit
     ├── TenantMismatchError          a command touches another tenant's resource
     ├── NotFoundError                no such aggregate in this tenant (no existence leak)
+    ├── NotAuthorizedError           the authorization policy refuses the actor (recorded)
     ├── UnknownTopicError            stored events name a topic no loaded module registers
     ├── NotAResourceError            an aggregate that is not a resource where a resource is needed
     ├── DomainRuleError              a command breaks a business rule (e.g. an illegal transition)
@@ -43,6 +44,8 @@ this package.
 """
 
 from __future__ import annotations
+
+from uuid import UUID
 
 
 class ActivityError(Exception):
@@ -132,6 +135,31 @@ class UnknownTopicError(ActivityError, LookupError):
 
 class NotAResourceError(ActivityError, ValueError):
     """An aggregate that is not a resource (no ``ResourceAggregate``) where one is needed."""
+
+
+class NotAuthorizedError(ActivityError):
+    """The authorization policy refused the actor; only the refused attempt was recorded.
+
+    ``refusal_id`` and ``refusal_position`` name the ``authorization.refused`` activity
+    (None if recording it failed too).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str,
+        actor_principal_id: UUID,
+        resource_id: UUID,
+        refusal_id: UUID | None = None,
+        refusal_position: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.action = action
+        self.actor_principal_id = actor_principal_id
+        self.resource_id = resource_id
+        self.refusal_id = refusal_id
+        self.refusal_position = refusal_position
 
 
 class DomainRuleError(ActivityError, ValueError):

@@ -155,7 +155,7 @@ OPTAIC_GROUPS = (
 )
 """The guide's groups, which ``domain.optaic`` covers (the others are the framework's)."""
 
-FRAMEWORK_ENVELOPE_ONLY = frozenset({"notification.read"})
+FRAMEWORK_ENVELOPE_ONLY = frozenset({"notification.read", "authorization.refused"})
 """The framework's own envelope-only actions (activity/inbox.py records notification.read)."""
 
 
