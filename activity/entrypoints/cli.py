@@ -407,7 +407,7 @@ def migrate_history() -> None:
 def token_mint(
     principal: Annotated[UUID, typer.Option(help="The token's subject (a principal id).")],
     tenant: Annotated[
-        UUID | None, typer.Option(help="API token: the principal's tenant (required).")
+        UUID | None, typer.Option(help="The principal's tenant (required: tokens are per tenant).")
     ] = None,
     role: Annotated[
         list[str] | None, typer.Option(help="API token: a role (repeatable), e.g. auditor.")
@@ -428,16 +428,29 @@ def token_mint(
     from optaic_activity.domain.errors import ConfigurationError
 
     settings = load_settings()
+    if tenant is None:
+        raise typer.BadParameter("a token names its tenant", param_hint="--tenant")
     if centrifugo:
         from optaic_activity.notifier.tokens import mint_connection_token
 
         secret = settings.centrifugo_token_secret.get_secret_value()
-        typer.echo(mint_connection_token(principal, secret, ttl_seconds))
+        if not secret:
+            msg = "ACTIVITY_CENTRIFUGO_TOKEN_SECRET is not set: no key to sign with"
+            raise ConfigurationError(msg)
+        typer.echo(
+            mint_connection_token(
+                principal,
+                secret,
+                ttl_seconds,
+                tenant_id=tenant,
+                audience=settings.centrifugo_token_audience,
+                issuer=settings.centrifugo_token_issuer,
+                key_id=settings.centrifugo_token_key_id,
+            )
+        )
         return
     from optaic_activity.api.auth import mint_api_token
 
-    if tenant is None:
-        raise typer.BadParameter("an API token names its tenant", param_hint="--tenant")
     secret = settings.api_token_secret.get_secret_value()
     if not secret:
         raise ConfigurationError("ACTIVITY_API_TOKEN_SECRET is not set: no key to sign with")
@@ -449,6 +462,7 @@ def token_mint(
             roles=role or (),
             ttl=timedelta(seconds=ttl_seconds),
             issuer=settings.api_token_issuer,
+            audience=settings.api_token_audience,
         )
     )
 
