@@ -54,9 +54,12 @@ async def test_a_new_action_of_a_service_notifies_owner_and_delegators_by_defaul
     notebook = _notebook(runtime, world)
     delegator = Caller(world.owner.tenant_id)
     with activity_context(
-        tenant_id=world.owner.tenant_id, actor_principal_id=world.vic.principal_id
+        tenant_id=world.owner.tenant_id, actor_principal_id=world.owner.principal_id
     ):
         runtime.app.save(RoleBinding.grant(notebook, delegator.principal_id, "delegator"))
+    with activity_context(
+        tenant_id=world.owner.tenant_id, actor_principal_id=world.vic.principal_id
+    ):
         notebook.publish()
         notebook.viewed_cell(cell=3)
     recorder = ActivityRecorder(runtime.app)
