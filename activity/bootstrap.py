@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+import importlib
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.domain.payload import PayloadPolicy, configure_policy
 from optaic_activity.notifier.config import DeliveryMode
 from optaic_activity.notifier.health import centrifugo_check
@@ -30,8 +33,44 @@ class Runtime:
         self.engine.dispose()
 
 
+SERVICES_ENTRY_POINT_GROUP = "optaic_activity.services"
+"""Installed services name their domain modules here (``[project.entry-points]``)."""
+
+
+def load_services(settings: Settings) -> list[str]:
+    """Import the service modules every process needs; returns their names, in import order.
+
+    A service's aggregates register their topics, and its actions their catalog entries,
+    when their module is imported. Each process (serve, ``projections run|rebuild``,
+    ``notifier run``, the demo) imports them here, so that it decodes the service's events
+    and routes its actions exactly as every other process does: from the
+    ``ACTIVITY_SERVICE_MODULES`` setting, then from every installed distribution's
+    ``optaic_activity.services`` entry point.
+    """
+    loaded: list[str] = []
+    for name in settings.service_modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            msg = f"ACTIVITY_SERVICE_MODULES names {name!r}, which cannot be imported: {error}"
+            raise ConfigurationError(msg) from error
+        loaded.append(name)
+    for point in sorted(entry_points(group=SERVICES_ENTRY_POINT_GROUP), key=lambda p: p.name):
+        try:
+            point.load()
+        except ImportError as error:
+            msg = (
+                f"entry point {point.name!r} = {point.value!r} of group "
+                f"{SERVICES_ENTRY_POINT_GROUP!r} cannot be imported: {error}"
+            )
+            raise ConfigurationError(msg) from error
+        loaded.append(point.value)
+    return loaded
+
+
 def notifier_runtime(settings: Settings, *, console: Console | None = None) -> NotifierRuntime:
     """The notifier's own engine and publisher (Centrifugo if configured, else the console)."""
+    load_services(settings)
     config = settings.notifier
     publisher = choose_publisher(
         settings.centrifugo_api_url,
@@ -56,6 +95,7 @@ def notifier_runtime(settings: Settings, *, console: Console | None = None) -> N
 
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or load_settings()
+    load_services(settings)
     configure_policy(
         PayloadPolicy(
             max_bytes=settings.max_payload_bytes,

@@ -6,10 +6,11 @@ import difflib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from optaic_activity.domain.authorization import AuthorizationConfig
 from optaic_activity.domain.errors import ConfigurationError
@@ -51,6 +52,15 @@ class Settings(BaseSettings):
     )
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_schema: str = ""
+
+    service_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "modules every process imports at start-up (comma-separated), so that the "
+            "service's aggregates and catalog entries are known; see also the "
+            "'optaic_activity.services' entry-point group"
+        ),
+    )
 
     projection: ProjectionConfig = ProjectionConfig()
     """``ACTIVITY_PROJECTION_*``: the runners' batch size and poll interval."""
@@ -105,6 +115,13 @@ class Settings(BaseSettings):
         if value and urlsplit(value).scheme not in {"sqlite", "postgresql", "postgres"}:
             msg = "ACTIVITY_DATABASE_URL must start with postgresql:// or sqlite:///"
             raise ConfigurationError(msg)
+        return value
+
+    @field_validator("service_modules", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
     @field_validator("api_token_secret")

@@ -11,7 +11,9 @@ What becomes which status:
         (InvalidTokenError)
     a role the route needs is missing,                        403 forbidden
         NotAuthorizedError (the authorization policy refused)
-    NotFoundError, TenantMismatchError (no existence leak)    404 not-found
+    NotFoundError, TenantMismatchError (no existence leak),
+        UnknownTopicError (the service's modules not loaded)  404 not-found
+    NotAResourceError (subscribing to a non-resource)         422 validation
     DomainRuleError (the state forbids it: revoking twice)    409 conflict
     ConcurrencyConflictError                                  409 concurrency-conflict
     body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
@@ -57,6 +59,7 @@ from optaic_activity.domain.errors import (
     InvalidTokenError,
     MalformedOutboxRowError,
     MissingActivityContextError,
+    NotAResourceError,
     NotAuthorizedError,
     NotFoundError,
     PayloadPolicyError,
@@ -66,6 +69,7 @@ from optaic_activity.domain.errors import (
     SchemaMigrationError,
     TenantMismatchError,
     UnknownProjectionError,
+    UnknownTopicError,
 )
 from optaic_activity.projections.outages import TRANSIENT_DB_ERRORS
 
@@ -130,6 +134,8 @@ DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     NotFoundError: NOT_FOUND,
     NotAuthorizedError: FORBIDDEN,
     TenantMismatchError: NOT_FOUND,
+    UnknownTopicError: NOT_FOUND,
+    NotAResourceError: VALIDATION,
     DomainRuleError: CONFLICT,
     ConcurrencyConflictError: CONCURRENCY_CONFLICT,
     InvalidPatternError: VALIDATION,

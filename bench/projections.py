@@ -39,6 +39,7 @@ from psycopg import sql
 
 from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
 from optaic_activity.domain import (
+    CATALOG,
     ActivityEnvelope,
     NotificationPreferences,
     Resource,
@@ -58,16 +59,21 @@ from optaic_activity.settings import Settings
 KINDS = ("folder", "signal", "dataset", "portfolio", "experiment")
 ROLES = ("owner", "delegator", "editor", "viewer")
 ENVELOPE_ACTIONS = (
-    "signal.promoted",
-    "signal.validated",
+    "signal.noted",
+    "signal.viewed",
     "dataset.previewed",
-    "dataset.refresh_completed",
-    "promotion.requested",
-    "promotion.approved",
-    "experiment.run_completed",
-    "backtest.completed",
-    "monitoring.drift_detected",
-    "portfolio.rebalanced",
+    "dataset.export_completed",
+    "promotion.commented",
+    "promotion.acknowledged",
+    "experiment.review_completed",
+    "backtest.report_completed",
+    "monitoring.drift_viewed",
+    "portfolio.viewed",
+)
+"""Envelope-only actions (no aggregate emits them), matching the preference patterns below
+as the guide's own actions would."""
+CATALOG.extend(
+    (a for a in ENVELOPE_ACTIONS if a not in CATALOG), group="bench", notify_by_default=False
 )
 VISIBILITIES = ("resource", "resource", "resource", "scope", "tenant", "private")
 PATTERN_SETS = (["signal.*"], ["promotion.*", "resource.*"], ["*.completed", "transfer.?ompleted"])

@@ -29,6 +29,8 @@ class ActionSpec:
     name: str
     group: str
     description: str = ""
+    notify_by_default: bool = False
+    """In the default ``mutations`` filter: owners, delegators and subscribers hear of it."""
 
     @property
     def resource(self) -> str:
@@ -46,11 +48,30 @@ class ActionCatalog:
         self._specs: dict[str, ActionSpec] = {}
         self._lock = Lock()
         for spec in specs:
-            self.register(spec.name, group=spec.group, description=spec.description)
+            self.register(
+                spec.name,
+                group=spec.group,
+                description=spec.description,
+                notify_by_default=spec.notify_by_default,
+            )
 
-    def register(self, name: str, *, group: str = "service", description: str = "") -> ActionSpec:
+    def register(
+        self,
+        name: str,
+        *,
+        group: str = "service",
+        description: str = "",
+        notify_by_default: bool = False,
+    ) -> ActionSpec:
+        """Add ``name``; ``notify_by_default`` puts it in the default ``mutations`` filter.
+
+        The first registration of a name wins (registering it again is a no-op), so every
+        process that imports the same modules routes the same actions identically.
+        """
         validate_action_name(name)
-        spec = ActionSpec(name=name, group=group, description=description)
+        spec = ActionSpec(
+            name=name, group=group, description=description, notify_by_default=notify_by_default
+        )
         with self._lock:
             existing = self._specs.get(name)
             if existing is not None:
@@ -58,9 +79,16 @@ class ActionCatalog:
             self._specs[name] = spec
         return spec
 
-    def extend(self, names: Iterable[str], *, group: str = "service") -> None:
+    def extend(
+        self, names: Iterable[str], *, group: str = "service", notify_by_default: bool = False
+    ) -> None:
         for name in names:
-            self.register(name, group=group)
+            self.register(name, group=group, notify_by_default=notify_by_default)
+
+    def notifies_by_default(self, action: str) -> bool:
+        """Is ``action`` a catalogued action in the default ``mutations`` filter?"""
+        spec = self._specs.get(action)
+        return spec is not None and spec.notify_by_default
 
     def require(self, action: str) -> ActionSpec:
         """Return the spec of a catalogued action; raise a typed error otherwise."""
@@ -164,10 +192,21 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+_GUIDE_DEFAULT_NOTIFIED = re.compile(
+    r"^(resource\.(created|updated|deleted)|transfer\.[a-z0-9_]+|promotion\.[a-z0-9_]+)$"
+)
+"""The OptAIC guide's ``mutations`` defaults: resource.created|updated|deleted, transfer.*,
+promotion.* (``preferences.MUTATION_PATTERNS`` keeps them as patterns too)."""
+
+
 def default_catalog() -> ActionCatalog:
     """A fresh catalog holding every action of the OptAIC guide and the framework."""
     return ActionCatalog(
-        ActionSpec(name=name, group=group)
+        ActionSpec(
+            name=name,
+            group=group,
+            notify_by_default=bool(_GUIDE_DEFAULT_NOTIFIED.match(name)),
+        )
         for group, names in _GUIDE_ACTIONS.items()
         for name in names
     )

@@ -427,6 +427,23 @@ def _refuse_reserved_names(cls: type[Any], method: str, spec: ActivitySpec) -> N
         raise ActivityDefinitionError(msg)
 
 
+_STATE_CHANGE_ACTIONS: set[str] = set()
+
+
+def is_state_change_action(action: str) -> bool:
+    """Does some aggregate class (of the modules imported so far) emit ``action``?
+
+    Such an action says an aggregate's state changed; only that aggregate's command may
+    record it, never an envelope alone.
+    """
+    return action in _STATE_CHANGE_ACTIONS
+
+
+def state_change_actions() -> frozenset[str]:
+    """Every action an ``@activity``/``@creates`` method declares (of the imported modules)."""
+    return frozenset(_STATE_CHANGE_ACTIONS)
+
+
 class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
     """Base class for aggregates whose every event is an activity.
 
@@ -461,6 +478,7 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
             if isinstance(attr, ActivityMethod | CreatingMethod):
                 _refuse_reserved_names(cls, name, attr.spec)
                 attr.event_class = cls._define_activity_event(attr.spec)
+                _STATE_CHANGE_ACTIONS.add(attr.spec.action)
                 setattr(cls, attr.event_class.__name__, attr.event_class)
             elif (
                 inspect.isfunction(attr) and not getattr(attr, "__activity_mutator__", False)
@@ -617,7 +635,9 @@ __all__ = [
     "activity_id_of",
     "creates",
     "get_topic",
+    "is_state_change_action",
     "mutator",
     "require_current_tenant",
+    "state_change_actions",
     "state_changes_in",
 ]

@@ -62,6 +62,20 @@ def activity_context(
 
 
 @contextmanager
+def no_activity_context() -> Iterator[None]:
+    """Run the block with no activity context, whatever the caller set (tests use it).
+
+    Code inside that emits without opening its own ``activity_context`` raises
+    ``MissingActivityContextError``, as it would in a request with no context.
+    """
+    token = _context.set(None)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+@contextmanager
 def workflow(correlation_id: UUID | None = None) -> Iterator[UUID]:
     """Give every activity inside one correlation id (a promotion, a pipeline run...)."""
     cid = correlation_id or uuid4()

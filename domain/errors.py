@@ -6,7 +6,8 @@
     │                                token secrets and lifetimes, a backend that is not PostgreSQL)
     ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
     ├── InvalidActionError           an action name is not ``<resource>.<verb>`` in lower snake case
-    │   └── UnknownActionError       a well-formed action that the catalog does not list
+    │   ├── UnknownActionError       a well-formed action that the catalog does not list
+    │   └── StateChangeActionError   an aggregate's state-change action recorded from an envelope
     ├── InvalidChannelError          a delivery channel name is empty, too long or has spaces
     ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
@@ -17,6 +18,8 @@
     ├── TenantMismatchError          a command touches another tenant's resource
     ├── NotFoundError                no such aggregate in this tenant (no existence leak)
     ├── NotAuthorizedError           the authorization policy refuses the actor (recorded)
+    ├── UnknownTopicError            stored events name a topic no loaded module registers
+    ├── NotAResourceError            an aggregate that is not a resource where a resource is needed
     ├── DomainRuleError              a command breaks a business rule (e.g. an illegal transition)
     ├── ConcurrencyConflictError     another writer saved the same aggregate version first
     ├── InvalidCursorError           a page cursor this API did not hand out
@@ -69,6 +72,14 @@ class UnknownActionError(InvalidActionError):
     """A well-formed action name that is not in the action catalog."""
 
 
+class StateChangeActionError(InvalidActionError):
+    """An action that an aggregate emits as a state change, given as an envelope-only record.
+
+    Recording it from an envelope would log a change the domain never made (or, in
+    ``tx_activity``, log the change twice): emit it by calling the aggregate's command.
+    """
+
+
 class InvalidChannelError(ActivityError, ValueError):
     """A delivery channel name is empty, longer than 255 characters or contains whitespace."""
 
@@ -112,6 +123,18 @@ class TenantMismatchError(ActivityError):
 
 class NotFoundError(ActivityError, LookupError):
     """No such aggregate in the caller's tenant."""
+
+
+class UnknownTopicError(ActivityError, LookupError):
+    """Stored events name an aggregate topic that no imported module registers.
+
+    The aggregate's service modules are not loaded in this process: name them in
+    ``ACTIVITY_SERVICE_MODULES`` or in an ``optaic_activity.services`` entry point.
+    """
+
+
+class NotAResourceError(ActivityError, ValueError):
+    """An aggregate that is not a resource (no ``ResourceAggregate``) where one is needed."""
 
 
 class NotAuthorizedError(ActivityError):

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
+from optaic_activity.domain.actions import CATALOG
 from optaic_activity.domain.errors import InvalidPatternError
 
 
@@ -23,7 +24,8 @@ MUTATION_PATTERNS: tuple[str, ...] = (
     "transfer.*",
     "promotion.*",
 )
-"""What ``mutations`` (the default mode) notifies about, as in the OptAIC guide."""
+"""What ``mutations`` (the default mode) notifies about, as in the OptAIC guide; with them,
+every catalog entry registered with ``notify_by_default=True`` (a service's own actions)."""
 
 MAX_PATTERNS = 64
 MAX_PATTERN_LENGTH = 128
@@ -95,5 +97,8 @@ def wants(mode: str, patterns: Sequence[str], action: str) -> bool:
     """Does a watcher with these preferences want a notification of ``action``?"""
     if mode == FilterMode.ALL:
         return True
-    chosen = MUTATION_PATTERNS if mode == FilterMode.MUTATIONS else patterns
-    return any(fnmatch.fnmatchcase(action, pattern) for pattern in chosen)
+    if mode == FilterMode.MUTATIONS:
+        return CATALOG.notifies_by_default(action) or any(
+            fnmatch.fnmatchcase(action, pattern) for pattern in MUTATION_PATTERNS
+        )
+    return any(fnmatch.fnmatchcase(action, pattern) for pattern in patterns)

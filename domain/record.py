@@ -13,8 +13,14 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.utils import register_topic
 
 from optaic_activity.domain.actions import CATALOG
-from optaic_activity.domain.aggregate import ActivityAggregate, ActivityCreatedEvent, ActivitySpec
+from optaic_activity.domain.aggregate import (
+    ActivityAggregate,
+    ActivityCreatedEvent,
+    ActivitySpec,
+    is_state_change_action,
+)
 from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
+from optaic_activity.domain.errors import StateChangeActionError
 from optaic_activity.domain.payload import current_policy
 
 _IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:optaic-activity:idempotency")
@@ -59,6 +65,13 @@ class ActivityRecord(ActivityAggregate, topic="optaic.activity_record", resource
         cls, envelope: ActivityEnvelope, *, idempotency_key: str | None = None
     ) -> ActivityRecord:
         CATALOG.require(envelope.action)
+        if is_state_change_action(envelope.action):
+            msg = (
+                f"{envelope.action!r} is an aggregate's state change: an envelope alone would "
+                "log a change the domain never made. Call the aggregate's command instead "
+                "(inside tx_activity, the command's event is the activity)"
+            )
+            raise StateChangeActionError(msg)
         payload = current_policy().apply(envelope.payload)
         record_id = (
             record_id_for(envelope.tenant_id, idempotency_key) if idempotency_key else uuid4()

@@ -15,6 +15,7 @@ from functools import lru_cache
 from uuid import UUID
 
 import sqlalchemy as sa
+from eventsourcing.utils import TopicError, resolve_topic
 
 from optaic_activity.domain.preferences import FilterMode, wants
 from optaic_activity.domain.record import ActivityRecorded
@@ -94,6 +95,20 @@ _SUBSCRIPTION = Subscription.TOPIC + ":"
 _PREFERENCES = NotificationPreferences.TOPIC + ":"
 _RECORD_TOPIC = ActivityRecorded.TOPIC
 _RESOURCE_CREATION_KEYS = frozenset({"name", "parent_id", "owner_id"})
+
+
+@lru_cache(maxsize=1024)
+def _is_resource_topic(topic: str) -> bool:
+    """Is ``topic`` an event of a ``ResourceAggregate`` (the framework's or a service's)?"""
+    # An event's topic is "<aggregate topic>:<event name>"; a service's resource has its
+    # own aggregate topic, so the class it names decides, not a fixed prefix.
+    if topic.startswith(_RESOURCE_EVENTS):
+        return True
+    try:
+        owner = resolve_topic(topic.partition(":")[0])
+    except TopicError:
+        return False
+    return isinstance(owner, type) and issubclass(owner, ResourceAggregate)
 
 
 @lru_cache(maxsize=4096)
@@ -208,7 +223,7 @@ class WatcherIndex:
             and not topic.startswith((_ROLE_BINDING, _SUBSCRIPTION, _PREFERENCES))
         ):
             self._add_node(activity)
-        elif topic.startswith(_RESOURCE_EVENTS):
+        elif _is_resource_topic(topic):
             self._resource_event(activity)
         elif topic.startswith(_ROLE_BINDING):
             self._binding_event(activity)
@@ -278,6 +293,8 @@ class WatcherIndex:
             node.owner_id = payload["to_owner_id"]
             self.owned_by[(node.tenant_id, node.owner_id)].add(activity.resource_id)
             self.dirty_nodes.add(activity.resource_id)
+        else:  # a service resource's own activity: it may rename, like any aggregate's
+            self._renamed(activity)
 
     def _binding_event(self, activity: StoredActivity) -> None:
         binding_id, payload = activity.aggregate_id, activity.payload

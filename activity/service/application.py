@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.utils import Environment, EnvType, TopicError
 
 import optaic_activity.domain.optaic
 import optaic_activity.domain.record  # noqa: F401
@@ -21,6 +21,7 @@ from optaic_activity.domain.errors import (
     DomainRuleError,
     NotAuthorizedError,
     NotFoundError,
+    UnknownTopicError,
 )
 from optaic_activity.domain.record import ActivityRecord
 from optaic_activity.service.authorization import RoleIndex, StoredAccessGraph, refusal_payload
@@ -203,6 +204,13 @@ class ActivityApplication(Application[UUID]):
             aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found") from None
+        except TopicError as error:
+            msg = (
+                f"{kind.__name__} {aggregate_id} is of a type this process does not know "
+                f"({error}): load its service's modules (ACTIVITY_SERVICE_MODULES or an "
+                "'optaic_activity.services' entry point)"
+            )
+            raise UnknownTopicError(msg) from None
         if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
             # Same answer as a missing id: existence in another tenant never leaks.
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from optaic_activity.domain.aggregate import ActivityAggregate
 from optaic_activity.domain.context import activity_context
-from optaic_activity.domain.errors import NotFoundError
+from optaic_activity.domain.errors import NotAResourceError, NotFoundError
 from optaic_activity.domain.resources import (
     NotificationPreferences,
     ResourceAggregate,
@@ -33,7 +34,7 @@ def subscribe(
 
     def command() -> Subscription:
         with activity_context(tenant_id=tenant_id, actor_principal_id=principal_id):
-            resource = app.get(resource_id, tenant_id=tenant_id, kind=ResourceAggregate)
+            resource = load_resource(app, resource_id, tenant_id=tenant_id)
             existing_id = subscription_id(principal_id, resource_id, str(scope))
             if not app.exists(existing_id):
                 subscription = Subscription.subscribe(resource, scope)
@@ -47,6 +48,25 @@ def subscribe(
             return subscription
 
     return retry_on_conflict(command)
+
+
+def load_resource(
+    app: ActivityApplication, resource_id: UUID, *, tenant_id: UUID
+) -> ResourceAggregate:
+    """Load a resource of the tenant: any ``ResourceAggregate``, the framework's or a service's.
+
+    An aggregate of another kind is refused with ``NotAResourceError`` (not "not found": it
+    exists, and the caller named it); one whose type this process cannot import raises
+    ``UnknownTopicError``.
+    """
+    aggregate = app.get(resource_id, tenant_id=tenant_id, kind=ActivityAggregate)
+    if not isinstance(aggregate, ResourceAggregate):
+        msg = (
+            f"{type(aggregate).__name__} {resource_id} is not a resource (a ResourceAggregate: "
+            "name, parent, owner); only resources can be subscribed to"
+        )
+        raise NotAResourceError(msg)
+    return aggregate
 
 
 def revoke_subscription(

@@ -21,7 +21,7 @@ from uuid import UUID
 from optaic_activity.domain.aggregate import ActivityEvent, activity_id_of
 from optaic_activity.domain.context import activity_context, collecting
 from optaic_activity.domain.envelope import ActivityEnvelope
-from optaic_activity.domain.errors import ConcurrencyConflictError
+from optaic_activity.domain.errors import ConcurrencyConflictError, StateChangeActionError
 from optaic_activity.domain.record import ActivityRecord, record_id_for
 from optaic_activity.service.application import ActivityApplication
 
@@ -100,6 +100,13 @@ def tx_activity_sync(
     envelope's correlation id. If ``domain_fn`` raises, nothing is saved. With an
     ``idempotency_key`` that was already recorded, ``domain_fn`` is not run again
     and the result is ``None``.
+
+    When ``domain_fn`` itself emits the envelope's action (``resource.created`` by
+    ``Resource.create``), that event *is* the activity: it is returned and the envelope
+    is not recorded again. ``StateChangeActionError`` refuses the call, saving nothing,
+    if the envelope's payload says more than that event carries, if the action was
+    emitted more than once, or if the envelope names a state-change action that no
+    aggregate emitted (see :func:`envelope_activity`).
     """
     if idempotency_key:
         existing = _existing(app, envelope.tenant_id, idempotency_key)
@@ -107,8 +114,60 @@ def tx_activity_sync(
             return None, existing
     with _envelope_context(envelope), collecting() as aggregates:
         result = domain_fn()
-        record = ActivityRecord.record(envelope, idempotency_key=idempotency_key)
-    return result, _save_all(app, envelope, idempotency_key, [*aggregates.values(), record])
+        changed = list(aggregates.values())
+        activity = envelope_activity(envelope, changed, idempotency_key=idempotency_key)
+    return result, _save_all(app, envelope, idempotency_key, changed, activity)
+
+
+def envelope_activity(
+    envelope: ActivityEnvelope, changed: list[Any], *, idempotency_key: str | None = None
+) -> ActivityEvent | ActivityRecord:
+    """The activity ``tx_activity`` records for ``envelope``, given the aggregates it changed.
+
+    The one event of ``changed`` that carries the envelope's action, or else a new
+    envelope-only record (which refuses a state-change action: no aggregate made it).
+    """
+    emitted = [
+        event
+        for aggregate in changed
+        for event in getattr(aggregate, "pending_events", ())
+        if isinstance(event, ActivityEvent) and event.action == envelope.action
+    ]
+    if not emitted:
+        return ActivityRecord.record(envelope, idempotency_key=idempotency_key)
+    action = envelope.action
+    if len(emitted) > 1:
+        msg = (
+            f"the domain function emitted {action!r} {len(emitted)} times: its events are the "
+            "activities; call tx_activity with an envelope-only action, or none at all"
+        )
+        raise StateChangeActionError(msg)
+    event = emitted[0]
+    extra = sorted(
+        key
+        for key, value in envelope.payload.items()
+        if key not in event.payload or not _same_value(event.payload[key], value)
+    )
+    if extra:
+        msg = (
+            f"the domain function emitted {action!r}, which is the activity, but the envelope's "
+            f"payload adds {extra} that the event does not carry: pass them to the command "
+            "(they belong in the event) or drop them from the envelope"
+        )
+        raise StateChangeActionError(msg)
+    if idempotency_key:
+        msg = (
+            f"idempotency_key needs an envelope-only activity, but {action!r} is the domain's "
+            "own event: derive the aggregate's id from the request (create_id) instead"
+        )
+        raise StateChangeActionError(msg)
+    return event
+
+
+def _same_value(stored: Any, given: Any) -> bool:
+    # The event's payload went through the payload policy (UUIDs stay UUIDs); an envelope
+    # may carry the same value as text.
+    return bool(stored == given) or str(stored) == str(given)
 
 
 def _envelope_context(envelope: ActivityEnvelope) -> Any:
@@ -123,8 +182,10 @@ def _save_all(
     app: ActivityApplication,
     envelope: ActivityEnvelope,
     idempotency_key: str | None,
-    objs: list[Any],
+    changed: list[Any],
+    activity: ActivityEvent | ActivityRecord,
 ) -> RecordedActivity:
+    objs = changed if isinstance(activity, ActivityEvent) else [*changed, activity]
     try:
         recordings = app.save(*objs)
     except ConcurrencyConflictError:
@@ -133,8 +194,16 @@ def _save_all(
             if existing is not None:
                 return existing
         raise
-    last = recordings[-1]  # the envelope's record is saved last
-    return RecordedActivity.of(cast(ActivityEvent, last.domain_event), last.notification.id)
+    if isinstance(activity, ActivityEvent):
+        key = (activity.originator_id, activity.originator_version)
+        chosen = next(
+            r
+            for r in recordings
+            if (r.domain_event.originator_id, r.domain_event.originator_version) == key
+        )
+    else:
+        chosen = recordings[-1]  # the envelope's record is saved last
+    return RecordedActivity.of(cast(ActivityEvent, chosen.domain_event), chosen.notification.id)
 
 
 async def record_activity_with_outbox(
@@ -161,6 +230,8 @@ async def tx_activity(
     with _envelope_context(envelope), collecting() as aggregates:
         outcome = domain_fn()
         result = cast(T, await outcome) if inspect.isawaitable(outcome) else outcome
-        record = ActivityRecord.record(envelope, idempotency_key=idempotency_key)
-    objs = [*aggregates.values(), record]
-    return result, await asyncio.to_thread(_save_all, db, envelope, idempotency_key, objs)
+        changed = list(aggregates.values())
+        activity = envelope_activity(envelope, changed, idempotency_key=idempotency_key)
+    return result, await asyncio.to_thread(
+        _save_all, db, envelope, idempotency_key, changed, activity
+    )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
+import sqlalchemy as sa
+
 from optaic_activity.domain.aggregate import ActivityEvent
+from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.notifications import notifications
+from optaic_activity.projections.service import ProjectionService
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.settings import Settings
 
@@ -31,6 +38,7 @@ class ActivityRecorder:
     def __init__(self, app: ActivityApplication) -> None:
         self.app = app
         self._start = self._max_position()
+        self._projections: ProjectionService | None = None
 
     def _max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
@@ -39,12 +47,15 @@ class ActivityRecorder:
         """Forget what was emitted so far (e.g. after the test's setup)."""
         self._start = self._max_position()
 
-    @property
-    def activities(self) -> list[ActivityEvent]:
-        notifications = self.app.recorder.select_notifications(
+    def _positioned(self) -> list[tuple[int, ActivityEvent]]:
+        stored = self.app.recorder.select_notifications(
             self._start, limit=1_000_000, inclusive_of_start=False
         )
-        return [cast(ActivityEvent, self.app.mapper.to_domain_event(n)) for n in notifications]
+        return [(n.id, cast(ActivityEvent, self.app.mapper.to_domain_event(n))) for n in stored]
+
+    @property
+    def activities(self) -> list[ActivityEvent]:
+        return [event for _, event in self._positioned()]
 
     @property
     def actions(self) -> list[str]:
@@ -74,6 +85,79 @@ class ActivityRecorder:
             )
             raise AssertionError(msg)
         return matches[0]
+
+    def recipients(self, action: str, **envelope: Any) -> dict[UUID, list[str]]:
+        """Who the routing projection notifies of the one ``action`` (envelope as filtered), why.
+
+        Runs the framework's projections (watcher index, inbox) over everything the
+        application stored, into a throw-away SQLite file: the same rules as production.
+        """
+        matches = [
+            (position, event)
+            for position, event in self._positioned()
+            if event.action == action
+            and all(getattr(event, name) == value for name, value in envelope.items())
+        ]
+        if len(matches) != 1:
+            msg = f"expected one {action!r} with {envelope!r}, found {len(matches)}: {self.actions}"
+            raise AssertionError(msg)
+        position = matches[0][0]
+        projections = self._read_models()
+        projections.catch_up()
+        with projections.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(notifications.c.principal_id, notifications.c.reasons).where(
+                    notifications.c.position == position
+                )
+            )
+            return {principal: list(reasons) for principal, reasons in rows}
+
+    def assert_notified(
+        self,
+        action: str,
+        *,
+        principals: Iterable[UUID],
+        reasons: Mapping[UUID, Sequence[str]] | Sequence[str] | None = None,
+        **envelope: Any,
+    ) -> dict[UUID, list[str]]:
+        """The one ``action`` notifies exactly ``principals``; with ``reasons``, for exactly those.
+
+        ``reasons`` is either each principal's reasons (``{owner: ["owner"]}``) or one list
+        that every principal shares (``["delegator"]``); reasons are ``owner``,
+        ``delegator`` and ``subscriber``. Returns the recipients and their reasons.
+        """
+        got = self.recipients(action, **envelope)
+        expected = set(principals)
+        if set(got) != expected:
+            msg = (
+                f"{action!r} notifies {sorted(map(str, got))}, expected "
+                f"{sorted(map(str, expected))} (missing {sorted(map(str, expected - set(got)))}"
+                f", unexpected {sorted(map(str, set(got) - expected))}); reasons: {got}"
+            )
+            raise AssertionError(msg)
+        if reasons is not None:
+            wanted = (
+                {p: sorted(r) for p, r in reasons.items()}
+                if isinstance(reasons, Mapping)
+                else {p: sorted(reasons) for p in expected}
+            )
+            actual = {p: sorted(got[p]) for p in wanted}
+            if actual != wanted:
+                raise AssertionError(f"{action!r}: reasons {actual}, expected {wanted}")
+        return got
+
+    def _read_models(self) -> ProjectionService:
+        if self._projections is None:
+            folder = Path(tempfile.mkdtemp(prefix="activity-recorder-"))
+            engine = create_engine(f"sqlite:///{folder / 'read-models.sqlite'}")
+            self._projections = ProjectionService(self.app, engine)
+            self._projections.setup()
+        return self._projections
+
+    def close(self) -> None:
+        """Dispose of the read models' engine (if ``recipients`` ever needed one)."""
+        if self._projections is not None:
+            self._projections.engine.dispose()
 
     def assert_not_emitted(self, action: str) -> None:
         if action in self.actions:

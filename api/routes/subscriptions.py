@@ -25,8 +25,10 @@ def create_subscription(
 ) -> Subscription:
     """Subscribe to a resource of your tenant (``resource``) or to its subtree (``descendants``).
 
-    404 for a resource that does not exist in your tenant (whether or not it exists in
-    another one); 409 if it is deleted.
+    Any resource can be subscribed to: the framework's and a service's own (a
+    ``ResourceAggregate`` subclass). 404 for a resource that does not exist in your tenant
+    (whether or not it exists in another one) or whose service modules this server does not
+    load; 422 for an aggregate that is not a resource; 409 if it is deleted.
     """
     try:
         created = command(

@@ -20,12 +20,16 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
+from optaic_activity.api.auth import mint_api_token
+from optaic_activity.client import SyncActivityClient
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -170,20 +174,17 @@ def test_mypy_strict_accepts_the_sample_service(venv: Path, sample_service: Path
     assert "import-not-found" not in output
 
 
-@pytest.fixture
-def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    """``activity serve`` from the fresh venv on a new SQLite file; (base URL, process, log)."""
+@contextmanager
+def serving(
+    venv: Path, folder: Path, env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """``activity serve`` from the venv, in ``folder`` with ``env``; (base URL, process, log)."""
     port = free_port()
-    env = {
-        **clean_env(venv),
-        "ACTIVITY_API_TOKEN_SECRET": secrets.token_urlsafe(48),
-        "ACTIVITY_DATABASE_URL": f"sqlite:///{tmp_path / 'activity.sqlite'}",
-    }
-    log_path = tmp_path / "serve.log"
+    log_path = folder / "serve.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [str(venv / "bin" / "activity"), "serve", "--port", str(port)],
-            cwd=tmp_path,
+            cwd=folder,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -204,6 +205,18 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[b
             if server.poll() is None:
                 server.kill()
                 server.wait()
+
+
+@pytest.fixture
+def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """``activity serve`` from the fresh venv on a new SQLite file; (base URL, process, log)."""
+    env = {
+        **clean_env(venv),
+        "ACTIVITY_API_TOKEN_SECRET": secrets.token_urlsafe(48),
+        "ACTIVITY_DATABASE_URL": f"sqlite:///{tmp_path / 'activity.sqlite'}",
+    }
+    with serving(venv, tmp_path, env) as running:
+        yield running
 
 
 def test_activity_serve_from_the_wheel_serves_the_live_page_and_its_assets(
@@ -228,3 +241,65 @@ def test_activity_serve_from_the_wheel_serves_the_live_page_and_its_assets(
     output = log_path.read_text()
     assert "Application shutdown complete" in output
     assert "Traceback" not in output
+
+
+SEED_REGISTRY_ENTRY = """
+import sys
+from uuid import UUID
+
+from optaic_activity.bootstrap import bootstrap
+from optaic_activity.domain import activity_context
+
+from domain import ModelRegistryEntry
+
+runtime = bootstrap()
+with activity_context(tenant_id=UUID(sys.argv[1]), actor_principal_id=UUID(sys.argv[2])):
+    entry = ModelRegistryEntry.register(name="Momentum ranker", framework="lightgbm")
+runtime.app.save(entry)
+runtime.close()
+print(entry.id)
+"""
+
+
+def test_an_installed_service_is_loaded_by_activity_serve_and_its_resource_subscribed_to(
+    venv: Path, sample_service: Path, tmp_path: Path
+) -> None:
+    # Last in this file: it installs the sample service into the shared venv.
+    run(
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", sample_service],
+        cwd=tmp_path,
+        env=clean_env(venv),
+        timeout=INSTALL_TIMEOUT,
+    )
+    secret = secrets.token_urlsafe(48)
+    env = {
+        **clean_env(venv),
+        "ACTIVITY_API_TOKEN_SECRET": secret,
+        "ACTIVITY_DATABASE_URL": f"sqlite:///{tmp_path / 'activity.sqlite'}",
+    }
+    tenant, owner, subscriber = uuid4(), uuid4(), uuid4()
+    seeded = run(
+        [venv / "bin" / "python", "-c", SEED_REGISTRY_ENTRY, str(tenant), str(owner)],
+        cwd=tmp_path,  # not the service's folder: `domain` comes from the installed service
+        env=env,
+        timeout=SERVE_TIMEOUT,
+    )
+    entry_id = UUID(seeded.strip().splitlines()[-1])
+
+    def token(principal: UUID) -> str:
+        return mint_api_token(secret, tenant_id=tenant, principal_id=principal)
+
+    # No ACTIVITY_SERVICE_MODULES: serve finds the service through its entry point.
+    with serving(venv, tmp_path, env) as (base_url, _, log_path):
+        answer = httpx.post(
+            f"{base_url}/subscriptions",
+            json={"resource_id": str(entry_id), "scope": "resource"},
+            headers={"Authorization": f"Bearer {token(owner)}"},
+        )
+        assert answer.status_code == 201, (answer.text, log_path.read_text())
+        assert answer.json()["resource_type"] == "model_registry_entry"
+        with SyncActivityClient(base_url, token=token(subscriber)) as client:
+            created = client.subscriptions.create(resource_id=entry_id, scope="descendants")
+            assert created.resource_type == "model_registry_entry"
+            assert [s.id for s in client.subscriptions.list()] == [created.id]
+    assert "Traceback" not in log_path.read_text()

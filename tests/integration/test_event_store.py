@@ -21,6 +21,7 @@ from optaic_activity.domain import (
     activity_context,
 )
 from optaic_activity.domain.aggregate import ActivityEvent
+from optaic_activity.domain.errors import StateChangeActionError
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.service.emit import (
     record_activity,
@@ -174,7 +175,7 @@ def test_tx_activity_saves_the_domain_changes_and_the_activity_in_one_transactio
     env = envelope(
         tenant,
         actor,
-        action="signal.registered",
+        action="expression.evaluated",
         resource_type="signal",
         payload={"signal_type": "alpha"},
     )
@@ -186,9 +187,11 @@ def test_tx_activity_saves_the_domain_changes_and_the_activity_in_one_transactio
 
     folder_id, activity = asyncio.run(tx_activity(app, env, domain_fn))
     assert folder_id is not None
-    assert activity.envelope.action == "signal.registered"
-    assert recorder.actions == ["resource.created", "resource.created", "signal.registered"]
-    assert recorder.assert_correlated("resource.created", "signal.registered") == env.correlation_id
+    assert activity.envelope.action == "expression.evaluated"
+    assert recorder.actions == ["resource.created", "resource.created", "expression.evaluated"]
+    assert (
+        recorder.assert_correlated("resource.created", "expression.evaluated") == env.correlation_id
+    )
     assert app.get(folder_id, tenant_id=tenant, kind=Resource).name == "Signals"
 
 
@@ -287,3 +290,65 @@ def test_enabling_postgres_db_functions_is_refused() -> None:
     settings = Settings(database_url="postgresql://u@127.0.0.1:1/x")
     with pytest.raises(ActivityDefinitionError, match="table lock"):
         ActivityApplication(settings, env={"POSTGRES_ENABLE_DB_FUNCTIONS": "y"})
+
+
+def test_record_activity_refuses_a_state_change_that_the_domain_never_made(
+    app: ActivityApplication,
+) -> None:
+    tenant, actor = uuid4(), uuid4()
+    with activity_context(tenant_id=tenant, actor_principal_id=actor):
+        folder = Resource.create(resource_type="folder", name="Kept")
+    app.save(folder)
+    before = app.recorder.max_notification_id()
+    for action in ("resource.deleted", "role_binding.granted", "signal.promoted"):
+        with pytest.raises(StateChangeActionError, match="state change"):
+            record_activity(
+                app,
+                envelope(tenant, actor, action=action, resource_id=folder.id, payload={}),
+            )
+    assert app.recorder.max_notification_id() == before
+    assert not app.get(folder.id, tenant_id=tenant, kind=Resource).deleted
+
+
+def test_tx_activity_in_the_guides_shape_records_the_domains_event_once(
+    app: ActivityApplication,
+) -> None:
+    tenant, actor = uuid4(), uuid4()
+    recorder = ActivityRecorder(app)
+    placeholder = uuid4()  # the resource does not exist yet when the envelope is made
+    env = envelope(
+        tenant,
+        actor,
+        action="resource.created",
+        resource_id=placeholder,
+        resource_type="folder",
+        payload={"name": "Datasets"},
+    )
+    folder_id, activity = tx_activity_sync(
+        app, env, lambda: Resource.create(resource_type="folder", name="Datasets").id
+    )
+    assert recorder.actions == ["resource.created"]
+    assert activity.aggregate_id == activity.envelope.resource_id == folder_id != placeholder
+    assert activity.position == app.recorder.max_notification_id()
+    assert activity.envelope.correlation_id == env.correlation_id
+
+
+def test_tx_activity_refuses_an_envelope_that_says_more_than_the_domains_event(
+    app: ActivityApplication,
+) -> None:
+    recorder = ActivityRecorder(app)
+    tenant, actor = uuid4(), uuid4()
+
+    def create() -> UUID:
+        return Resource.create(resource_type="folder", name="Datasets").id
+
+    extra = envelope(tenant, actor, action="resource.created", payload={"purpose": "datasets"})
+    with recorder.nothing_saved_on_failure(StateChangeActionError):
+        tx_activity_sync(app, extra, create)
+    twice = envelope(tenant, actor, action="resource.created", payload={})
+    with recorder.nothing_saved_on_failure(StateChangeActionError):
+        tx_activity_sync(app, twice, lambda: (create(), create()))
+    # A structural action that the domain function did not emit.
+    never = envelope(tenant, actor, action="resource.deleted", payload={})
+    with recorder.nothing_saved_on_failure(StateChangeActionError):
+        asyncio.run(tx_activity(app, never, create))

@@ -41,4 +41,4 @@ def test_the_example_service_test_in_the_testing_guide_passes(pytester: pytest.P
     [example] = blocks("testing.md")
     pytester.makepyfile(test_promotion_service=example)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)

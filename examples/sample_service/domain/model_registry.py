@@ -14,10 +14,14 @@ from optaic_activity.domain import (
     creates,
 )
 
-# The service's own actions join the catalog before the aggregate that emits them is defined.
-CATALOG.register("model_registry_entry.registered", group="model_registry")
-CATALOG.register("model_registry_entry.version_published", group="model_registry")
-CATALOG.register("model_registry_entry.retired", group="model_registry")
+# The service's own actions join the catalog before the aggregate that emits them is defined;
+# notify_by_default puts them in the default ``mutations`` filter (owner and delegators hear).
+for _action in (
+    "model_registry_entry.registered",
+    "model_registry_entry.version_published",
+    "model_registry_entry.retired",
+):
+    CATALOG.register(_action, group="model_registry", notify_by_default=True)
 
 
 class ModelStatus(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -11,7 +12,14 @@ import domain
 import optaic_activity.domain
 from api import entry_response
 from domain import ModelRegistryEntry, ModelStatus
-from optaic_activity.domain import ActivityContext, DomainRuleError
+from optaic_activity.domain import (
+    ActivityContext,
+    DomainRuleError,
+    MissingActivityContextError,
+    Role,
+    RoleBinding,
+    activity_context,
+)
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.testing import ActivityRecorder
 
@@ -112,3 +120,32 @@ def test_a_retired_model_refuses_new_versions_and_saves_nothing(
 def test_a_model_needs_a_name(activity_ctx: ActivityContext) -> None:
     with pytest.raises(DomainRuleError, match="needs a name"):
         ModelRegistryEntry.register(name="  ", framework="sklearn")
+
+
+def test_the_owner_and_delegators_hear_of_a_new_version_by_default(
+    activity_app: ActivityApplication,
+    activity_recorder: ActivityRecorder,
+    activity_caller: ActivityContext,
+) -> None:
+    owner, delegator, publisher = activity_caller.actor_principal_id, uuid4(), uuid4()
+    with activity_context(tenant_id=activity_caller.tenant_id, actor_principal_id=owner):
+        entry = ModelRegistryEntry.register(name="Momentum ranker", framework="lightgbm")
+        binding = RoleBinding.grant(entry, delegator, Role.DELEGATOR)
+        activity_app.save(entry, binding)
+    with activity_context(tenant_id=activity_caller.tenant_id, actor_principal_id=publisher):
+        entry.publish_version(artifact_ref="s3://models/momentum/1")
+        activity_app.save(entry)
+
+    # No one set preferences: the default filter includes the service's own actions
+    # (registered with notify_by_default=True).
+    activity_recorder.assert_notified(
+        "model_registry_entry.version_published",
+        principals=[owner, delegator],
+        reasons={owner: ["owner"], delegator: ["delegator"]},
+    )
+
+
+def test_registering_needs_an_activity_context(activity_caller: ActivityContext) -> None:
+    # activity_caller opens no context: a service call that forgets one fails here.
+    with pytest.raises(MissingActivityContextError):
+        ModelRegistryEntry.register(name="Momentum ranker", framework="lightgbm")

@@ -40,6 +40,7 @@ from optaic_activity.domain.aggregate import ActivityAggregate
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.service.emit import record_activity
 from tests.integration.projections.reference_model import ReferenceModel
+from tests.support import actions as _test_actions  # noqa: F401  (registers them)
 
 KINDS = ("folder", "signal", "dataset")
 ROLES = ("owner", "delegator", "editor", "viewer")
@@ -55,17 +56,18 @@ PATTERNS = (
     "role_binding.*",
     "*.[!r]*",
 )
+# Envelope-only actions (tests/support/actions.py), one for each preference path.
 ACTIONS = (
-    "signal.promoted",
-    "promotion.requested",
-    "promotion.approved",
+    "signal.noted",
+    "promotion.commented",
+    "promotion.acknowledged",
     "dataset.previewed",
-    "resource.updated",
-    "resource.created",
-    "transfer.requested",
-    "monitoring.alert",
-    "experiment.created",
-    "role_binding.granted",
+    "resource.viewed",
+    "report.created",
+    "transfer.noted",
+    "monitoring.viewed",
+    "expression.evaluated",
+    "role_binding.audited",
 )
 VISIBILITIES = ("private", "resource", "scope", "tenant")
 

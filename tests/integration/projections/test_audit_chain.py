@@ -134,7 +134,7 @@ def test_payloads_of_every_supported_kind_are_stored_as_json_and_keep_the_chain_
                 actor_principal_id=actor,
                 resource_id=uuid4(),
                 resource_type="signal",
-                action="signal.validated",
+                action="expression.evaluated",
                 payload=payload,
                 delivery_channels=["resource:ü"],
             ),

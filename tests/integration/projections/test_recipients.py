@@ -118,6 +118,14 @@ class World:
         self.runtime.projections.catch_up()
         return inbox(self.runtime.engine, [recorded.position])[recorded.position]
 
+    def renamed(self, actor: UUID) -> dict[UUID, list[str]]:
+        """Rename ``sig`` (a real ``resource.updated``), catch up, return its inbox rows."""
+        with activity_context(tenant_id=self.t, actor_principal_id=actor):
+            self.sig.update(name=f"{self.sig.name}*")
+        position = self.runtime.app.save(self.sig)[-1].notification.id
+        self.runtime.projections.catch_up()
+        return inbox(self.runtime.engine, [position])[position]
+
 
 @pytest.fixture
 def world(runtime: Runtime) -> World:
@@ -160,7 +168,7 @@ def test_visibility_admits_exactly_the_principals_the_design_names(
         world.grant(where, names[name], "viewer")
         world.subscribe(names[name], world.sig)
     actor = uuid4()
-    got = world.recipients(actor, "promotion.requested", visibility)
+    got = world.recipients(actor, "promotion.commented", visibility)
     assert {name for name, principal in names.items() if principal in got} == admitted
 
 
@@ -170,7 +178,7 @@ def test_a_subscriber_the_visibility_does_not_admit_is_not_notified(world: World
     world.subscribe(eve, world.folder, "descendants")
     world.subscribe(vic, world.folder, "descendants")
     for visibility in ("resource", "scope", "tenant"):
-        got = world.recipients(world.admin, "promotion.requested", visibility)
+        got = world.recipients(world.admin, "promotion.commented", visibility)
         assert eve not in got
         assert got[vic] == ["subscriber"]
 
@@ -183,11 +191,11 @@ def test_the_actor_is_never_notified_of_their_own_activity(world: World) -> None
     world.subscribe(world.olga, world.folder, "descendants")
     world.prefs(world.olga, "all")
     for visibility in ("resource", "scope", "tenant"):
-        assert world.recipients(world.sam, "promotion.requested", visibility)[world.olga] == [
+        assert world.recipients(world.sam, "promotion.commented", visibility)[world.olga] == [
             "delegator",
             "subscriber",
         ]
-        got = world.recipients(world.olga, "promotion.requested", visibility)
+        got = world.recipients(world.olga, "promotion.commented", visibility)
         assert world.olga not in got
         assert world.sam in got  # the owner of sig still is
 
@@ -195,12 +203,12 @@ def test_the_actor_is_never_notified_of_their_own_activity(world: World) -> None
 @pytest.mark.parametrize(
     ("action", "hearing"),
     [
-        ("signal.promoted", {"all", "custom"}),
-        ("promotion.requested", {"all", "mutations (default)", "mutations (set)"}),
+        ("signal.noted", {"all", "custom"}),
+        ("promotion.commented", {"all", "mutations (default)", "mutations (set)"}),
         ("resource.updated", {"all", "mutations (default)", "mutations (set)"}),
-        ("transfer.completed", {"all", "mutations (default)", "mutations (set)"}),
+        ("transfer.noted", {"all", "mutations (default)", "mutations (set)"}),
         ("dataset.previewed", {"all", "custom"}),
-        ("monitoring.alert", {"all"}),
+        ("monitoring.viewed", {"all"}),
     ],
 )
 def test_preferences_decide_which_actions_each_watcher_hears_about(
@@ -214,7 +222,10 @@ def test_preferences_decide_which_actions_each_watcher_hears_about(
     world.prefs(watchers["all"], "all")
     world.prefs(watchers["mutations (set)"], "mutations")
     world.prefs(watchers["custom"], "custom", ["signal.*", "dataset.[pr]*"])
-    got = world.recipients(world.admin, action, "resource")
+    if action == "resource.updated":  # a state change: only the resource's command emits it
+        got = world.renamed(world.admin)
+    else:
+        got = world.recipients(world.admin, action, "resource")
     assert {name for name, principal in watchers.items() if principal in got} == hearing
     assert {p: got[p] for p in watchers.values() if p in got} == {
         watchers[name]: ["delegator"] for name in hearing
@@ -233,7 +244,7 @@ def test_an_activity_in_another_tenant_does_not_carry_this_tenants_resource_name
             actor_principal_id=world.gus,
             resource_id=world.sig.id,
             resource_type="signal",
-            action="signal.promoted",
+            action="signal.noted",
             visibility="tenant",
             delivery_channels=["signals"],
         ),
