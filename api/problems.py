@@ -14,7 +14,11 @@ What becomes which status:
     DomainRuleError (the state forbids it: revoking twice)    409 conflict
     ConcurrencyConflictError                                  409 concurrency-conflict
     body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
+    more requests of one caller at once than                  429 too-many-requests
+        ACTIVITY_API_MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL        (with Retry-After)
     realtime tokens asked for with no Centrifugo secret       503 realtime-unavailable
+    no pooled connection within ACTIVITY_API_POOL_TIMEOUT_SECONDS,
+        or reads past ACTIVITY_API_STATEMENT_TIMEOUT_SECONDS  503 service-busy (with Retry-After)
     SERVER_FAULTS (a bug, or the server's setup) and
         anything else                                         500 internal (logged, no details)
 
@@ -87,7 +91,10 @@ CONFLICT = Kind("conflict", 409, "Conflict with the current state")
 CONCURRENCY_CONFLICT = Kind("concurrency-conflict", 409, "Concurrent change; retry")
 PAYLOAD_TOO_LARGE = Kind("payload-too-large", 413, "Request body too large")
 VALIDATION = Kind("validation", 422, "Invalid request")
+TOO_MANY_REQUESTS = Kind("too-many-requests", 429, "Too many requests at once; retry")
 REALTIME_UNAVAILABLE = Kind("realtime-unavailable", 503, "Real-time delivery not configured")
+# 503, not 504: the server itself sheds the load (no upstream timed out); Retry-After says when.
+SERVICE_BUSY = Kind("service-busy", 503, "Service busy; retry")
 INTERNAL = Kind("internal", 500, "Internal error")
 KINDS = (
     INVALID_CURSOR,
@@ -99,7 +106,9 @@ KINDS = (
     CONCURRENCY_CONFLICT,
     PAYLOAD_TOO_LARGE,
     VALIDATION,
+    TOO_MANY_REQUESTS,
     REALTIME_UNAVAILABLE,
+    SERVICE_BUSY,
     INTERNAL,
 )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,8 @@ import sqlalchemy as sa
 from optaic_activity.domain.errors import InvalidCursorError
 from optaic_activity.domain.preferences import validate_patterns
 from optaic_activity.projections.audit_log import audit_log
+from optaic_activity.projections.backends import backend_for
+from optaic_activity.projections.backends.glob import parse_glob
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.watchers import resources, role_bindings
 
@@ -60,21 +61,12 @@ class AuditFilter:
     correlation_id: UUID | None = None
 
 
-def _like_of_glob(glob: str) -> str:
-    """A LIKE pattern matching a superset of the glob (brackets become one-char wildcards)."""
-    out, in_set = [], False
-    for char in glob:
-        if in_set:
-            in_set = char != "]"
-            continue
-        if char == "[":
-            in_set = True
-            out.append("_")
-        elif char in "%_\\":
-            out.append("\\" + char)
-        else:
-            out.append({"*": "%", "?": "_"}.get(char, char))
-    return "".join(out)
+def _action_matches(
+    conn: sa.Connection, column: sa.ColumnElement[str], action: str
+) -> sa.ColumnElement[bool]:
+    """``column`` matches the fnmatch glob ``action``, in SQL (see `Backend.glob_condition`)."""
+    [glob] = validate_patterns([action])
+    return backend_for(conn).glob_condition(column, parse_glob(glob))
 
 
 def _subtree_ids(conn: sa.Connection, tenant_id: UUID, anchors: list[str]) -> sa.Select[Any]:
@@ -91,23 +83,15 @@ def _page(
     position: sa.ColumnElement[Any],
     limit: int,
     cursor: str | None,
-    glob: str | None,
 ) -> Page:
+    """One statement: every filter is in ``query``, so the database stops after a page."""
     limit = max(1, min(limit, MAX_LIMIT))
     after = decode_cursor(cursor)
-    items: list[dict[str, Any]] = []
-    while True:
-        bounded = query if after is None else query.where(position < after)
-        rows = conn.execute(bounded.order_by(position.desc()).limit(limit + 1)).mappings().all()
-        for row in rows[:limit]:
-            after = int(row["position"])
-            if glob is None or fnmatch.fnmatchcase(row["action"], glob):
-                items.append(dict(row))
-                if len(items) == limit:
-                    more = len(rows) > limit or row is not rows[-1]
-                    return Page(items, encode_cursor(after) if more else None)
-        if len(rows) <= limit:
-            return Page(items, None)
+    bounded = query if after is None else query.where(position < after)
+    rows = conn.execute(bounded.order_by(position.desc()).limit(limit + 1)).mappings().all()
+    items = [dict(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items, encode_cursor(int(items[-1]["position"])) if more else None)
 
 
 def query_audit(
@@ -143,11 +127,9 @@ def query_audit(
         query = query.where(audit_log.c.occurred_at >= f.since)
     if f.until is not None:
         query = query.where(audit_log.c.occurred_at < f.until)
-    glob = None
     if f.action:
-        [glob] = validate_patterns([f.action])
-        query = query.where(audit_log.c.action.like(_like_of_glob(glob), escape="\\"))
-    return _page(conn, query, audit_log.c.position, limit, cursor, glob)
+        query = query.where(_action_matches(conn, audit_log.c.action, f.action))
+    return _page(conn, query, audit_log.c.position, limit, cursor)
 
 
 def iter_audit(
@@ -215,11 +197,9 @@ def query_feed(
             ),
         ]
     query = sa.select(audit_log).where(audit_log.c.tenant_id == tenant_id, sa.or_(*visible))
-    glob = None
     if action:
-        [glob] = validate_patterns([action])
-        query = query.where(audit_log.c.action.like(_like_of_glob(glob), escape="\\"))
-    return _page(conn, query, audit_log.c.position, limit, cursor, glob)
+        query = query.where(_action_matches(conn, audit_log.c.action, action))
+    return _page(conn, query, audit_log.c.position, limit, cursor)
 
 
 def query_inbox(
@@ -236,7 +216,7 @@ def query_inbox(
     )
     if unread_only:
         query = query.where(notifications.c.read_at.is_(None))
-    return _page(conn, query, notifications.c.position, limit, cursor, None)
+    return _page(conn, query, notifications.c.position, limit, cursor)
 
 
 def unread_count(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> int:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.backends.base import Backend, DatabaseOptions, Query, Wakeup
+from optaic_activity.projections.backends.glob import AnyChar, AnyRun, CharSet, Glob
 from optaic_activity.projections.backends.rows import Rows, column_names, driver_rows, quoted_target
 
 IN_CHUNK = 500
 """Values per ``IN (...)`` (far below SQLite's limit on bound parameters)."""
+
+PROGRESS_STEPS = 1000
+"""Virtual-machine instructions between two looks at a statement's deadline (well under a
+millisecond each)."""
 
 
 class SQLiteBackend(Backend):
@@ -32,9 +40,9 @@ class SQLiteBackend(Backend):
             "SQLITE_LOCK_TIMEOUT": "30",
         }
 
-    def create_engine(self, url: str, *, pool_size: int) -> Engine:
+    def create_engine(self, url: str, *, pool_size: int, pool_timeout: float) -> Engine:
         """WAL, a busy timeout and the write lock taken at BEGIN (``pool_size`` is unused)."""
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -59,6 +67,43 @@ class SQLiteBackend(Backend):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+
+    def wildcard_condition(
+        self, column: sa.ColumnElement[str], glob: Glob
+    ) -> sa.ColumnElement[bool]:
+        """SQLite's ``GLOB``: case-sensitive like fnmatch, and served by an index on
+        ``column`` up to the glob's first wildcard."""
+        parts = []
+        for token in glob.tokens:
+            if isinstance(token, str):
+                parts.append(token)  # action characters, '-' and '!': none special to GLOB
+            elif isinstance(token, AnyRun):
+                parts.append("*")
+            elif isinstance(token, AnyChar):
+                parts.append("?")
+            elif isinstance(token, CharSet):
+                parts.append(f"[{token.chars}]")
+        return column.op("GLOB", is_comparison=True)("".join(parts))
+
+    @contextmanager
+    def statement_timeout(self, conn: sa.Connection, seconds: float) -> Iterator[None]:
+        """A progress handler that interrupts the running statement once past the deadline
+        (SQLite has no statement timeout of its own)."""
+        dbapi = conn.connection.dbapi_connection
+        deadline = time.monotonic() + seconds
+
+        def past_deadline() -> int:
+            return int(time.monotonic() > deadline)
+
+        dbapi.set_progress_handler(past_deadline, PROGRESS_STEPS)  # type: ignore[union-attr]
+        try:
+            yield
+        finally:
+            # The connection goes back to the pool: the next checkout has its own budget.
+            dbapi.set_progress_handler(None, 0)  # type: ignore[union-attr]
+
+    def is_statement_timeout(self, error: sa.exc.DBAPIError) -> bool:
+        return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig) == "interrupted"
 
     def insert_new_rows(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         columns = column_names(table, rows)
