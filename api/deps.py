@@ -66,6 +66,7 @@ def guarded_reads(runtime: Runtime) -> Iterator[sa.Connection]:
         raise _busy(runtime, f"no database connection free within {waited:g} s") from None
     with conn:
         backend = backend_for(conn)
+        backend.read_only(conn)
         try:
             with backend.statement_timeout(conn, settings.api_statement_timeout_seconds):
                 yield conn

@@ -25,6 +25,7 @@ from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.watchers import resources, role_bindings
 
 MAX_LIMIT = 1000
+OR_FANOUT = 64
 
 
 def encode_cursor(position: int) -> str:
@@ -61,19 +62,69 @@ class AuditFilter:
     correlation_id: UUID | None = None
 
 
+MAX_MATCHED_ACTIONS = 500
+"""Beyond this many of a tenant's action names matching a glob, the glob filters the rows."""
+
+
 def _action_matches(
-    conn: sa.Connection, column: sa.ColumnElement[str], action: str
-) -> sa.ColumnElement[bool]:
-    """``column`` matches the fnmatch glob ``action``, in SQL (see `Backend.glob_condition`)."""
-    [glob] = validate_patterns([action])
-    return backend_for(conn).glob_condition(column, parse_glob(glob))
+    conn: sa.Connection, tenant_id: UUID, action: str
+) -> sa.ColumnElement[bool] | None:
+    """The tenant's activities whose action matches the fnmatch glob ``action``; None if
+    no action of the tenant matches it (the page is empty: no need to ask).
+
+    The glob is matched against the tenant's distinct action names (a catalogue's worth,
+    found by a loose scan of ``ix_audit_tenant_action``: one index seek per name), and the
+    rows are then selected by name through the same index. A glob that matches no name
+    costs those seeks only, however large the tenant.
+    """
+    [pattern] = validate_patterns([action])
+    glob = parse_glob(pattern)
+    backend = backend_for(conn)
+    if glob.matches_nothing:
+        return None
+    if glob.literal is not None:
+        return backend.glob_condition(audit_log.c.action, glob)
+    t = audit_log.c
+
+    def after(previous: sa.ColumnElement[Any] | None) -> sa.ScalarSelect[Any]:
+        query = sa.select(t.action).where(t.tenant_id == tenant_id)
+        if previous is not None:
+            query = query.where(t.action > previous)
+        return query.order_by(t.action).limit(1).scalar_subquery()
+
+    names = sa.select(after(None).label("action")).cte("action_names", recursive=True)
+    names = names.union_all(sa.select(after(names.c.action)).where(names.c.action.is_not(None)))
+    matched = (
+        conn.execute(
+            sa.select(names.c.action)
+            .where(names.c.action.is_not(None), backend.glob_condition(names.c.action, glob))
+            .limit(MAX_MATCHED_ACTIONS + 1)
+        )
+        .scalars()
+        .all()
+    )
+    if len(matched) > MAX_MATCHED_ACTIONS:
+        return backend.glob_condition(audit_log.c.action, glob)
+    return audit_log.c.action.in_(matched) if matched else None
 
 
 def _subtree_ids(conn: sa.Connection, tenant_id: UUID, anchors: list[str]) -> sa.Select[Any]:
     """Resource ids under any of the given materialised paths (the anchors included)."""
+    backend = backend_for(conn)
     return sa.select(resources.c.resource_id).where(
         resources.c.tenant_id == tenant_id,
-        sa.or_(*[resources.c.path.startswith(p, autoescape=True) for p in anchors]),
+        _any_of([backend.prefix_condition(resources.c.path, p) for p in anchors]),
+    )
+
+
+def _any_of(conditions: list[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+    """OR of ``conditions`` as a balanced tree: SQLite refuses an expression over 1000
+    deep, which a flat OR of a thousand anchors is."""
+    if len(conditions) <= OR_FANOUT:
+        return sa.or_(*conditions)
+    size = -(-len(conditions) // OR_FANOUT)
+    return sa.or_(
+        *(_any_of(conditions[i : i + size]).self_group() for i in range(0, len(conditions), size))
     )
 
 
@@ -128,7 +179,10 @@ def query_audit(
     if f.until is not None:
         query = query.where(audit_log.c.occurred_at < f.until)
     if f.action:
-        query = query.where(_action_matches(conn, audit_log.c.action, f.action))
+        matches = _action_matches(conn, tenant_id, f.action)
+        if matches is None:
+            return Page([], None)
+        query = query.where(matches)
     return _page(conn, query, audit_log.c.position, limit, cursor)
 
 
@@ -149,13 +203,17 @@ def iter_audit(
         cursor = page.next_cursor
 
 
-def _anchors(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> list[tuple[str, UUID]]:
-    """(path, root) of each resource the principal holds a role on (owning counts as owner)."""
-    bound = sa.select(role_bindings.c.resource_id).where(
+def _bound_resources(tenant_id: UUID, principal_id: UUID) -> sa.Select[Any]:
+    return sa.select(role_bindings.c.resource_id).where(
         role_bindings.c.tenant_id == tenant_id,
         role_bindings.c.principal_id == principal_id,
         role_bindings.c.active.is_(True),
     )
+
+
+def _anchors(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> list[tuple[str, UUID]]:
+    """(path, root) of each resource the principal holds a role on (owning counts as owner)."""
+    bound = _bound_resources(tenant_id, principal_id)
     rows = conn.execute(
         sa.select(resources.c.path, resources.c.root_id).where(
             resources.c.tenant_id == tenant_id,
@@ -163,10 +221,11 @@ def _anchors(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> list[t
         )
     ).all()
     paths = sorted({(row.path, row.root_id) for row in rows})
-    # An anchor under another anchor adds nothing: keep the outermost ones.
+    # An anchor under another anchor adds nothing: keep the outermost ones. Sorted, a
+    # subtree's paths follow its root's at once: only the last kept anchor can hold one.
     kept: list[tuple[str, UUID]] = []
     for path, root in paths:
-        if not any(path.startswith(k) for k, _ in kept):
+        if not kept or not path.startswith(kept[-1][0]):
             kept.append((path, root))
     return kept
 
@@ -180,9 +239,19 @@ def query_feed(
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page:
-    """What ``principal_id`` may see, by each activity's visibility, against current access."""
+    """What ``principal_id`` may see, by each activity's visibility, against current access.
+
+    One branch per way of seeing an activity, each served by its own index and cut at a
+    page; the page is the newest of their union.
+    """
+    common = [audit_log.c.tenant_id == tenant_id]
+    if action:
+        matches = _action_matches(conn, tenant_id, action)
+        if matches is None:
+            return Page([], None)
+        common.append(matches)
     anchors = _anchors(conn, tenant_id, principal_id)
-    visible = [audit_log.c.actor_principal_id == principal_id]
+    visible: list[sa.ColumnElement[bool]] = [audit_log.c.actor_principal_id == principal_id]
     if anchors:
         roots = sorted({root for _, root in anchors}, key=str)
         in_scope = sa.select(resources.c.resource_id).where(
@@ -196,9 +265,23 @@ def query_feed(
                 audit_log.c.resource_id.in_(_subtree_ids(conn, tenant_id, [p for p, _ in anchors])),
             ),
         ]
-    query = sa.select(audit_log).where(audit_log.c.tenant_id == tenant_id, sa.or_(*visible))
-    if action:
-        query = query.where(_action_matches(conn, audit_log.c.action, action))
+    after = decode_cursor(cursor)
+    if after is not None:
+        common.append(audit_log.c.position < after)
+    per_branch = max(1, min(limit, MAX_LIMIT)) + 1
+    branches = [
+        sa.select(audit_log.c.position)
+        .where(*common, condition)
+        .order_by(audit_log.c.position.desc())
+        .limit(per_branch)
+        .subquery()
+        for condition in visible
+    ]
+    positions = sa.union(*(sa.select(branch.c.position) for branch in branches)).subquery()
+    query = sa.select(audit_log).where(
+        audit_log.c.tenant_id == tenant_id,
+        audit_log.c.position.in_(sa.select(positions.c.position)),
+    )
     return _page(conn, query, audit_log.c.position, limit, cursor)
 
 

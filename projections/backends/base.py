@@ -94,6 +94,18 @@ class Backend(ABC):
         """`glob_condition` for a glob with wildcards, every set of it non-empty."""
 
     @abstractmethod
+    def prefix_condition(
+        self, column: sa.ColumnElement[str], prefix: str
+    ) -> sa.ColumnElement[bool]:
+        """``column`` starts with ``prefix`` (a non-empty literal), in a form an index on
+        ``column`` serves."""
+
+    @abstractmethod
+    def read_only(self, conn: sa.Connection) -> None:
+        """Mark ``conn``, before its first statement, as one that only reads: the database
+        may then run it beside other transactions without taking locks."""
+
+    @abstractmethod
     def statement_timeout(
         self, conn: sa.Connection, seconds: float
     ) -> AbstractContextManager[None]:

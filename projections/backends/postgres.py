@@ -89,6 +89,15 @@ class PostgresBackend(Backend):
         parts.append("$")
         return column.regexp_match("".join(parts))
 
+    def prefix_condition(
+        self, column: sa.ColumnElement[str], prefix: str
+    ) -> sa.ColumnElement[bool]:
+        """LIKE 'prefix%': an index with ``text_pattern_ops`` serves it in any collation."""
+        return column.startswith(prefix, autoescape=True)
+
+    def read_only(self, conn: sa.Connection) -> None:
+        """Nothing to do: a PostgreSQL reader takes no lock another transaction waits on."""
+
     @contextlib.contextmanager
     def statement_timeout(self, conn: sa.Connection, seconds: float) -> Iterator[None]:
         """``SET LOCAL statement_timeout``: it ends with the transaction (each statement of

@@ -18,9 +18,12 @@ from optaic_activity.projections.backends.rows import Rows, column_names, driver
 IN_CHUNK = 500
 """Values per ``IN (...)`` (far below SQLite's limit on bound parameters)."""
 
-PROGRESS_STEPS = 1000
-"""Virtual-machine instructions between two looks at a statement's deadline (well under a
-millisecond each)."""
+PROGRESS_STEPS = 100_000
+"""Virtual-machine instructions between two looks at a statement's deadline (about a
+millisecond): each look takes the GIL, which concurrent readers otherwise run without."""
+
+READ_ONLY = "activity_read_only"
+"""Execution option of a connection that only reads: its transactions begin DEFERRED."""
 
 
 class SQLiteBackend(Backend):
@@ -47,7 +50,10 @@ class SQLiteBackend(Backend):
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL is kept in the file: asking again would take a lock, and a burst of new
+            # connections would queue on it (the busy handler sleeps in whole steps).
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # Checkpoint the WAL every ~40 MB rather than every 4 MB: a projection batch
@@ -64,7 +70,10 @@ class SQLiteBackend(Backend):
 
         @sa.event.listens_for(engine, "begin")
         def _begin_immediate(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader takes no lock (WAL: a snapshot): readers run beside each other and
+            # beside the writer instead of queueing for the write lock.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
 
@@ -84,6 +93,19 @@ class SQLiteBackend(Backend):
             elif isinstance(token, CharSet):
                 parts.append(f"[{token.chars}]")
         return column.op("GLOB", is_comparison=True)("".join(parts))
+
+    def prefix_condition(
+        self, column: sa.ColumnElement[str], prefix: str
+    ) -> sa.ColumnElement[bool]:
+        """A range of the BINARY collation: SQLite's LIKE ignores case, so no index serves it."""
+        if not prefix:
+            return sa.true()
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return sa.and_(column >= prefix, column < upper)
+
+    def read_only(self, conn: sa.Connection) -> None:
+        """Its transactions begin DEFERRED, not IMMEDIATE (see `create_engine`)."""
+        conn.execution_options(**{READ_ONLY: True})
 
     @contextmanager
     def statement_timeout(self, conn: sa.Connection, seconds: float) -> Iterator[None]:
