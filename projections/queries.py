@@ -25,7 +25,7 @@ from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.watchers import resources, role_bindings
 
 MAX_LIMIT = 1000
-OR_FANOUT = 64
+OR_CHUNK = 500
 
 
 def encode_cursor(position: int) -> str:
@@ -109,23 +109,23 @@ def _action_matches(
 
 
 def _subtree_ids(conn: sa.Connection, tenant_id: UUID, anchors: list[str]) -> sa.Select[Any]:
-    """Resource ids under any of the given materialised paths (the anchors included)."""
+    """Resource ids under any of the given materialised paths (the anchors included).
+
+    One SELECT per ``OR_CHUNK`` anchors: SQLite refuses an expression over 1000 deep,
+    which a flat OR of a thousand anchors is.
+    """
     backend = backend_for(conn)
-    return sa.select(resources.c.resource_id).where(
-        resources.c.tenant_id == tenant_id,
-        _any_of([backend.prefix_condition(resources.c.path, p) for p in anchors]),
-    )
-
-
-def _any_of(conditions: list[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
-    """OR of ``conditions`` as a balanced tree: SQLite refuses an expression over 1000
-    deep, which a flat OR of a thousand anchors is."""
-    if len(conditions) <= OR_FANOUT:
-        return sa.or_(*conditions)
-    size = -(-len(conditions) // OR_FANOUT)
-    return sa.or_(
-        *(_any_of(conditions[i : i + size]).self_group() for i in range(0, len(conditions), size))
-    )
+    selects = [
+        sa.select(resources.c.resource_id).where(
+            resources.c.tenant_id == tenant_id,
+            sa.or_(*[backend.prefix_condition(resources.c.path, p) for p in chunk]),
+        )
+        for chunk in (anchors[i : i + OR_CHUNK] for i in range(0, len(anchors), OR_CHUNK))
+    ]
+    if len(selects) == 1:
+        return selects[0]
+    union = sa.union_all(*selects).subquery()
+    return sa.select(union.c.resource_id)
 
 
 def _page(

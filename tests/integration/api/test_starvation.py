@@ -189,7 +189,6 @@ def _full_scans(conn: sa.Connection, statement: str, parameters: Any) -> list[st
     ]
 
 
-@pytest.mark.parametrize("backend_name", [pytest.param("postgres", marks=pytest.mark.postgres)])
 def audit_page(tenant: UUID, filters: AuditFilter, conn: sa.Connection) -> object:
     return query_audit(conn, tenant, filters, limit=1)
 
@@ -197,6 +196,8 @@ def audit_page(tenant: UUID, filters: AuditFilter, conn: sa.Connection) -> objec
 def test_every_filter_of_the_api_is_served_by_an_index(runtime: Runtime, flooded: Flooded) -> None:
     """PostgreSQL's plans (SQLite's table is its position B-tree: walking it backwards to
     the first page is how an unfiltered page is read, and reads alike in EXPLAIN)."""
+    if not isinstance(backend_for(runtime.engine), PostgresBackend):
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN cannot tell a keyset walk from a full scan")
     tenant = flooded.attackers[0].tenant_id
     someone = flooded.attackers[0].principal_id
     now = datetime.now(UTC)
