@@ -60,8 +60,9 @@ def test_sqlite_glob_matches_as_fnmatch(conn: sa.Connection, pattern: str) -> No
         validate_patterns([pattern])
     except InvalidPatternError:
         return
-    condition = SQLiteBackend().glob_condition(sa.literal_column("a"), parse_glob(pattern))
     values = sa.union_all(*(sa.select(sa.literal(a).label("a")) for a in ACTIONS)).subquery()
-    query: sa.Select[tuple[str]] = sa.select(sa.literal_column("a")).select_from(values).where(condition)
-    matched = set(conn.execute(query).scalars())
+    condition = SQLiteBackend().glob_condition(values.c.a, parse_glob(pattern))
+    column = values.c.a
+    query = sa.select(column).where(condition)
+    matched = {str(a) for a in conn.execute(query).scalars()}
     assert matched == {a for a in ACTIONS if fnmatchcase(a, pattern)}, pattern
