@@ -104,7 +104,11 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         )
     )
     app = ActivityApplication(settings)
-    engine = create_engine(settings.sqlalchemy_url, pool_size=settings.postgres_pool_size)
+    engine = create_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.postgres_pool_size,
+        pool_timeout=settings.api_pool_timeout_seconds,
+    )
     projections = ProjectionService(
         app,
         engine,

@@ -108,6 +108,20 @@ class Settings(BaseSettings):
         description="tokens that expire later than this from now are refused",
     )
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Starvation limits (docs/api.md, "Starvation and limits"): no caller holds the
+    # database, or a connection, long enough to shut out the others.
+    api_statement_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=600, description="budget of a request's reads; past it: 503"
+    )
+    api_pool_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="wait for a pooled connection; past it: 503"
+    )
+    api_max_concurrent_requests_per_principal: int = Field(
+        default=4, ge=1, le=1000, description="requests one caller may have running; over: 429"
+    )
+    api_retry_after_seconds: int = Field(
+        default=1, ge=1, le=3600, description="Retry-After of the 503 and 429 answers"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 
 from optaic_activity.api.auth import JwtVerifier, TokenVerifier
 from optaic_activity.api.body_limit import BodyLimitMiddleware
-from optaic_activity.api.deps import known_query_parameters
+from optaic_activity.api.deps import PrincipalLimiter, known_query_parameters, principal_slot
 from optaic_activity.api.health import StatesOf, install_health
 from optaic_activity.api.openapi import build_openapi
 from optaic_activity.api.page import mount_page
@@ -72,7 +72,7 @@ def _routes_app(**options: Any) -> ActivityAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        dependencies=[Depends(known_query_parameters)],
+        dependencies=[Depends(principal_slot), Depends(known_query_parameters)],
         **options,
     )
     install_problem_handlers(app)
@@ -115,6 +115,10 @@ def create_app(
     app = _routes_app(lifespan=lifespan)
     app.state.runtime = runtime
     app.state.verifier = verifier or JwtVerifier.from_settings(runtime.settings)
+    app.state.limiter = PrincipalLimiter(
+        runtime.settings.api_max_concurrent_requests_per_principal,
+        retry_after_seconds=runtime.settings.api_retry_after_seconds,
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api_max_body_bytes)
     # ``BackgroundWorkers.states``: the embedded workers' supervision, for /readyz and /metrics.
     states: StatesOf | None = getattr(workers, "states", None)

@@ -7,7 +7,9 @@ its own read connection, and each command is its own unit of work (load, decide,
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import sqlalchemy as sa
@@ -15,10 +17,18 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from optaic_activity.api.auth import AUDITOR, Principal, TokenVerifier
-from optaic_activity.api.problems import FORBIDDEN, UNAUTHORIZED, VALIDATION, ApiProblem
+from optaic_activity.api.problems import (
+    FORBIDDEN,
+    SERVICE_BUSY,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    VALIDATION,
+    ApiProblem,
+)
 from optaic_activity.api.schemas import MAX_POSITION, FieldError
 from optaic_activity.bootstrap import Runtime
 from optaic_activity.domain.errors import InvalidCursorError, InvalidTokenError
+from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.queries import MAX_LIMIT, decode_cursor
 
 T = TypeVar("T")
@@ -38,9 +48,39 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def _busy(runtime: Runtime, detail: str) -> ApiProblem:
+    retry_after = str(runtime.settings.api_retry_after_seconds)
+    return ApiProblem(SERVICE_BUSY, detail, headers={"Retry-After": retry_after})
+
+
+@contextmanager
+def guarded_reads(runtime: Runtime) -> Iterator[sa.Connection]:
+    """A pooled connection whose reads are bounded: a 503 ``service-busy`` problem (with
+    Retry-After), never a 500, if no connection frees up within the pool timeout or the
+    block's statements run past the statement timeout."""
+    settings = runtime.settings
+    try:
+        conn = runtime.engine.connect()
+    except sa.exc.TimeoutError:
+        waited = settings.api_pool_timeout_seconds
+        raise _busy(runtime, f"no database connection free within {waited:g} s") from None
+    with conn:
+        backend = backend_for(conn)
+        backend.read_only(conn)
+        try:
+            with backend.statement_timeout(conn, settings.api_statement_timeout_seconds):
+                yield conn
+        except sa.exc.DBAPIError as error:
+            if not backend.is_statement_timeout(error):
+                raise
+            budget = settings.api_statement_timeout_seconds
+            raise _busy(runtime, f"the query ran past its {budget:g} s budget") from None
+
+
 def read_connection(runtime: RuntimeDep) -> Iterator[sa.Connection]:
-    """A connection for this request's reads, returned to the pool when the request ends."""
-    with runtime.engine.connect() as conn:
+    """A connection for this request's reads (`guarded_reads`), returned to the pool when
+    the request ends."""
+    with guarded_reads(runtime) as conn:
         yield conn
 
 
@@ -65,6 +105,51 @@ def current_principal(
 
 
 Caller = Annotated[Principal, Depends(current_principal)]
+
+
+class PrincipalLimiter:
+    """At most ``limit`` requests of one (tenant, principal) at once, in this process: one
+    caller's burst cannot take every worker thread and pooled connection."""
+
+    def __init__(self, limit: int, *, retry_after_seconds: int) -> None:
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], int] = {}
+
+    def running(self, key: tuple[str, str]) -> int:
+        with self._lock:
+            return self._running.get(key, 0)
+
+    @contextmanager
+    def slot(self, key: tuple[str, str]) -> Iterator[None]:
+        """Hold one of ``key``'s slots for the block; a 429 problem if none is free."""
+        with self._lock:
+            running = self._running.get(key, 0)
+            if running >= self.limit:
+                raise ApiProblem(
+                    TOO_MANY_REQUESTS,
+                    f"at most {self.limit} requests of one caller at once",
+                    headers={"Retry-After": str(self.retry_after_seconds)},
+                )
+            self._running[key] = running + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._running.pop(key) - 1
+                if left:
+                    self._running[key] = left
+
+
+def principal_slot(request: Request, principal: Caller) -> Iterator[None]:
+    """Every authenticated request holds one of its caller's slots while it runs."""
+    limiter: PrincipalLimiter | None = getattr(request.app.state, "limiter", None)
+    if limiter is None:
+        yield
+        return
+    with limiter.slot((str(principal.tenant_id), str(principal.principal_id))):
+        yield
 
 
 def auditor(principal: Caller) -> Principal:

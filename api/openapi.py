@@ -7,7 +7,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from optaic_activity.api.problems import KINDS, PROBLEM_MEDIA_TYPE
+from optaic_activity.api.problems import (
+    KINDS,
+    PROBLEM_MEDIA_TYPE,
+    SERVICE_BUSY,
+    TOO_MANY_REQUESTS,
+)
 from optaic_activity.api.schemas import Problem
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -33,6 +38,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components["Problem"] = problem
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            # Any operation may meet the starvation limits (docs/api.md).
+            responses = operation.setdefault("responses", {})
+            for kind in (TOO_MANY_REQUESTS, SERVICE_BUSY):
+                responses.setdefault(str(kind.status), {"description": kind.title})
             for status, response in operation.get("responses", {}).items():
                 if int(status) >= 400:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}}

@@ -17,11 +17,15 @@ What becomes which status:
     DomainRuleError (the state forbids it: revoking twice)    409 conflict
     ConcurrencyConflictError                                  409 concurrency-conflict
     body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
+    more requests of one caller at once than                  429 too-many-requests
+        ACTIVITY_API_MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL        (with Retry-After)
     realtime tokens asked for with no Centrifugo secret       503 realtime-unavailable
     the database unreachable (a lost or refused connection,
         the pool exhausted: TRANSIENT_DB_ERRORS)              503 database-unavailable
                                                                   (with Retry-After)
     GET /readyz while a readiness check fails                 503 not-ready (with ``checks``)
+    no pooled connection within ACTIVITY_API_POOL_TIMEOUT_SECONDS,
+        or reads past ACTIVITY_API_STATEMENT_TIMEOUT_SECONDS  503 service-busy (with Retry-After)
     SERVER_FAULTS (a bug, or the server's setup) and
         anything else                                         500 internal (logged, no details)
 
@@ -99,9 +103,12 @@ CONFLICT = Kind("conflict", 409, "Conflict with the current state")
 CONCURRENCY_CONFLICT = Kind("concurrency-conflict", 409, "Concurrent change; retry")
 PAYLOAD_TOO_LARGE = Kind("payload-too-large", 413, "Request body too large")
 VALIDATION = Kind("validation", 422, "Invalid request")
+TOO_MANY_REQUESTS = Kind("too-many-requests", 429, "Too many requests at once; retry")
 REALTIME_UNAVAILABLE = Kind("realtime-unavailable", 503, "Real-time delivery not configured")
 DATABASE_UNAVAILABLE = Kind("database-unavailable", 503, "Database unavailable; retry later")
 NOT_READY = Kind("not-ready", 503, "Not ready")
+# 503, not 504: the server itself sheds the load (no upstream timed out); Retry-After says when.
+SERVICE_BUSY = Kind("service-busy", 503, "Service busy; retry")
 INTERNAL = Kind("internal", 500, "Internal error")
 RETRY_AFTER_SECONDS = 5
 """What a 503 for an unreachable database tells the client to wait."""
@@ -115,9 +122,11 @@ KINDS = (
     CONCURRENCY_CONFLICT,
     PAYLOAD_TOO_LARGE,
     VALIDATION,
+    TOO_MANY_REQUESTS,
     REALTIME_UNAVAILABLE,
     DATABASE_UNAVAILABLE,
     NOT_READY,
+    SERVICE_BUSY,
     INTERNAL,
 )
 

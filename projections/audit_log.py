@@ -57,6 +57,8 @@ audit_log = sa.Table(
     sa.Index("ix_audit_tenant_action", "tenant_id", "action", "position"),
     sa.Index("ix_audit_tenant_correlation", "tenant_id", "correlation_id", "position"),
     sa.Index("ix_audit_tenant_time", "tenant_id", "occurred_at"),
+    # The feed's "visible to the whole tenant" branch (projections.queries.query_feed).
+    sa.Index("ix_audit_tenant_visibility", "tenant_id", "visibility", "position"),
 )
 
 

@@ -14,9 +14,10 @@ metadata = sa.MetaData()
 """Every read-model table is declared on this one metadata (one module per read model)."""
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine tuned for the URL's database by its backend (see `backend_for_url`)."""
-    return backend_for_url(url).create_engine(url, pool_size=pool_size)
+def create_engine(url: str, *, pool_size: int = 5, pool_timeout: float = 30.0) -> Engine:
+    """An engine tuned for the URL's database by its backend (see `backend_for_url`);
+    ``pool_timeout``: seconds a checkout waits for a free connection."""
+    return backend_for_url(url).create_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
 
 
 def import_read_models() -> None:

@@ -46,8 +46,15 @@ resources = sa.Table(
     # "/<root>/<...>/<self>/": subtree queries are prefix matches
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
-    sa.Index("ix_watch_resources_tenant_path", "tenant_id", "path"),
+    # text_pattern_ops: the subtree's LIKE 'prefix%' uses it whatever the collation.
+    sa.Index(
+        "ix_watch_resources_tenant_path",
+        "tenant_id",
+        "path",
+        postgresql_ops={"path": "text_pattern_ops"},
+    ),
     sa.Index("ix_watch_resources_tenant_owner", "tenant_id", "owner_id"),
+    sa.Index("ix_watch_resources_tenant_root", "tenant_id", "root_id"),
 )
 
 role_bindings = sa.Table(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from optaic_activity.api.audit_export import MEDIA_TYPES, export_response
-from optaic_activity.api.deps import Auditor, Cursor, Limit, RuntimeDep
+from optaic_activity.api.deps import Auditor, Cursor, Limit, RuntimeDep, guarded_reads
 from optaic_activity.api.openapi import errors
 from optaic_activity.api.problems import invalid_field
 from optaic_activity.api.schemas import AuditEntry, AuditFilters, AuditPage, ExportFormat
@@ -57,7 +57,7 @@ def read_audit_log(
             if filters.action:
                 validate_patterns([filters.action])  # refuse now, not half-way into the stream
             return export_response(runtime.engine, caller.tenant_id, audit_filter, export_format)
-        with runtime.engine.connect() as conn:
+        with guarded_reads(runtime) as conn:
             page = query_audit(conn, caller.tenant_id, audit_filter, limit=limit, cursor=cursor)
     return AuditPage(
         items=[AuditEntry.model_validate(row) for row in page.items], next_cursor=page.next_cursor

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.selectable import GenerativeSelect
 
+from optaic_activity.projections.backends.glob import Glob
 from optaic_activity.projections.backends.rows import RawJSON, Rows
 
 Query = TypeVar("Query", bound=GenerativeSelect)
@@ -72,8 +74,48 @@ class Backend(ABC):
         """eventsourcing's persistence module for this database, and its settings."""
 
     @abstractmethod
-    def create_engine(self, url: str, *, pool_size: int) -> Engine:
-        """An engine tuned for this database."""
+    def create_engine(self, url: str, *, pool_size: int, pool_timeout: float) -> Engine:
+        """An engine tuned for this database; ``pool_timeout``: seconds a checkout waits for
+        a free connection before ``sqlalchemy.exc.TimeoutError``."""
+
+    def glob_condition(self, column: sa.ColumnElement[str], glob: Glob) -> sa.ColumnElement[bool]:
+        """``column`` matches ``glob`` as ``fnmatch.fnmatchcase`` would, evaluated by the
+        database (an exact glob compares equal, so an index on ``column`` serves it)."""
+        if glob.matches_nothing:
+            return sa.false()
+        if glob.literal is not None:
+            return column == sa.literal(glob.literal)
+        return self.wildcard_condition(column, glob)
+
+    @abstractmethod
+    def wildcard_condition(
+        self, column: sa.ColumnElement[str], glob: Glob
+    ) -> sa.ColumnElement[bool]:
+        """`glob_condition` for a glob with wildcards, every set of it non-empty."""
+
+    @abstractmethod
+    def prefix_condition(
+        self, column: sa.ColumnElement[str], prefix: str
+    ) -> sa.ColumnElement[bool]:
+        """``column`` starts with ``prefix`` (a non-empty literal), in a form an index on
+        ``column`` serves."""
+
+    @abstractmethod
+    def read_only(self, conn: sa.Connection) -> None:
+        """Mark ``conn``, before its first statement, as one that only reads: the database
+        may then run it beside other transactions without taking locks."""
+
+    @abstractmethod
+    def statement_timeout(
+        self, conn: sa.Connection, seconds: float
+    ) -> AbstractContextManager[None]:
+        """Within the block, a statement of ``conn`` running past ``seconds`` (counted from
+        the block's start) is cancelled: the database error it raises is one
+        `is_statement_timeout` recognises."""
+
+    @abstractmethod
+    def is_statement_timeout(self, error: sa.exc.DBAPIError) -> bool:
+        """``error`` is a statement cancelled by `statement_timeout`."""
 
     def insert_many(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         """See `optaic_activity.projections.upsert.insert_many`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.backends.base import Backend, DatabaseOptions, Query, Wakeup
+from optaic_activity.projections.backends.glob import AnyChar, AnyRun, CharSet, Glob
 from optaic_activity.projections.backends.rows import (
     RawJSON,
     Rows,
@@ -61,10 +63,51 @@ class PostgresBackend(Backend):
             env["POSTGRES_SCHEMA"] = options.schema
         return env
 
-    def create_engine(self, url: str, *, pool_size: int) -> Engine:
+    def create_engine(self, url: str, *, pool_size: int, pool_timeout: float) -> Engine:
         return sa.create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_timeout=pool_timeout,
         )
+
+    def wildcard_condition(
+        self, column: sa.ColumnElement[str], glob: Glob
+    ) -> sa.ColumnElement[bool]:
+        """An anchored, case-sensitive regular expression (``~``)."""
+        parts = ["^"]
+        for token in glob.tokens:
+            if isinstance(token, str):
+                parts.append(re.escape(token))
+            elif isinstance(token, AnyRun):
+                parts.append(".*")
+            elif isinstance(token, AnyChar):
+                parts.append(".")
+            elif isinstance(token, CharSet):
+                parts.append(f"[{token.chars}]")  # action characters: none special in [...]
+        parts.append("$")
+        return column.regexp_match("".join(parts))
+
+    def prefix_condition(
+        self, column: sa.ColumnElement[str], prefix: str
+    ) -> sa.ColumnElement[bool]:
+        """LIKE 'prefix%': an index with ``text_pattern_ops`` serves it in any collation."""
+        return column.startswith(prefix, autoescape=True)
+
+    def read_only(self, conn: sa.Connection) -> None:
+        """Nothing to do: a PostgreSQL reader takes no lock another transaction waits on."""
+
+    @contextlib.contextmanager
+    def statement_timeout(self, conn: sa.Connection, seconds: float) -> Iterator[None]:
+        """``SET LOCAL statement_timeout``: it ends with the transaction (each statement of
+        the block gets the whole budget)."""
+        milliseconds = max(1, round(seconds * 1000))
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        yield
+
+    def is_statement_timeout(self, error: sa.exc.DBAPIError) -> bool:
+        return isinstance(error.orig, psycopg.errors.QueryCanceled)
 
     def insert_new_rows(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         """A binary ``COPY`` (a text one if a column's type has no binary form here)."""

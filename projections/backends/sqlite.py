@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.backends.base import Backend, DatabaseOptions, Query, Wakeup
+from optaic_activity.projections.backends.glob import AnyChar, AnyRun, CharSet, Glob
 from optaic_activity.projections.backends.rows import Rows, column_names, driver_rows, quoted_target
 
 IN_CHUNK = 500
 """Values per ``IN (...)`` (far below SQLite's limit on bound parameters)."""
+
+PROGRESS_STEPS = 100_000
+"""Virtual-machine instructions between two looks at a statement's deadline (about a
+millisecond): each look takes the GIL, which concurrent readers otherwise run without."""
+
+READ_ONLY = "activity_read_only"
+"""Execution option of a connection that only reads: its transactions begin DEFERRED."""
 
 
 class SQLiteBackend(Backend):
@@ -32,14 +43,17 @@ class SQLiteBackend(Backend):
             "SQLITE_LOCK_TIMEOUT": "30",
         }
 
-    def create_engine(self, url: str, *, pool_size: int) -> Engine:
+    def create_engine(self, url: str, *, pool_size: int, pool_timeout: float) -> Engine:
         """WAL, a busy timeout and the write lock taken at BEGIN (``pool_size`` is unused)."""
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL is kept in the file: asking again would take a lock, and a burst of new
+            # connections would queue on it (the busy handler sleeps in whole steps).
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # Checkpoint the WAL every ~40 MB rather than every 4 MB: a projection batch
@@ -56,9 +70,62 @@ class SQLiteBackend(Backend):
 
         @sa.event.listens_for(engine, "begin")
         def _begin_immediate(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader takes no lock (WAL: a snapshot): readers run beside each other and
+            # beside the writer instead of queueing for the write lock.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
+
+    def wildcard_condition(
+        self, column: sa.ColumnElement[str], glob: Glob
+    ) -> sa.ColumnElement[bool]:
+        """SQLite's ``GLOB``: case-sensitive like fnmatch, and served by an index on
+        ``column`` up to the glob's first wildcard."""
+        parts = []
+        for token in glob.tokens:
+            if isinstance(token, str):
+                parts.append(token)  # action characters, '-' and '!': none special to GLOB
+            elif isinstance(token, AnyRun):
+                parts.append("*")
+            elif isinstance(token, AnyChar):
+                parts.append("?")
+            elif isinstance(token, CharSet):
+                parts.append(f"[{token.chars}]")
+        return column.op("GLOB", is_comparison=True)("".join(parts))
+
+    def prefix_condition(
+        self, column: sa.ColumnElement[str], prefix: str
+    ) -> sa.ColumnElement[bool]:
+        """A range of the BINARY collation: SQLite's LIKE ignores case, so no index serves it."""
+        if not prefix:
+            return sa.true()
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return sa.and_(column >= prefix, column < upper)
+
+    def read_only(self, conn: sa.Connection) -> None:
+        """Its transactions begin DEFERRED, not IMMEDIATE (see `create_engine`)."""
+        conn.execution_options(**{READ_ONLY: True})
+
+    @contextmanager
+    def statement_timeout(self, conn: sa.Connection, seconds: float) -> Iterator[None]:
+        """A progress handler that interrupts the running statement once past the deadline
+        (SQLite has no statement timeout of its own)."""
+        dbapi = conn.connection.dbapi_connection
+        deadline = time.monotonic() + seconds
+
+        def past_deadline() -> int:
+            return int(time.monotonic() > deadline)
+
+        dbapi.set_progress_handler(past_deadline, PROGRESS_STEPS)  # type: ignore[union-attr]
+        try:
+            yield
+        finally:
+            # The connection goes back to the pool: the next checkout has its own budget.
+            dbapi.set_progress_handler(None, 0)  # type: ignore[union-attr]
+
+    def is_statement_timeout(self, error: sa.exc.DBAPIError) -> bool:
+        return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig) == "interrupted"
 
     def insert_new_rows(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         columns = column_names(table, rows)
