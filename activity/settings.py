@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.projections.audit_digest import AuditConfig
 from optaic_activity.projections.backends import (
     Backend,
     DatabaseOptions,
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
 
     projection: ProjectionConfig = ProjectionConfig()
     """``ACTIVITY_PROJECTION_*``: the runners' batch size and poll interval."""
+
+    audit: AuditConfig = AuditConfig()
+    """``ACTIVITY_AUDIT_*``: the audit digests' signing key, public keys, interval and sink."""
 
     centrifugo_api_url: str = ""
     centrifugo_api_key: SecretStr = SecretStr("")

@@ -42,6 +42,7 @@ from optaic_activity.domain.errors import (
     ActivityError,
     ConcurrencyConflictError,
     ConfigurationError,
+    DigestSinkError,
     DomainRuleError,
     InvalidActionError,
     InvalidChainHeadError,
@@ -139,6 +140,7 @@ SERVER_FAULTS: frozenset[type[ActivityError]] = frozenset(
         MalformedOutboxRowError,
         PublisherMisconfiguredError,
         PublisherContractError,
+        DigestSinkError,
     }
 )
 """Errors no request can cause: the 500 handler answers them and logs their traceback."""

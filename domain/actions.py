@@ -161,6 +161,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "notification_preferences.updated",
         "notification.read",
     ),
+    "audit": ("audit.queried", "audit.exported", "auth.refused"),
 }
 
 

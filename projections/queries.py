@@ -110,18 +110,15 @@ def _page(
             return Page(items, None)
 
 
-def query_audit(
-    conn: sa.Connection,
-    tenant_id: UUID,
-    filters: AuditFilter | None = None,
-    *,
-    limit: int = 100,
-    cursor: str | None = None,
-) -> Page:
+def audit_conditions(
+    conn: sa.Connection, tenant_id: UUID, filters: AuditFilter | None = None
+) -> tuple[list[sa.ColumnElement[bool]], str | None]:
+    """The filters as conditions on the audit log, and the action glob rows must still match
+    (the LIKE condition is a superset of it)."""
     f = filters or AuditFilter()
-    query = sa.select(audit_log).where(audit_log.c.tenant_id == tenant_id)
+    conditions: list[sa.ColumnElement[bool]] = [audit_log.c.tenant_id == tenant_id]
     if f.actor_principal_id is not None:
-        query = query.where(audit_log.c.actor_principal_id == f.actor_principal_id)
+        conditions.append(audit_log.c.actor_principal_id == f.actor_principal_id)
     if f.resource_id is not None:
         if f.include_descendants:
             anchor = conn.execute(
@@ -130,23 +127,36 @@ def query_audit(
                 )
             ).scalar_one_or_none()
             ids = [f.resource_id] if anchor is None else None
-            query = query.where(
+            conditions.append(
                 audit_log.c.resource_id.in_(
                     ids if ids else _subtree_ids(conn, tenant_id, [anchor or ""])
                 )
             )
         else:
-            query = query.where(audit_log.c.resource_id == f.resource_id)
+            conditions.append(audit_log.c.resource_id == f.resource_id)
     if f.correlation_id is not None:
-        query = query.where(audit_log.c.correlation_id == f.correlation_id)
+        conditions.append(audit_log.c.correlation_id == f.correlation_id)
     if f.since is not None:
-        query = query.where(audit_log.c.occurred_at >= f.since)
+        conditions.append(audit_log.c.occurred_at >= f.since)
     if f.until is not None:
-        query = query.where(audit_log.c.occurred_at < f.until)
+        conditions.append(audit_log.c.occurred_at < f.until)
     glob = None
     if f.action:
         [glob] = validate_patterns([f.action])
-        query = query.where(audit_log.c.action.like(_like_of_glob(glob), escape="\\"))
+        conditions.append(audit_log.c.action.like(_like_of_glob(glob), escape="\\"))
+    return conditions, glob
+
+
+def query_audit(
+    conn: sa.Connection,
+    tenant_id: UUID,
+    filters: AuditFilter | None = None,
+    *,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
+    conditions, glob = audit_conditions(conn, tenant_id, filters)
+    query = sa.select(audit_log).where(*conditions)
     return _page(conn, query, audit_log.c.position, limit, cursor, glob)
 
 
