@@ -259,11 +259,12 @@ class DigestSealer:
         that has not reached them yet)."""
         self.reset()
         a, d = audit_log.c, audit_digests.c
-        heads = dict(
-            conn.execute(sa.select(a.tenant_id, sa.func.max(a.position)).group_by(a.tenant_id))
-            .tuples()
-            .all()
-        )
+        heads = {
+            row[0]: row[1]
+            for row in conn.execute(
+                sa.select(a.tenant_id, sa.func.max(a.position)).group_by(a.tenant_id)
+            )
+        }
         for tenant, head in heads.items():
             last = conn.execute(
                 sa.select(audit_digests)

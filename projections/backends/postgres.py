@@ -148,8 +148,9 @@ BEGIN
        AND coalesce(current_setting('{REBUILD_SETTING}', true), '') = 'on' THEN
         RETURN NULL;
     END IF;
-    RAISE EXCEPTION '% on %.% refused: the table is append-only', TG_OP, TG_TABLE_SCHEMA,
-        TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege',
+    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+        MESSAGE = TG_OP || ' on ' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
+            || ' refused: the table is append-only',
         HINT = 'audit rows change only by `activity projections rebuild audit_log`';
 END;
 $$
