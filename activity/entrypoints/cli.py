@@ -243,8 +243,8 @@ def audit_verify(
     from optaic_activity.projections.audit_verify import BROKEN, GAP
 
     anchors = _anchors(anchor)
-    keys = load_settings().audit.verification_keys()
     audit = load_settings().audit
+    keys = audit.verification_keys()
     every_rows = audit.digest_every_rows if audit.enabled else None
 
     def read(conn: sa.Connection) -> tuple[Any, Any]:
