@@ -1,15 +1,19 @@
 """Who is calling: a bearer token resolved to a ``Principal`` by one pluggable verifier.
 
-The default verifier checks HS256 JWTs signed with ``ACTIVITY_API_TOKEN_SECRET``:
-claims ``sub`` (principal id), ``tenant`` (tenant id), ``roles`` (list of strings,
-optional) and ``exp`` (required); ``iss`` too when ``ACTIVITY_API_TOKEN_ISSUER`` is set.
+The default verifier checks HS256 JWTs: claims ``sub`` (principal id), ``tenant`` (tenant
+id), ``roles`` (list of strings, optional) and ``exp`` (required, at most
+``ACTIVITY_API_TOKEN_MAX_LIFETIME_SECONDS`` ahead); ``iss`` and ``aud`` when
+``ACTIVITY_API_TOKEN_ISSUER`` / ``ACTIVITY_API_TOKEN_AUDIENCE`` are set. A token whose header
+names a ``kid`` is checked with that key of ``ACTIVITY_API_TOKEN_KEYS`` (an unknown id is
+refused), one without with ``ACTIVITY_API_TOKEN_SECRET``: keys rotate by id
+(docs/security.md).
 Any other scheme (an OIDC provider's RS256 tokens, opaque tokens looked up in a
 service) is one class with a ``verify`` method, passed to ``create_app(verifier=...)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -44,31 +48,69 @@ class TokenVerifier(Protocol):
         ...
 
 
+DEFAULT_MAX_LIFETIME = timedelta(days=1)
+
+
 class JwtVerifier:
     """HS256 JWTs with ``sub``, ``tenant``, ``roles`` and ``exp`` (the default verifier)."""
 
-    def __init__(self, secret: str, *, issuer: str = "", leeway_seconds: float = 0) -> None:
-        if not secret:
-            msg = "no API token secret configured: set ACTIVITY_API_TOKEN_SECRET"
+    def __init__(
+        self,
+        secret: str,
+        *,
+        issuer: str = "",
+        audience: str = "",
+        keys: Mapping[str, str] | None = None,
+        max_lifetime: timedelta = DEFAULT_MAX_LIFETIME,
+        leeway_seconds: float = 0,
+    ) -> None:
+        if not secret and not keys:
+            msg = "no API token secret configured: set ACTIVITY_API_TOKEN_SECRET (or _KEYS)"
             raise ConfigurationError(msg)
         self._secret = secret
+        self._keys = dict(keys or {})
         self._issuer = issuer or None
+        self._audience = audience or None
+        self._max_lifetime = max_lifetime
         self._leeway = leeway_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JwtVerifier:
-        return cls(settings.api_token_secret.get_secret_value(), issuer=settings.api_token_issuer)
+        return cls(
+            settings.api_token_secret.get_secret_value(),
+            issuer=settings.api_token_issuer,
+            audience=settings.api_token_audience,
+            keys={kid: key.get_secret_value() for kid, key in settings.api_token_keys.items()},
+            max_lifetime=timedelta(seconds=settings.api_token_max_lifetime_seconds),
+        )
+
+    def _key(self, token: str) -> str:
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid is None:
+            if not self._secret:
+                raise InvalidTokenError("the token names no key id (kid)")
+            return self._secret
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            # A retired (or never issued) key id: its key may be compromised.
+            raise InvalidTokenError(f"unknown key id {kid!r}")
+        return key
 
     def verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
+                self._key(token),
                 algorithms=[ALGORITHM],
                 issuer=self._issuer,
+                audience=self._audience,
                 leeway=self._leeway,
                 options={"require": ["exp", "sub", "tenant"]},
             )
+            # A stolen token is good until it expires: the issuer may not make that long.
+            latest = datetime.now(UTC) + self._max_lifetime + timedelta(seconds=self._leeway)
+            if int(claims["exp"]) > latest.timestamp():
+                raise InvalidTokenError(f"the token lives longer than {self._max_lifetime}")
             return Principal(
                 tenant_id=UUID(str(claims["tenant"])),
                 principal_id=UUID(str(claims["sub"])),
@@ -94,6 +136,8 @@ def mint_api_token(
     roles: Iterable[str] = (),
     ttl: timedelta = timedelta(hours=1),
     issuer: str = "",
+    audience: str = "",
+    key_id: str = "",
     now: datetime | None = None,
 ) -> str:
     """A bearer token the default verifier accepts (for tools, tests and the docs' examples).
@@ -110,4 +154,7 @@ def mint_api_token(
     }
     if issuer:
         claims["iss"] = issuer
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    if audience:
+        claims["aud"] = audience
+    headers = {"kid": key_id} if key_id else None
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers=headers)

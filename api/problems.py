@@ -9,7 +9,8 @@ What becomes which status:
     InvalidCursorError                                        400 invalid-cursor
     missing / forged / expired bearer token                   401 unauthorized
         (InvalidTokenError)
-    a role the route needs is missing                         403 forbidden
+    a role the route needs is missing,                        403 forbidden
+        NotAuthorizedError (the authorization policy refused)
     NotFoundError, TenantMismatchError (no existence leak)    404 not-found
     DomainRuleError (the state forbids it: revoking twice)    409 conflict
     ConcurrencyConflictError                                  409 concurrency-conflict
@@ -52,6 +53,7 @@ from optaic_activity.domain.errors import (
     InvalidTokenError,
     MalformedOutboxRowError,
     MissingActivityContextError,
+    NotAuthorizedError,
     NotFoundError,
     PayloadPolicyError,
     ProjectionVersionError,
@@ -115,6 +117,7 @@ HTTP_KINDS = {
 
 DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     NotFoundError: NOT_FOUND,
+    NotAuthorizedError: FORBIDDEN,
     TenantMismatchError: NOT_FOUND,
     DomainRuleError: CONFLICT,
     ConcurrencyConflictError: CONCURRENCY_CONFLICT,

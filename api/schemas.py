@@ -231,7 +231,10 @@ class AuditFilters(BaseModel):
 
 
 class RealtimeToken(ResponseBody):
-    token: str = Field(description="A Centrifugo connection JWT for you only")
-    channel: str = Field(description="Your personal channel: notifications:#<principal_id>")
+    token: str = Field(description="A Centrifugo connection JWT for you in your token's tenant")
+    channel: str = Field(
+        description="Your personal channel in that tenant:"
+        " notifications:#<tenant_id>.<principal_id>"
+    )
     expires_at: UtcDatetime
     websocket_url: str | None = Field(default=None, description="Where to connect, if configured")

@@ -281,7 +281,7 @@ def latency(pg_url: str, server: CentrifugoServer, rate: float, seconds: float) 
         threading.Thread(target=projections.follow, args=(stop,), daemon=True),
         threading.Thread(target=worker.run, args=(stop,), daemon=True),
     ]
-    inboxes = [PersonalInbox(server, str(owner)) for owner in owners]
+    inboxes = [PersonalInbox(server, str(owner), tenant) for owner in owners]
     saved_at: dict[str, float] = {}
     total = int(rate * seconds)
     try:

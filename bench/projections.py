@@ -110,6 +110,7 @@ class HistoryWriter:
     _pending_events: int = 0
     _parents: dict[UUID, UUID | None] = field(default_factory=dict)
     _children: dict[UUID, set[UUID]] = field(default_factory=dict)
+    _resources: dict[UUID, Resource] = field(default_factory=dict)
     _tenants: list[_Tenant] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -158,6 +159,7 @@ class HistoryWriter:
         tenant.live.append(resource)
         self._parents[resource.id] = parent.id if parent else None
         self._children[resource.id] = set()
+        self._resources[resource.id] = resource
         if parent is not None:
             self._children[parent.id].add(resource.id)
         self._add(resource)
@@ -165,7 +167,10 @@ class HistoryWriter:
     def grant(self, tenant: _Tenant) -> None:
         rng = self.rng
         binding_on = rng.choice(tenant.live)
-        with self._in(tenant, rng.choice(tenant.principals)):
+        # The authorization policy lets the owner grant; it judges ownership as stored.
+        if binding_on.id in self._pending:
+            self.flush()
+        with self._in(tenant, binding_on.owner_id):
             binding = RoleBinding.grant(
                 binding_on, rng.choice(tenant.principals), rng.choice(ROLES)
             )
@@ -176,7 +181,10 @@ class HistoryWriter:
         active = [b for b in tenant.bindings[-200:] if not b.revoked and b.id not in self._pending]
         if active:
             binding = self.rng.choice(active)
-            with self._in(tenant, self.rng.choice(tenant.principals)):
+            on = self._resources[binding.resource_id]
+            if on.id in self._pending:
+                self.flush()
+            with self._in(tenant, on.owner_id):
                 binding.revoke()
             self._add(binding)
 
@@ -284,7 +292,8 @@ class HistoryWriter:
                 to = rng.choice(tenant.principals)
                 if to == resource.owner_id:
                     return
-                resource.request_transfer(to)
+                with activity_context(actor_principal_id=resource.owner_id):
+                    resource.request_transfer(to)
                 with activity_context(actor_principal_id=to):
                     resource.complete_transfer()
                 events = 2

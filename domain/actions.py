@@ -154,7 +154,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "transfer.completed",
         "transfer.cancelled",
     ),
-    "access": ("role_binding.granted", "role_binding.revoked"),
+    "access": ("role_binding.granted", "role_binding.revoked", "authorization.refused"),
     "notifications": (
         "subscription.created",
         "subscription.revoked",

@@ -17,6 +17,7 @@
     │   └── PayloadTooLargeError     the encoded payload exceeds the configured limit
     ├── TenantMismatchError          a command touches another tenant's resource
     ├── NotFoundError                no such aggregate in this tenant (no existence leak)
+    ├── NotAuthorizedError           the authorization policy refuses the actor (recorded)
     ├── DomainRuleError              a command breaks a business rule (e.g. an illegal transition)
     ├── ConcurrencyConflictError     another writer saved the same aggregate version first
     ├── InvalidCursorError           a page cursor this API did not hand out
@@ -43,6 +44,8 @@ this package.
 """
 
 from __future__ import annotations
+
+from uuid import UUID
 
 
 class ActivityError(Exception):
@@ -116,6 +119,31 @@ class TenantMismatchError(ActivityError):
 
 class NotFoundError(ActivityError, LookupError):
     """No such aggregate in the caller's tenant."""
+
+
+class NotAuthorizedError(ActivityError):
+    """The authorization policy refused the actor; only the refused attempt was recorded.
+
+    ``refusal_id`` and ``refusal_position`` name the ``authorization.refused`` activity
+    (None if recording it failed too).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str,
+        actor_principal_id: UUID,
+        resource_id: UUID,
+        refusal_id: UUID | None = None,
+        refusal_position: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.action = action
+        self.actor_principal_id = actor_principal_id
+        self.resource_id = resource_id
+        self.refusal_id = refusal_id
+        self.refusal_position = refusal_position
 
 
 class DomainRuleError(ActivityError, ValueError):

@@ -5,6 +5,11 @@ it can be the same for all of them); the activity's own delivery channels get on
 with no reasons. The pushed message is the projection's compact v1 message, filtered
 through an allow-list (so a payload field can never ride along), plus ``reasons``.
 
+A recipient's channel is its personal channel in the row's tenant (the message's
+``tenant_id``), ``notifications:#<tenant_id>.<principal_id>``: derived here, at delivery,
+from the recipients' principal ids, so rows already in the outbox need no rewrite to reach
+tenant-scoped channels.
+
 A retried row leaves out the channels an earlier attempt already delivered to (the row's
 ``delivered_channels``); a broadcast keeps its idempotency key whatever channels are left.
 """
@@ -18,6 +23,7 @@ from typing import Any, NamedTuple
 from optaic_activity.domain.errors import MalformedOutboxRowError
 from optaic_activity.notifier.channels import (
     PERSONAL_PREFIX,
+    TENANT_SEPARATOR,
     canonical_principal,
     is_personal_channel,
 )
@@ -76,9 +82,11 @@ def plan(row: OutboxRow) -> DeliveryPlan:
     activity_id = str(row.activity_id)
     message = _compact_message(row, activity_id)
     delivered = row.delivered_channels
+    # Personal channels are the tenant's: a principal of two tenants has one per tenant.
+    prefix = PERSONAL_PREFIX + _tenant(message) + TENANT_SEPARATOR
     groups: dict[tuple[str, ...], list[str]] = {}
     for recipient in _recipients(row.recipients):
-        channel = PERSONAL_PREFIX + recipient.principal_id  # principal_id is canonical
+        channel = prefix + recipient.principal_id  # principal_id is canonical
         group = groups.get(recipient.reasons)
         if group is None:
             group = groups[recipient.reasons] = []
@@ -134,6 +142,14 @@ def _compact_message(row: OutboxRow, activity_id: str) -> dict[str, Any]:
     if str(compact["activity_id"]) != activity_id:
         raise MalformedOutboxRowError("message activity_id differs from the row's")
     return compact
+
+
+def _tenant(message: Mapping[str, Any]) -> str:
+    try:
+        return canonical_principal(str(message["tenant_id"]))
+    except ValueError:
+        msg = f"message tenant_id {message['tenant_id']!r} is not a UUID"
+        raise MalformedOutboxRowError(msg) from None
 
 
 def _recipients(raw: Any) -> list[Recipient]:

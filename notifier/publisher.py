@@ -204,6 +204,16 @@ class CentrifugoPublisher:
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise not_a_centrifugo_reply() from err
 
+    def disconnect(self, user: str, code: int, reason: str) -> Outcome:
+        """End every live connection of ``user`` (Centrifugo's ``disconnect`` API)."""
+        try:
+            self._api.call(
+                "disconnect", {"user": user, "disconnect": {"code": code, "reason": reason}}
+            )
+        except CentError as exc:
+            return exception_failure(exc)
+        return None
+
     def close(self) -> None:
         self._api.close()
 
@@ -253,6 +263,14 @@ class ConsolePublisher:
                     highlight=False,
                 )
         return [None] * len(broadcasts)
+
+    def disconnect(self, user: str, code: int, reason: str) -> Outcome:
+        self._console.print(
+            f"[bold red]disconnect[/] {escape(user)} ({code}: {escape(reason)})",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return None
 
     def close(self) -> None:
         """Nothing to close."""

@@ -1,20 +1,26 @@
-"""Centrifugo connection tokens: short-lived HS256 JWTs naming one principal.
+"""Centrifugo connection tokens: short-lived HS256 JWTs naming one principal in one tenant.
 
-The token's ``sub`` is the principal id in canonical UUID form; Centrifugo takes it as the
-connection's user, and only that user may subscribe to ``notifications:#<sub>``.
-Mint tokens for the authenticated principal only (the HTTP API does), never on request
-for another id.
+The token's ``sub`` is `connection_user` (``<tenant_id>.<principal_id>``); Centrifugo takes
+it as the connection's user, and only that user may subscribe to
+``notifications:#<tenant_id>.<principal_id>``. A connection therefore hears one tenant only.
+Mint tokens for the authenticated principal and their token's tenant only (the HTTP API
+does), never on request for another id.
+
+``aud`` and ``iss`` are written when configured (Centrifugo's ``client.token.audience`` and
+``client.token.issuer`` then refuse tokens without them); ``kid`` names the signing key, so
+a key rotation can tell the keys apart (docs/security.md).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import jwt
 
 from optaic_activity.domain.errors import ConfigurationError
-from optaic_activity.notifier.channels import canonical_principal
+from optaic_activity.notifier.channels import connection_user
 
 ALGORITHM = "HS256"
 MAX_TTL = timedelta(days=1)
@@ -25,9 +31,14 @@ def mint_connection_token(
     secret: str,
     ttl: timedelta | int,
     *,
+    tenant_id: UUID | str,
     now: datetime | None = None,
+    audience: str = "",
+    issuer: str = "",
+    key_id: str = "",
 ) -> str:
-    """A connection JWT for ``principal_id``: claims ``sub``, ``iat`` and ``exp``.
+    """A connection JWT for ``principal_id`` in ``tenant_id``: claims ``sub``, ``iat``,
+    ``exp`` (and ``aud``, ``iss`` when given; header ``kid`` when given).
 
     ``secret`` is Centrifugo's ``client.token.hmac_secret_key``; ``ttl`` (a timedelta, or
     seconds) must be positive and at most a day: clients refresh, nobody holds a
@@ -39,9 +50,14 @@ def mint_connection_token(
     if not timedelta(0) < lifetime <= MAX_TTL:
         raise ConfigurationError(f"token ttl must be in (0, {MAX_TTL}], got {lifetime}")
     issued = (now or datetime.now(UTC)).astimezone(UTC)
-    claims = {
-        "sub": canonical_principal(principal_id),
+    claims: dict[str, Any] = {
+        "sub": connection_user(tenant_id, principal_id),
         "iat": int(issued.timestamp()),
         "exp": int((issued + lifetime).timestamp()),
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
+    headers = {"kid": key_id} if key_id else None
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers=headers)

@@ -19,15 +19,31 @@ def create_engine(url: str, *, pool_size: int = 5) -> Engine:
     return backend_for_url(url).create_engine(url, pool_size=pool_size)
 
 
-def create_tables(engine: Engine) -> None:
-    # Import the read-model modules so that their tables are on the metadata.
+def import_read_models() -> None:
+    """Import the read-model modules so that their tables are on the metadata."""
     import optaic_activity.projections.audit_log
     import optaic_activity.projections.notifications
     import optaic_activity.projections.outbox
+    import optaic_activity.projections.revocations
     import optaic_activity.projections.tracking
     import optaic_activity.projections.watchers  # noqa: F401
 
+
+def create_tables(engine: Engine) -> None:
+    from optaic_activity.projections import migrations
+
+    import_read_models()
+    with engine.connect() as conn:
+        existed = sa.inspect(conn).has_table(migrations.MARKER_TABLE)
     metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            migrations.stamp_if_new(conn, existed=existed)
+    except sa.exc.DBAPIError:
+        # Another process set up the same new database at the same moment and stamped it.
+        with engine.connect() as conn:
+            if migrations.current(conn) is None:
+                raise
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
             add_missing_columns(conn, table)
@@ -48,7 +64,7 @@ def add_missing_columns(conn: sa.Connection, table: sa.Table) -> None:
         if not column.nullable and column.server_default is None:
             msg = (
                 f"{table.name}.{column.name} is missing and NOT NULL without a default: "
-                "it needs a migration"
+                "it needs a migration (`activity migrate upgrade`)"
             )
             raise SchemaMigrationError(msg)
         backend_for(conn).add_column(conn, table, column)

@@ -1,4 +1,4 @@
-"""The routing projection: watcher index, inboxes and outbox, in one position and transaction.
+"""The routing projection: watchers, inboxes, outbox and revocations: one position, one transaction.
 
 They share one tracking position because an activity's recipients must be
 resolved against the watcher index exactly as of that activity (invariant 5).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 
@@ -21,6 +22,11 @@ from optaic_activity.projections.notifications import (
     summarize,
 )
 from optaic_activity.projections.outbox import pending_row, write_rows
+from optaic_activity.projections.revocations import (
+    REVOKED_ACTION,
+    revocation_row,
+    write_revocations,
+)
 from optaic_activity.projections.upsert import insert_many
 from optaic_activity.projections.watchers import WatcherIndex
 
@@ -46,8 +52,13 @@ class RoutingProjection:
         inbox: list[dict[str, Any]] = []
         pushes: list[dict[str, Any]] = []
         marks: list[StoredActivity] = []
+        revoked: list[dict[str, Any]] = []
         for activity in batch:
             self.index.apply(activity)
+            if activity.action == REVOKED_ACTION:
+                principal = UUID(str(activity.payload["principal_id"]))
+                if not self._is_member(activity.tenant_id, principal):
+                    revoked.append(revocation_row(activity, principal))
             if activity.action == READ_ACTION and activity.topic.startswith(
                 "optaic.activity_record"
             ):
@@ -66,4 +77,10 @@ class RoutingProjection:
         self.index.flush(conn)
         insert_many(conn, notifications, inbox)  # (was conn.execute(notifications.insert(), ...))
         write_rows(conn, pushes)
+        write_revocations(conn, revoked)
         apply_read_marks(conn, marks)
+
+    def _is_member(self, tenant: UUID, principal: UUID) -> bool:
+        # As visibility "tenant" counts members: a role binding or an owned resource.
+        key = (tenant, principal)
+        return bool(self.index.bindings_of.get(key)) or bool(self.index.owned_by.get(key))

@@ -5,6 +5,7 @@
   "use strict";
 
   const TOKEN_KEY = "optaic-activity.token";
+  const ACCESS_REVOKED = 4503; // notifier/disconnects.py DISCONNECT_CODE
   const PAGE_SIZE = 30;
   const FEED_REFRESH_DELAY_MS = 150;
   const FILTER_DELAY_MS = 250;
@@ -372,7 +373,12 @@
       subscribedBefore = true;
     });
     subscription.on("publication", (ctx) => onNotification(ctx.data));
-    centrifuge.on("disconnected", () => setConnection(state.token ? "disconnected" : "signed-out"));
+    centrifuge.on("disconnected", (ctx) => {
+      setConnection(state.token ? "disconnected" : "signed-out");
+      // The server ended the session because the principal lost their last role in this
+      // tenant (the notifier's terminal code): centrifuge-js does not reconnect.
+      if (ctx && ctx.code === ACCESS_REVOKED) showAlert("Live updates stopped: your access to this tenant was revoked.");
+    });
     centrifuge.on("connecting", () => setConnection("connecting"));
     subscription.subscribe();
     centrifuge.connect();

@@ -1,9 +1,14 @@
-"""The ``activity`` command: demo, projections, audit (and notifier, serve as they land)."""
+"""The ``activity`` command: demo, projections, audit, notifier, serve, migrate, config, token.
+
+Every command logs the database it uses at start, and ends on an error with one line and a
+documented exit status (``failures.py``; ``--debug`` for the traceback).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import sys
 import threading
@@ -27,11 +32,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from optaic_activity import logs
 from optaic_activity.bootstrap import Runtime, bootstrap, freeze_startup_objects, notifier_runtime
+from optaic_activity.entrypoints.failures import explain
 from optaic_activity.entrypoints.notifier_cli import build_app as build_notifier_app
+from optaic_activity.notifier.runtime import NotifierRuntime
 from optaic_activity.projections.metrics import ProjectionMetrics
 from optaic_activity.projections.runner import BatchResult
-from optaic_activity.settings import load_settings
+from optaic_activity.settings import Settings, describe, load_settings
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -42,22 +50,62 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 console = Console()
+log = logging.getLogger(__name__)
 app = typer.Typer(
     help="optaic-activity: activity records, audit log and notifications.", no_args_is_help=True
 )
+
+
+class _Invocation:
+    """What the top-level options and the settings told this process (for the error line)."""
+
+    debug = False
+    database_url = ""
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    _Invocation.database_url = settings.database_url
+    log.info("database %s", settings.database_label)
+    return settings
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show the traceback too.")
+    ] = False,
+    log_format: Annotated[
+        logs.LogFormat, typer.Option(help="text: readable lines; json: one JSON object a line.")
+    ] = logs.LogFormat.TEXT,
+) -> None:
+    _Invocation.debug = debug
+    logs.configure(ctx.invoked_subcommand or "activity", log_format=log_format)
+
+
 projections_app = typer.Typer(
     help="Run, rebuild and inspect the projections.", no_args_is_help=True
 )
 audit_app = typer.Typer(help="Query and verify the audit log.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
-app.add_typer(
-    build_notifier_app(lambda: notifier_runtime(load_settings(), console=console)), name="notifier"
+app.add_typer(build_notifier_app(lambda: _notifier_runtime()), name="notifier")
+migrate_app = typer.Typer(
+    help="Upgrade the framework's tables (Alembic) and rebuild outdated projections.",
+    no_args_is_help=True,
 )
+token_app = typer.Typer(help="Mint a token by hand (operators, smoke tests).", no_args_is_help=True)
+app.add_typer(migrate_app, name="migrate")
+app.add_typer(token_app, name="token")
+
+
+def _notifier_runtime() -> NotifierRuntime:
+    return notifier_runtime(_settings(), console=console)
 
 
 def _runtime() -> Runtime:
-    runtime = bootstrap()
+    runtime = bootstrap(_settings())
     runtime.projections.setup()
     freeze_startup_objects()
     return runtime
@@ -104,12 +152,18 @@ def projections_run(
         metrics.observe(runtime.projections)
         start_http_server(metrics_port, registry=metrics.registry)
         metrics.observe_every(runtime.projections, stop)
-    console.print(f"following {', '.join(name or runtime.projections.runners)}; Ctrl-C to stop")
+    log.info("following %s; Ctrl-C to stop", ", ".join(name or runtime.projections.runners))
     try:
         runtime.projections.follow(
             stop,
             name,
-            on_batch=lambda n, r: console.log(f"{n}: +{r.count} -> position {r.position}"),
+            on_batch=lambda n, r: log.info(
+                "%s: +%d -> position %d",
+                n,
+                r.count,
+                r.position,
+                extra={"projection": n, "position": r.position, "count": r.count},
+            ),
         )
     finally:
         runtime.close()
@@ -158,10 +212,30 @@ def projections_rebuild(
 
 
 @projections_app.command("status")
-def projections_status() -> None:
+def projections_status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
     """Position, lag and version of each projection."""
     runtime = _runtime()
     try:
+        if as_json:
+            document = {
+                "database": runtime.settings.database_label,
+                "projections": [
+                    {
+                        "name": status.name,
+                        "position": status.position,
+                        "head": status.head,
+                        "lag": status.lag,
+                        "version": status.version,
+                        "needs_rebuild": status.needs_rebuild,
+                    }
+                    for status in runtime.projections.status()
+                ],
+            }
+            typer.echo(json.dumps(document, indent=2))
+            return
+        console.print(f"database {runtime.settings.database_label}")
         table = Table("projection", "position", "head", "lag", "version", "state")
         for status in runtime.projections.status():
             state = (
@@ -426,8 +500,138 @@ def serve(
     """Serve the HTTP API (docs/api.md) on the configured store, until SIGTERM/SIGINT."""
     from optaic_activity.entrypoints.serve import serve as serve_api
 
-    serve_api(load_settings(), host=host, port=port, background=background)
+    serve_api(_settings(), host=host, port=port, background=background)
+
+
+@migrate_app.command("upgrade")
+def migrate_upgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision (default: the newest).")
+    ] = "head",
+) -> None:
+    """Upgrade the framework's tables, then rebuild the projections built by an older version."""
+    from optaic_activity.projections import migrations
+
+    runtime = bootstrap(_settings())
+    try:
+        done = migrations.upgrade(runtime.engine, revision)
+        if done.stamped_baseline:
+            typer.echo(f"tables of a release before migrations: stamped {migrations.BASELINE}")
+        if done.applied:
+            typer.echo(f"applied {', '.join(done.applied)}")
+        typer.echo(f"schema at {done.after} (was {done.before or 'unversioned'})")
+        runtime.projections.setup()
+        stale = [status for status in runtime.projections.status() if status.needs_rebuild]
+        for status in stale:
+            runner = runtime.projections.runners[status.name]
+            count = runner.rebuild()
+            typer.echo(
+                f"rebuilt {status.name}: its tables were version {status.version}, the code's is "
+                f"{runner.projection.version} ({count} events replayed)"
+            )
+        if not stale:
+            typer.echo("projections: every one is at its code's version")
+    finally:
+        runtime.close()
+
+
+@migrate_app.command("current")
+def migrate_current() -> None:
+    """The database's schema revision (and whether it is the newest)."""
+    from optaic_activity.projections import migrations
+
+    runtime = bootstrap(_settings())
+    try:
+        with runtime.engine.connect() as conn:
+            revision = migrations.current(conn)
+        newest = migrations.head()
+        behind = f"behind {newest}: run `activity migrate upgrade`"
+        state = "newest" if revision == newest else behind
+        typer.echo(f"{revision or 'unversioned'} ({state})")
+    finally:
+        runtime.close()
+
+
+@migrate_app.command("history")
+def migrate_history() -> None:
+    """Every schema revision, oldest first."""
+    from optaic_activity.projections import migrations
+
+    for entry in migrations.history():
+        typer.echo(f"{entry.down_revision or '<base>'} -> {entry.revision}: {entry.doc}")
+
+
+@token_app.command("mint")
+def token_mint(
+    principal: Annotated[UUID, typer.Option(help="The token's subject (a principal id).")],
+    tenant: Annotated[
+        UUID | None, typer.Option(help="API token: the principal's tenant (required).")
+    ] = None,
+    role: Annotated[
+        list[str] | None, typer.Option(help="API token: a role (repeatable), e.g. auditor.")
+    ] = None,
+    ttl_seconds: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
+    centrifugo: Annotated[
+        bool,
+        typer.Option(
+            "--centrifugo",
+            help="A Centrifugo connection token (ACTIVITY_CENTRIFUGO_TOKEN_SECRET) instead of "
+            "an API bearer token (ACTIVITY_API_TOKEN_SECRET).",
+        ),
+    ] = False,
+) -> None:
+    """Print a signed token for a principal, with the configured secret (never echoed)."""
+    from datetime import timedelta
+
+    from optaic_activity.domain.errors import ConfigurationError
+
+    settings = load_settings()
+    if tenant is None:
+        raise typer.BadParameter("a token names its tenant", param_hint="--tenant")
+    if centrifugo:
+        from optaic_activity.notifier.tokens import mint_connection_token
+
+        secret = settings.centrifugo_token_secret.get_secret_value()
+        typer.echo(mint_connection_token(principal, secret, ttl_seconds, tenant_id=tenant))
+        return
+    from optaic_activity.api.auth import mint_api_token
+
+    secret = settings.api_token_secret.get_secret_value()
+    if not secret:
+        raise ConfigurationError("ACTIVITY_API_TOKEN_SECRET is not set: no key to sign with")
+    typer.echo(
+        mint_api_token(
+            secret,
+            tenant_id=tenant,
+            principal_id=principal,
+            roles=role or (),
+            ttl=timedelta(seconds=ttl_seconds),
+            issuer=settings.api_token_issuer,
+        )
+    )
+
+
+@app.command("config")
+def show_config(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """The effective settings (environment and defaults), secrets masked."""
+    rows = describe(load_settings())
+    if as_json:
+        typer.echo(json.dumps(dict(rows), indent=2))
+        return
+    table = Table("variable", "value")
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as error:
+        if _Invocation.debug:
+            raise
+        failure = explain(error, database_url=_Invocation.database_url)
+        print(f"activity: {failure.message}", file=sys.stderr)
+        sys.exit(failure.code)

@@ -9,20 +9,19 @@ The factory is called only when a command runs, never at import or ``--help``.
 
 from __future__ import annotations
 
-import logging
+import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from optaic_activity import logs
 from optaic_activity.domain.errors import PublisherMisconfiguredError
-from optaic_activity.notifier import logs
 from optaic_activity.notifier.delivery import run_delivery
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import OutboxStore
@@ -30,10 +29,7 @@ from optaic_activity.notifier.runtime import NotifierRuntime, tune_gc_for_a_work
 
 EXIT_MISCONFIGURED = 2
 
-
-class LogFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
+LogFormat = logs.LogFormat
 
 
 @contextmanager
@@ -77,10 +73,14 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
         metrics_port: Annotated[
             int | None, typer.Option(help="Serve Prometheus /metrics on this port.")
         ] = None,
-        log_format: Annotated[LogFormat, typer.Option(help="Log line format.")] = LogFormat.TEXT,
+        log_format: Annotated[
+            LogFormat | None,
+            typer.Option(help="Log line format (default: the top-level --log-format)."),
+        ] = None,
     ) -> None:
         """Deliver outbox rows until stopped (SIGTERM/Ctrl-C finish the batch in flight)."""
-        logs.configure(logging.INFO, json_lines=log_format is LogFormat.JSON)
+        if log_format is not None:
+            logs.configure("notifier", log_format=log_format)
         runtime = runtime_factory()
         if not once:
             # A long-running worker process: it runs the worker and nothing else.
@@ -108,11 +108,30 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
     @dlq.command("list")
     def dlq_list(
         limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
     ) -> None:
         """Show the dead-lettered notifications with their last error."""
         runtime = runtime_factory()
         try:
             rows = OutboxStore(runtime.engine).dead_letters(limit)
+            if as_json:
+                typer.echo(
+                    json.dumps(
+                        [
+                            {
+                                "position": row.position,
+                                "activity_id": str(row.activity_id),
+                                "action": row.action,
+                                "attempts": row.attempts,
+                                "last_error": row.last_error,
+                                "created_at": row.created_at.isoformat(),
+                            }
+                            for row in rows
+                        ],
+                        indent=2,
+                    )
+                )
+                return
             if not rows:
                 runtime.console.print("no dead letters")
                 return

@@ -34,6 +34,8 @@ def serve(
             host=host or settings.api_host,
             port=port if port is not None else settings.api_port,
             log_level=log_level,
+            # The process's logging (optaic_activity.logs) formats uvicorn's records too.
+            log_config=None,
         )
     finally:
         runtime.close()

@@ -13,12 +13,17 @@ from eventsourcing.utils import Environment, EnvType
 import optaic_activity.domain.optaic
 import optaic_activity.domain.record  # noqa: F401
 from optaic_activity.domain.aggregate import ActivityAggregate, ActivityEvent
+from optaic_activity.domain.authorization import REFUSED, AuthorizationPolicy
+from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
 from optaic_activity.domain.errors import (
     ActivityDefinitionError,
     ConcurrencyConflictError,
     DomainRuleError,
+    NotAuthorizedError,
     NotFoundError,
 )
+from optaic_activity.domain.record import ActivityRecord
+from optaic_activity.service.authorization import RoleIndex, StoredAccessGraph, refusal_payload
 from optaic_activity.settings import Settings
 
 AggregateT = TypeVar("AggregateT", bound=ActivityAggregate)
@@ -26,13 +31,25 @@ MOVED = "resource.moved"
 
 
 class ActivityApplication(Application[UUID]):
-    """eventsourcing's Application, refusing any event that is not an activity."""
+    """eventsourcing's Application, refusing any event that is not an activity.
+
+    Every save is judged by ``policy`` (default: the settings' ``DefaultAuthorizationPolicy``,
+    see ``optaic_activity.domain.authorization``); a service passes its own to replace it.
+    """
 
     name = "activity"
 
-    def __init__(self, settings: Settings | None = None, env: EnvType | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        env: EnvType | None = None,
+        *,
+        policy: AuthorizationPolicy | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self._explicit_env = dict(env or {})
+        self.policy: AuthorizationPolicy = policy or self.settings.authorization.policy()
+        self._roles = RoleIndex()
         super().__init__()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
@@ -57,6 +74,7 @@ class ActivityApplication(Application[UUID]):
                     msg = f"{type(event).__qualname__} is not an activity event; it cannot be saved"
                     raise ActivityDefinitionError(msg)
         self._refuse_cycles(objs)
+        self._authorize(objs)
         try:
             return super().save(*objs, **kwargs)
         except IntegrityError as error:
@@ -97,6 +115,38 @@ class ActivityApplication(Application[UUID]):
                     except AggregateNotFoundError:
                         break
                 ancestor = getattr(node, "parent_id", None)
+
+    def _authorize(self, objs: Sequence[Any]) -> None:
+        """Put every pending event to the policy; record and raise the first refusal."""
+        saving = {obj.id: obj for obj in objs if hasattr(obj, "pending_events")}
+        graph = StoredAccessGraph(self, self._roles, saving)
+        for obj in objs:
+            for event in getattr(obj, "pending_events", [obj]):
+                reason = self.policy.refusal(event, graph)
+                if reason is not None:
+                    self._refuse(event, reason)
+
+    def _refuse(self, event: ActivityEvent, reason: str) -> None:
+        envelope = ActivityEnvelope(
+            tenant_id=event.tenant_id,
+            actor_principal_id=event.actor_principal_id,
+            resource_id=event.resource_id,
+            resource_type=event.resource_type,
+            action=REFUSED,
+            visibility=Visibility.PRIVATE,
+            payload=refusal_payload(event, reason),
+            correlation_id=event.correlation_id,
+        )
+        record = ActivityRecord.record(envelope)
+        recordings = super().save(record)
+        raise NotAuthorizedError(
+            f"{event.action} refused: {reason}",
+            action=event.action,
+            actor_principal_id=event.actor_principal_id,
+            resource_id=event.resource_id,
+            refusal_id=record.id,
+            refusal_position=recordings[0].notification.id,
+        )
 
     def get(self, aggregate_id: UUID, *, tenant_id: UUID, kind: type[AggregateT]) -> AggregateT:
         """Load an aggregate of ``kind`` in ``tenant_id``; anything else is simply not found."""

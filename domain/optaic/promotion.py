@@ -244,7 +244,8 @@ def run_promotion(
 
     Every activity (including ``signal.promoted``) shares one correlation id:
     ``correlation_id``, else the current workflow's, else a new one. The approval is
-    made by ``approver_id`` (default: the current actor). The caller saves the returned
+    made by ``approver_id`` (default: the current actor, whom the authorization policy's
+    four-eyes rule refuses at save: pass the approver). The caller saves the returned
     promotion and ``signal`` together.
     """
     with workflow(correlation_id or current_context().correlation_id):

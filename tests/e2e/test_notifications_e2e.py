@@ -44,9 +44,9 @@ def test_a_watcher_receives_the_update_and_neither_the_actor_nor_a_stranger_does
     )
     try:
         with (
-            PersonalInbox(centrifugo_server, str(owner)) as owner_inbox,
-            PersonalInbox(centrifugo_server, str(editor)) as editor_inbox,
-            PersonalInbox(centrifugo_server, str(stranger)) as stranger_inbox,
+            PersonalInbox(centrifugo_server, str(owner), tenant) as owner_inbox,
+            PersonalInbox(centrifugo_server, str(editor), tenant) as editor_inbox,
+            PersonalInbox(centrifugo_server, str(stranger), tenant) as stranger_inbox,
         ):
             with activity_context(tenant_id=tenant, actor_principal_id=owner):
                 folder = Resource.create(resource_type="folder", name="F")

@@ -48,7 +48,7 @@ async def test_the_guides_calls_work_end_to_end_with_the_async_client(
         assert [a.action for a in feed.items] == ["resource.updated", "resource.created"]
         assert feed.next_cursor is not None
         token = await vic.realtime.token()
-        assert token.channel == f"notifications:#{world.vic.principal_id}"
+        assert token.channel == f"notifications:#{world.vic.tenant_id}.{world.vic.principal_id}"
 
         await vic.subscriptions.revoke(sub.id)
         assert await vic.subscriptions.list() == []

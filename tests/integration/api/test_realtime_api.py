@@ -30,7 +30,7 @@ async def test_the_realtime_token_names_the_caller_and_their_personal_channel(
         answer = await http.get("/realtime/token")
     assert answer.status_code == 200
     body = answer.json()
-    vic = str(world.vic.principal_id)
+    vic = f"{world.vic.tenant_id}.{world.vic.principal_id}"
     assert body["channel"] == f"notifications:#{vic}"
     assert body["websocket_url"] == WEBSOCKET_URL
     claims = jwt.decode(body["token"], CENTRIFUGO_SECRET, algorithms=["HS256"])
@@ -48,3 +48,30 @@ async def test_without_a_centrifugo_secret_realtime_is_503(world: World, runtime
         answer = await http.get("/realtime/token")
     assert answer.status_code == 503
     assert answer.json()["type"] == "urn:optaic:activity:problem:realtime-unavailable"
+
+
+async def test_the_realtime_token_carries_the_configured_audience_issuer_and_key_id(
+    world: World, runtime: Runtime
+) -> None:
+    configured = runtime.settings.model_copy(
+        update={
+            "centrifugo_token_audience": "optaic-centrifugo",
+            "centrifugo_token_issuer": "https://activity.test",
+            "centrifugo_token_key_id": "2026-12",
+        }
+    )
+    app = create_app(dataclasses.replace(runtime, settings=configured))
+    headers = {"Authorization": f"Bearer {world.vic.token}"}
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as http:
+        token = (await http.get("/realtime/token")).json()["token"]
+
+    claims = jwt.decode(
+        token,
+        CENTRIFUGO_SECRET,
+        algorithms=["HS256"],
+        audience="optaic-centrifugo",
+        issuer="https://activity.test",
+    )
+    assert claims["sub"] == f"{world.vic.tenant_id}.{world.vic.principal_id}"
+    assert jwt.get_unverified_header(token)["kid"] == "2026-12"

@@ -11,27 +11,38 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from cent import Client as ApiClient
 from cent import PublishRequest
 from centrifuge import Client as RealtimeClient
-from centrifuge import SubscriptionEventHandler
+from centrifuge import ClientEventHandler, SubscriptionEventHandler
 
 from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.tokens import mint_connection_token
 from tests.support.services import CentrifugoServer, Lifecycle
+from tests.unit.notifier.factories import TENANT
 
 TIMEOUT = 20.0
 HISTORY_LIMIT = 300  # Centrifugo's default cap on publications per history call
 
 
 class PersonalInbox(Lifecycle):
-    """Everything published on ``notifications:#<principal>`` while it is open."""
+    """Everything published on ``notifications:#<tenant>.<principal>`` while it is open.
 
-    def __init__(self, server: CentrifugoServer, principal_id: str) -> None:
+    ``tenant_id`` defaults to the tenant of the factories' outbox rows.
+    """
+
+    def __init__(
+        self,
+        server: CentrifugoServer,
+        principal_id: str,
+        tenant_id: UUID | str = TENANT,
+    ) -> None:
         self.server = server
         self.principal_id = principal_id
-        self.channel = personal_channel(principal_id)
+        self.tenant_id = tenant_id
+        self.channel = personal_channel(tenant_id, principal_id)
         self._received: list[Any] = []
         # (epoch, offset, data) of each live publication: tells a duplicate publication
         # (a new offset) from the same one seen twice through history (the same offset).
@@ -41,6 +52,8 @@ class PersonalInbox(Lifecycle):
         """(time.perf_counter() at receipt, data) of each live publication (for latency)."""
         self.subscriptions: list[tuple[str, bool]] = []
         """(epoch, recovered) of each (re)subscription."""
+        self.disconnects: list[int] = []
+        """The code of each disconnect the client saw (4503: access revoked)."""
         self._subscription: Any = None
         self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
@@ -63,9 +76,17 @@ class PersonalInbox(Lifecycle):
 
     async def _connect(self) -> None:
         # Tokens come from the notifier's own minting code: the test proves Centrifugo takes them.
-        token = mint_connection_token(self.principal_id, self.server.token_secret, 3600)
+        token = mint_connection_token(
+            self.principal_id, self.server.token_secret, 3600, tenant_id=self.tenant_id
+        )
+        client_events = ClientEventHandler()
+        client_events.on_disconnected = self._on_disconnected
         self._client = RealtimeClient(
-            self.server.ws_url, token=token, proxy=None, max_reconnect_delay=0.5
+            self.server.ws_url,
+            token=token,
+            proxy=None,
+            max_reconnect_delay=0.5,
+            events=client_events,
         )
         events = SubscriptionEventHandler()
         events.on_publication = self._on_publication
@@ -84,6 +105,21 @@ class PersonalInbox(Lifecycle):
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+
+    async def _on_disconnected(self, ctx: Any) -> None:
+        with self._changed:
+            self.disconnects.append(ctx.code)
+            self._changed.notify_all()
+
+    def wait_for_disconnect(self, timeout: float = TIMEOUT) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self.disconnects:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
 
     async def _on_subscribed(self, ctx: Any) -> None:
         with self._changed:

@@ -26,7 +26,7 @@ from optaic_activity.notifier.worker import OutboxWorker
 from optaic_activity.projections.outbox import outbox
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
 from tests.support.services import CentrifugoServer
-from tests.unit.notifier.factories import insert_rows, outbox_state, outbox_values
+from tests.unit.notifier.factories import insert_rows, outbox_state, outbox_values, personal
 
 pytestmark = [pytest.mark.centrifugo, pytest.mark.slow]
 
@@ -322,4 +322,4 @@ def test_a_permanently_failing_row_is_dead_lettered_with_its_error_and_the_rest_
         reached = conn.execute(
             sa.select(outbox.c.delivered_channels).where(outbox.c.position == 3)
         ).scalar_one()
-    assert reached == [f"notifications:#{alice}"]
+    assert reached == [personal(alice)]

@@ -7,6 +7,11 @@ the domain's own commands (``Resource.create``, ``RoleBinding.grant``,
 ``Subscription.subscribe``, ``NotificationPreferences.first_set``, ``record_activity``...),
 saves it, and asks the :class:`ReferenceModel` who should be notified of the activity it
 emitted, as of that activity (its own effect included).
+
+Grants, revocations and transfers are judged by the authorization policy: an even ``actor``
+choice acts as the resource's owner (always allowed), an odd one as any principal (the
+policy decides). A refused save records an ``authorization.refused`` activity, which the
+driver notes like any other, and undoes the model's change.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from optaic_activity.domain import (
     ActivityEnvelope,
     ActivityEvent,
     DomainRuleError,
+    NotAuthorizedError,
     NotificationPreferences,
     Resource,
     RoleBinding,
@@ -319,12 +325,39 @@ class Driver:
     def live(self, tenant: UUID) -> list[Resource]:
         return [r for r in self.resources if r.tenant_id == tenant and not r.deleted]
 
-    def save(self, aggregate: ActivityAggregate) -> None:
+    def may_change(self, resource_id: UUID, actor: int) -> UUID:
+        """Who acts on access: even choices the resource's owner, odd ones any principal."""
+        if actor % 2 == 0:
+            return self.model.owner[resource_id]
+        return self.principal(actor // 2)
+
+    def save(self, aggregate: ActivityAggregate, undo: Callable[[], object] | None = None) -> bool:
+        """Save; if the policy refuses, note the refusal, ``undo`` the model, reload, False."""
         if not aggregate.pending_events:
-            return  # the command was a no-op (moving to the same parent...)
-        for recording in self.app.save(aggregate):
+            return True  # the command was a no-op (moving to the same parent...)
+        try:
+            recordings = self.app.save(aggregate)
+        except NotAuthorizedError as refused:
+            if undo is not None:
+                undo()
+            self._reload(aggregate)
+            refusal_id, position = refused.refusal_id, refused.refusal_position
+            if refusal_id is None or position is None:
+                raise  # the refusal was not recorded: a failure of its own
+            (recorded,) = self.app.activities_of(refusal_id)
+            self._emitted(position, recorded.envelope)
+            return False
+        for recording in recordings:
             event = cast(ActivityEvent, recording.domain_event)
             self._emitted(recording.notification.id, event.envelope)
+        return True
+
+    def _reload(self, aggregate: ActivityAggregate) -> None:
+        """Drop a refused command's unsaved changes: the stored aggregate replaces it."""
+        for held in (self.resources, self.bindings):
+            for i, x in enumerate(held):
+                if x is aggregate:
+                    held[i] = self.app.repository.get(aggregate.id)
 
     def record(self, envelope: ActivityEnvelope) -> None:
         recorded = record_activity(self.app, envelope)
@@ -378,19 +411,26 @@ class Driver:
             case Grant(resource=r, principal=p, role=role, actor=a):
                 if (res := _pick(self.resources, r)) is not None:
                     who, what = self.principal(p), role
-                    with self.acting(res.tenant_id, a):
+                    granter = self.may_change(res.id, a)
+                    with activity_context(tenant_id=res.tenant_id, actor_principal_id=granter):
                         binding = RoleBinding.grant(res, who, what)
                     self.model.grant(binding.id, res.tenant_id, res.id, who, what)
-                    self.bindings.append(binding)
-                    self.save(binding)
+                    if self.save(binding, undo=lambda: self.model.revoke(binding.id)):
+                        self.bindings.append(binding)
             case Revoke(binding=b, actor=a):
                 active = [x for x in self.bindings if not x.revoked]
                 if (revoked := _pick(active, b)) is not None:
-                    actor = self.principal(a)
+                    actor = self.may_change(revoked.resource_id, a)
                     with activity_context(tenant_id=revoked.tenant_id, actor_principal_id=actor):
                         revoked.revoke()
+                    was = self.model.bindings[revoked.id]
                     self.model.revoke(revoked.id)
-                    self.save(revoked)
+                    self.save(
+                        revoked,
+                        undo=lambda: self.model.grant(
+                            revoked.id, was.tenant, was.resource, was.principal, was.role
+                        ),
+                    )
             case Subscribe(resource=r, principal=p, scope=s):
                 if (res := _pick(self.resources, r)) is not None:
                     who, scope = self.principal(p), s
@@ -494,14 +534,17 @@ class Driver:
         if res is None:
             return
         to = self.principal(op.to)
-        with activity_context(tenant_id=res.tenant_id, actor_principal_id=self.principal(op.actor)):
+        offering = self.may_change(res.id, op.actor)
+        with activity_context(tenant_id=res.tenant_id, actor_principal_id=offering):
             res.request_transfer(to)
-        self.save(res)
+        if not self.save(res):
+            return
         if op.complete:
+            old_owner = self.model.owner[res.id]
             with activity_context(tenant_id=res.tenant_id, actor_principal_id=to):
-                res.complete_transfer()  # by the new owner, as the domain requires
+                res.complete_transfer()  # by the new owner, as the policy requires
             self.model.transfer(res.id, to)
-            self.save(res)
+            self.save(res, undo=lambda: self.model.transfer(res.id, old_owner))
 
     def set_prefs(self, op: Prefs) -> None:
         tenant, principal = self.tenant(op.tenant), self.principal(op.principal)

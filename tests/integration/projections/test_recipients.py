@@ -85,7 +85,9 @@ class World:
         return resource
 
     def grant(self, resource: Resource, principal: UUID, role: str) -> None:
-        with activity_context(tenant_id=resource.tenant_id, actor_principal_id=self.admin):
+        # The owner grants (the authorization policy's rule); ``admin`` only acts elsewhere.
+        owner = resource.owner_id
+        with activity_context(tenant_id=resource.tenant_id, actor_principal_id=owner):
             self.save(RoleBinding.grant(resource, principal, role))
 
     def subscribe(self, principal: UUID, resource: Resource, scope: str = "resource") -> None:

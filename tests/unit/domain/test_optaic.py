@@ -156,7 +156,13 @@ OPTAIC_GROUPS = (
 """The guide's groups, which ``domain.optaic`` covers (the others are the framework's)."""
 
 FRAMEWORK_ENVELOPE_ONLY = frozenset(
-    {"notification.read", "audit.queried", "audit.exported", "auth.refused"}
+    {
+        "notification.read",
+        "authorization.refused",
+        "audit.queried",
+        "audit.exported",
+        "auth.refused",
+    }
 )
 """The framework's own envelope-only actions (activity/inbox.py records notification.read;
 api/self_audit.py the audit trail's own records)."""

@@ -14,12 +14,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import Outcome
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.outbox import OutboxRow, outbox
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+TENANT = uuid.UUID("00000000-0000-4000-8000-00000000000e")
+"""The tenant of every `outbox_values` row unless told otherwise."""
+
+
+def personal(principal_id: uuid.UUID | str, tenant_id: uuid.UUID = TENANT) -> str:
+    """The personal channel of ``principal_id`` in ``tenant_id`` (as `plan` names it)."""
+    return personal_channel(tenant_id, principal_id)
 
 
 def message_for(
@@ -55,10 +63,10 @@ def outbox_values(
     created_at: datetime = T0,
     message: dict[str, Any] | None = None,
     extra_message: dict[str, Any] | None = None,
+    tenant_id: uuid.UUID = TENANT,
 ) -> dict[str, Any]:
     """One outbox row as the projection inserts it (pending, no attempts, due at creation)."""
     activity_id = uuid.uuid4()
-    tenant_id = uuid.uuid4()
     correlation_id = uuid.uuid4()
     body = message or message_for(
         activity_id,

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from optaic_activity.domain.errors import PublisherMisconfiguredError
 from optaic_activity.entrypoints.notifier_cli import build_app
+from optaic_activity.logs import JsonFormatter
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.failures import Failure, FailureKind
-from optaic_activity.notifier.logs import JsonFormatter
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import ConsolePublisher
 from optaic_activity.notifier.runtime import NotifierRuntime
@@ -150,6 +150,19 @@ def test_dlq_list_shows_each_dead_letter_with_its_error(engine: Engine) -> None:
     assert code == 0
     assert "gone:1: unknown channel" in runtimes.output
     assert "gone:3: unknown channel" in runtimes.output
+
+
+def test_dlq_list_json_is_one_array_of_the_dead_letters(engine: Engine) -> None:
+    dead_letters(engine)
+    runtimes = Runtimes(engine, ScriptedPublisher())
+
+    result = CliRunner().invoke(build_app(runtimes), ["dlq", "list", "--json"])
+
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    assert sorted(row["position"] for row in listed) == [1, 3]
+    assert all("unknown channel" in row["last_error"] for row in listed)
+    assert {"activity_id", "action", "attempts", "created_at"} <= set(listed[0])
 
 
 def test_dlq_list_says_so_when_there_is_none(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from optaic_activity.notifier.consumer_table import (
     consumer_commands,
     partition_for,
 )
-from tests.unit.notifier.factories import outbox_values, row_from
+from tests.unit.notifier.factories import outbox_values, personal, row_from
 
 
 def test_partitions_come_from_a_stable_hash_not_pythons_per_process_hash() -> None:
@@ -30,7 +30,7 @@ def test_an_outbox_row_becomes_broadcast_commands_with_its_idempotency_keys() ->
 
     assert [c.method for c in commands] == ["broadcast", "broadcast"]
     payloads = [json.loads(c.payload) for c in commands]
-    assert [p["channels"] for p in payloads] == [[f"notifications:#{alice}"], ["resources:r1"]]
+    assert [p["channels"] for p in payloads] == [[personal(alice)], ["resources:r1"]]
     assert [p["idempotency_key"] for p in payloads] == [
         f"outbox:4:{values['activity_id']}:owner",
         f"outbox:4:{values['activity_id']}:channels",

@@ -14,7 +14,7 @@ from optaic_activity.notifier.delivery import run_delivery
 from optaic_activity.notifier.publisher import ConsolePublisher
 from optaic_activity.notifier.runtime import NotifierRuntime
 from optaic_activity.notifier.worker import BatchReport
-from tests.unit.notifier.factories import insert_rows, outbox_state, outbox_values
+from tests.unit.notifier.factories import insert_rows, outbox_state, outbox_values, personal
 
 ALICE, BOB = uuid.uuid4(), uuid.uuid4()
 
@@ -49,7 +49,7 @@ def test_run_delivery_in_api_mode_publishes_every_due_row_and_marks_it_sent(
     assert report.summary() == "sent 2, retried 0, dead-lettered 0"
     assert {p: s["status"] for p, s in outbox_state(engine).items()} == {1: "sent", 2: "sent"}
     printed = [line.split()[1] for line in console.export_text().splitlines()]
-    assert printed == [f"notifications:#{ALICE}", f"notifications:#{BOB}", "resources:r1"]
+    assert printed == [personal(ALICE), personal(BOB), "resources:r1"]
 
 
 def test_run_delivery_stops_at_once_when_its_event_is_set(engine: Engine) -> None:

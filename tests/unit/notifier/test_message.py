@@ -8,7 +8,7 @@ import pytest
 from optaic_activity.domain.errors import MalformedOutboxRowError
 from optaic_activity.notifier.message import idempotency_key, plan
 from optaic_activity.projections.outbox import MESSAGE_V1_FIELDS
-from tests.unit.notifier.factories import outbox_values, row_from
+from tests.unit.notifier.factories import outbox_values, personal, row_from
 
 ALICE = uuid.UUID("00000000-0000-0000-0000-00000000000a")
 BOB = uuid.UUID("00000000-0000-0000-0000-00000000000b")
@@ -31,9 +31,21 @@ def test_recipients_with_the_same_reasons_share_one_broadcast_to_their_personal_
 
     by_reasons = {tuple(b.data["reasons"]): b.channels for b in broadcasts}
     assert by_reasons == {
-        ("delegator", "owner"): (f"notifications:#{ALICE}", f"notifications:#{CAROL}"),
-        ("subscriber",): (f"notifications:#{BOB}",),
+        ("delegator", "owner"): (personal(ALICE), personal(CAROL)),
+        ("subscriber",): (personal(BOB),),
     }
+
+
+def test_a_principal_of_two_tenants_is_reached_on_the_rows_tenants_channel_only() -> None:
+    tenant_a, tenant_b = uuid.uuid4(), uuid.uuid4()
+    in_a = row_from(outbox_values(1, [(ALICE, ["owner"])], tenant_id=tenant_a))
+    in_b = row_from(outbox_values(2, [(ALICE, ["owner"])], tenant_id=tenant_b))
+
+    ((channel_a,),) = [b.channels for b in plan(in_a).broadcasts]
+    ((channel_b,),) = [b.channels for b in plan(in_b).broadcasts]
+
+    assert channel_a == f"notifications:#{tenant_a}.{ALICE}"
+    assert channel_b == f"notifications:#{tenant_b}.{ALICE}"
 
 
 def test_delivery_channels_get_their_own_broadcast_with_no_reasons() -> None:
@@ -42,7 +54,7 @@ def test_delivery_channels_get_their_own_broadcast_with_no_reasons() -> None:
     broadcasts = plan(row).broadcasts
 
     assert [(b.channels, b.data["reasons"]) for b in broadcasts] == [
-        ((f"notifications:#{ALICE}",), ["owner"]),
+        ((personal(ALICE),), ["owner"]),
         (("resources:folder-1",), []),
     ]
 
@@ -91,7 +103,7 @@ def test_a_row_without_recipients_or_channels_plans_no_broadcast() -> None:
             "listed twice",
         ),
         ({"recipients": "everyone"}, "not a list"),
-        ({"channels": [f"notifications:#{BOB}"]}, "personal namespace"),
+        ({"channels": [personal(BOB)]}, "personal namespace"),
         ({"channels": [""]}, "not a channel name"),
     ],
 )
@@ -110,6 +122,7 @@ def test_off_contract_rows_are_refused_before_anything_is_published(
         ({"v": 2}, "version"),
         ({"summary": None, "__drop__": "summary"}, "lacks summary"),
         ({"activity_id": str(uuid.uuid4())}, "differs"),
+        ({"tenant_id": "tenant-a"}, "tenant_id"),
     ],
 )
 def test_messages_of_another_version_or_incomplete_ones_are_refused(

@@ -13,7 +13,7 @@ from optaic_activity.domain.errors import MalformedOutboxRowError
 from optaic_activity.notifier.message import plan
 from optaic_activity.notifier.outbox_store import OutboxStore, Retry
 from optaic_activity.projections.outbox import CONTENT_COLUMNS, outbox, write_rows
-from tests.unit.notifier.factories import T0, FakeClock, insert_rows, outbox_values
+from tests.unit.notifier.factories import T0, FakeClock, insert_rows, outbox_values, personal
 
 ALICE, BOB = uuid.uuid4(), uuid.uuid4()
 LEASE = timedelta(seconds=30)
@@ -26,14 +26,14 @@ def test_a_retry_records_the_delivered_channels_and_the_next_claim_returns_them(
     store = OutboxStore(engine, clock)
     (row,) = store.claim("w", 10, LEASE, 5).rows
     assert row.delivered_channels == frozenset()
-    alice = f"notifications:#{ALICE}"
+    alice = personal(ALICE)
 
     lost = store.settle("w", [], [Retry(1, T0, "bob: timeout", frozenset({alice}))], [])
 
     assert lost == 0
     (again,) = store.claim("w", 10, LEASE, 5).rows
     assert again.delivered_channels == frozenset({alice})
-    assert [b.channels for b in plan(again).broadcasts] == [(f"notifications:#{BOB}",)]
+    assert [b.channels for b in plan(again).broadcasts] == [(personal(BOB),)]
 
 
 def test_a_projection_rebuild_rewrites_content_but_never_the_delivered_channels(
@@ -43,7 +43,7 @@ def test_a_projection_rebuild_rewrites_content_but_never_the_delivered_channels(
     insert_rows(engine, [values])
     store = OutboxStore(engine, clock)
     store.claim("w", 10, LEASE, 5)
-    store.settle("w", [], [Retry(1, T0, "timeout", frozenset({f"notifications:#{ALICE}"}))], [])
+    store.settle("w", [], [Retry(1, T0, "timeout", frozenset({personal(ALICE)}))], [])
     rebuilt = {
         key: values[key] for key in (*CONTENT_COLUMNS, "position", "created_at", "next_attempt_at")
     }
@@ -57,7 +57,7 @@ def test_a_projection_rebuild_rewrites_content_but_never_the_delivered_channels(
             sa.select(outbox.c.message, outbox.c.delivered_channels, outbox.c.attempts)
         ).one()
     assert message["summary"] == "rebuilt summary"
-    assert delivered == [f"notifications:#{ALICE}"]
+    assert delivered == [personal(ALICE)]
     assert attempts == 1
 
 

@@ -30,6 +30,7 @@ from tests.unit.notifier.factories import (
     insert_rows,
     outbox_state,
     outbox_values,
+    personal,
 )
 
 ALICE, BOB = uuid.uuid4(), uuid.uuid4()
@@ -79,9 +80,9 @@ def test_due_rows_are_published_once_per_reasons_group_and_marked_sent(
     assert (report.claimed, report.sent) == (2, 2)
     assert len(publisher.calls) == 1, "the batch goes out in one publish call"
     assert [b.channels for b in publisher.broadcasts] == [
-        (f"notifications:#{ALICE}",),
-        (f"notifications:#{BOB}",),
-        (f"notifications:#{ALICE}",),
+        (personal(ALICE),),
+        (personal(BOB),),
+        (personal(ALICE),),
         ("resources:r1",),
     ]
     state = outbox_state(engine)
@@ -151,11 +152,9 @@ def test_a_retry_publishes_only_to_the_channels_that_did_not_get_the_row(
     def first_attempt(broadcast: Broadcast) -> Failure | None:
         if broadcast.channels == ("resources:r1",):
             return Failure(FailureKind.TRANSIENT, "whole broadcast failed")
-        if f"notifications:#{BOB}" in broadcast.channels:
+        if personal(BOB) in broadcast.channels:
             # Centrifugo answers per channel: carol got it, Bob did not.
-            return Failure(
-                FailureKind.TRANSIENT, "bob failed", frozenset({f"notifications:#{BOB}"})
-            )
+            return Failure(FailureKind.TRANSIENT, "bob failed", frozenset({personal(BOB)}))
         return None
 
     flaky = ScriptedPublisher(first_attempt)
@@ -170,7 +169,7 @@ def test_a_retry_publishes_only_to_the_channels_that_did_not_get_the_row(
         key: channels
         for key, channels in first.items()
         if not key.endswith(":owner")  # Alice's broadcast went through: not repeated
-    } | {next(k for k in first if k.endswith(":subscriber")): (f"notifications:#{BOB}",)}
+    } | {next(k for k in first if k.endswith(":subscriber")): (personal(BOB),)}
     assert outbox_state(engine)[1]["status"] == "sent"
 
 
@@ -238,7 +237,7 @@ def test_a_malformed_row_is_retried_with_the_reason_recorded_and_never_published
     assert (report.sent, report.retried) == (1, 1)
     assert row["status"] == "pending"
     assert "malformed outbox row" in row["last_error"]
-    assert [b.channels for b in publisher.broadcasts] == [(f"notifications:#{BOB}",)]
+    assert [b.channels for b in publisher.broadcasts] == [(personal(BOB),)]
 
 
 def test_a_claimed_row_is_invisible_to_other_workers_until_its_lease_runs_out(
@@ -387,7 +386,7 @@ def test_metrics_count_outcomes_and_show_the_backlog(engine: Engine, clock: Fake
     def outcome(broadcast: Broadcast) -> Failure | None:
         if "gone:x" in broadcast.channels:
             return Failure(FailureKind.PERMANENT, "unknown channel")
-        if f"notifications:#{BOB}" in broadcast.channels:
+        if personal(BOB) in broadcast.channels:
             return Failure(FailureKind.TRANSIENT, "timeout")
         return None
 

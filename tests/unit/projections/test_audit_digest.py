@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -37,7 +37,7 @@ def test_digests_count_rows_per_tenant_and_link_each_to_the_previous_signature()
     a, b = uuid4(), uuid4()
     for n in range(1, 10):
         s.add(a if n % 3 else b, n, f"{n:064x}", START)
-    by_tenant = {}
+    by_tenant: dict[UUID, list[dict[str, object]]] = {}
     for d in s._sealed:
         by_tenant.setdefault(d["tenant_id"], []).append(eval_body(d["body"]))
     first, second = by_tenant[a]

@@ -62,7 +62,7 @@ def test_the_routing_projections_row_round_trips_through_the_outbox_decoder(
     assert row.delivered_channels == frozenset()
     delivery = plan(row)
     assert [b.channels for b in delivery.broadcasts] == [
-        (f"notifications:#{sam}",),
+        (f"notifications:#{tenant}.{sam}",),
         ("resources:folder",),
     ]
     engine.dispose()

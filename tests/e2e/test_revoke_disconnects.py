@@ -1,0 +1,112 @@
+"""Revoking a principal's last role in a tenant ends their live connections for that tenant.
+
+Real services: the store (both backends), the routing projection, the notifier's delivery
+run, a real Centrifugo and real WebSocket clients.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from optaic_activity.bootstrap import bootstrap
+from optaic_activity.domain import Resource, RoleBinding, activity_context
+from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.notifier.delivery import run_delivery
+from optaic_activity.notifier.disconnects import DISCONNECT_CODE
+from optaic_activity.notifier.publisher import CentrifugoPublisher
+from optaic_activity.notifier.runtime import NotifierRuntime
+from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.revocations import revocations
+from optaic_activity.projections.service import ProjectionService
+from optaic_activity.settings import Settings
+from tests.integration.notifier.realtime import PersonalInbox, wait_for
+from tests.support.services import CentrifugoServer
+
+pytestmark = pytest.mark.centrifugo
+
+
+@pytest.fixture
+def read_models(store_settings: Settings) -> Iterator[Engine]:
+    engine = create_engine(store_settings.sqlalchemy_url)
+    yield engine
+    engine.dispose()
+
+
+def _revocations(engine: Engine) -> list[tuple[str, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(revocations.c.status, revocations.c.attempts).order_by(revocations.c.position)
+        )
+        return [(status, attempts) for status, attempts in rows]
+
+
+def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
+    store_settings: Settings, read_models: Engine, centrifugo_server: CentrifugoServer
+) -> None:
+    runtime = bootstrap(store_settings)
+    app = runtime.app
+    projections = ProjectionService(app, read_models)
+    projections.setup()
+    tenant_a, tenant_b, owner, pat = (uuid.uuid4() for _ in range(4))
+    notifier = NotifierRuntime(
+        read_models,
+        CentrifugoPublisher(centrifugo_server.api_url, centrifugo_server.api_key),
+        NotifierConfig(worker_id="e2e-revoke"),
+    )
+
+    def deliver() -> None:
+        run_delivery(notifier, threading.Event(), follow=False)
+
+    try:
+        with activity_context(tenant_id=tenant_a, actor_principal_id=owner):
+            folder = Resource.create(resource_type="folder", name="F")
+            app.save(folder)
+            viewer = RoleBinding.grant(folder, pat, "viewer")
+            editor = RoleBinding.grant(folder, pat, "editor")
+            app.save(viewer, editor)
+        with activity_context(tenant_id=tenant_b, actor_principal_id=pat):
+            app.save(Resource.create(resource_type="folder", name="Pat's own"))
+        projections.catch_up()
+
+        with (
+            PersonalInbox(centrifugo_server, str(pat), tenant_a) as in_a,
+            PersonalInbox(centrifugo_server, str(pat), tenant_b) as in_b,
+        ):
+            with activity_context(tenant_id=tenant_a, actor_principal_id=owner):
+                viewer = app.get(viewer.id, tenant_id=tenant_a, kind=RoleBinding)
+                viewer.revoke()
+                app.save(viewer)
+            projections.catch_up()
+            deliver()
+            # Pat is still an editor in A: nothing to disconnect.
+            assert _revocations(read_models) == []
+            assert not in_a.wait_for_disconnect(timeout=1.0)
+
+            with activity_context(tenant_id=tenant_a, actor_principal_id=owner):
+                editor = app.get(editor.id, tenant_id=tenant_a, kind=RoleBinding)
+                editor.revoke()
+                app.save(editor)
+            projections.catch_up()
+            deliver()
+
+            assert in_a.wait_for_disconnect()
+            assert in_a.disconnects == [DISCONNECT_CODE]
+            assert in_b.disconnects == [], "Pat's session in tenant B stays"
+            assert _revocations(read_models) == [("done", 1)]
+
+            # A rebuild rewrites the revocation's content, never its state: no second
+            # disconnect of a session opened since.
+            with PersonalInbox(centrifugo_server, str(pat), tenant_a) as again:
+                projections.rebuild()
+                deliver()
+                assert not again.wait_for_disconnect(timeout=1.0)
+                assert wait_for(lambda: _revocations(read_models) == [("done", 1)])
+    finally:
+        notifier.publisher.close()
+        app.close()
