@@ -9,6 +9,8 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from optaic_activity.domain.payload import PayloadPolicy, configure_policy
+from optaic_activity.notifier.config import DeliveryMode
+from optaic_activity.notifier.health import centrifugo_check
 from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.service import ProjectionService
@@ -38,8 +40,17 @@ def notifier_runtime(settings: Settings, *, console: Console | None = None) -> N
         console=console,
     )
     engine = create_engine(settings.sqlalchemy_url, pool_size=settings.postgres_pool_size)
+    probes = {}
+    if settings.centrifugo_api_url and config.delivery_mode is DeliveryMode.API:
+        probes["centrifugo"] = centrifugo_check(
+            settings.centrifugo_api_url, settings.centrifugo_api_key.get_secret_value()
+        )
     return NotifierRuntime(
-        engine=engine, publisher=publisher, config=config, console=console or Console()
+        engine=engine,
+        publisher=publisher,
+        config=config,
+        console=console or Console(),
+        probes=probes,
     )
 
 
@@ -49,6 +60,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         PayloadPolicy(
             max_bytes=settings.max_payload_bytes,
             allowed_keys=frozenset(key.lower() for key in settings.payload_allowed_keys),
+            allowed_paths=frozenset(settings.payload_allowed_paths),
         )
     )
     app = ActivityApplication(settings)

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     sqlite_path: Path = DEFAULT_SQLITE_PATH
     max_payload_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
     payload_allowed_keys: list[str] = Field(default_factory=list)
+    payload_allowed_paths: list[str] = Field(
+        default_factory=list,
+        description="payload paths whose values may look like credentials, e.g. links[].href",
+    )
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_schema: str = ""
 

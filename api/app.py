@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from optaic_activity.api.auth import JwtVerifier, TokenVerifier
 from optaic_activity.api.body_limit import BodyLimitMiddleware
 from optaic_activity.api.deps import known_query_parameters
+from optaic_activity.api.health import StatesOf, install_health
 from optaic_activity.api.openapi import build_openapi
 from optaic_activity.api.page import mount_page
 from optaic_activity.api.problems import install_problem_handlers
@@ -115,5 +116,8 @@ def create_app(
     app.state.runtime = runtime
     app.state.verifier = verifier or JwtVerifier.from_settings(runtime.settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api_max_body_bytes)
+    # ``BackgroundWorkers.states``: the embedded workers' supervision, for /readyz and /metrics.
+    states: StatesOf | None = getattr(workers, "states", None)
+    install_health(app, runtime, states)
     mount_page(app)
     return app

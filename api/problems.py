@@ -16,6 +16,10 @@ What becomes which status:
     ConcurrencyConflictError                                  409 concurrency-conflict
     body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
     realtime tokens asked for with no Centrifugo secret       503 realtime-unavailable
+    the database unreachable (a lost or refused connection,
+        the pool exhausted: TRANSIENT_DB_ERRORS)              503 database-unavailable
+                                                                  (with Retry-After)
+    GET /readyz while a readiness check fails                 503 not-ready (with ``checks``)
     SERVER_FAULTS (a bug, or the server's setup) and
         anything else                                         500 internal (logged, no details)
 
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -63,6 +68,7 @@ from optaic_activity.domain.errors import (
     TenantMismatchError,
     UnknownProjectionError,
 )
+from optaic_activity.projections.outages import TRANSIENT_DB_ERRORS
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:optaic:activity:problem:"
@@ -91,7 +97,11 @@ CONCURRENCY_CONFLICT = Kind("concurrency-conflict", 409, "Concurrent change; ret
 PAYLOAD_TOO_LARGE = Kind("payload-too-large", 413, "Request body too large")
 VALIDATION = Kind("validation", 422, "Invalid request")
 REALTIME_UNAVAILABLE = Kind("realtime-unavailable", 503, "Real-time delivery not configured")
+DATABASE_UNAVAILABLE = Kind("database-unavailable", 503, "Database unavailable; retry later")
+NOT_READY = Kind("not-ready", 503, "Not ready")
 INTERNAL = Kind("internal", 500, "Internal error")
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for an unreachable database tells the client to wait."""
 KINDS = (
     INVALID_CURSOR,
     UNAUTHORIZED,
@@ -103,6 +113,8 @@ KINDS = (
     PAYLOAD_TOO_LARGE,
     VALIDATION,
     REALTIME_UNAVAILABLE,
+    DATABASE_UNAVAILABLE,
+    NOT_READY,
     INTERNAL,
 )
 
@@ -277,6 +289,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             kind, str(exc.detail), instance=request.url.path, errors=errors, headers=headers
         )
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            DATABASE_UNAVAILABLE,
+            "the database cannot be reached; retry later",
+            instance=request.url.path,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    # An outage is no bug: answered as a 503, not logged with a traceback per request.
+    for unavailable in (*TRANSIENT_DB_ERRORS, sqlalchemy.exc.TimeoutError):
+        app.add_exception_handler(unavailable, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

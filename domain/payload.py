@@ -7,6 +7,8 @@ tuples become lists, mapping keys must be strings.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -67,9 +69,57 @@ SECRET_WORD_PAIRS = frozenset(
     }
 )
 _WORD_SPLIT = re.compile(r"[^a-zA-Z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+# Values that are credentials by their shape, whatever their key (docs/payload-guidelines.md,
+# "What the policy refuses"). The group that matched names the kind of credential; word
+# boundaries are checked on a match. Only strings holding one of _SECRET_MARKERS are scanned:
+# a few substring tests cost less than the scan, and almost every string has none of them.
 _SECRET_VALUE = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|^Bearer\s+\S{8,}|^Basic\s+[A-Za-z0-9+/=]{8,}$"
+    r"(?P<private_key>-----BEGIN [A-Z ]*PRIVATE KEY-----)"
+    r"|(?P<bearer_token>Bearer\s+\S{8,})"
+    r"|(?P<basic_credentials>Basic\s+[A-Za-z0-9+/=]{8,}$)"
+    # scheme://user:password@host (a password of asterisks only is a masked one)
+    r"|(?P<url_password>://[^\s/?#@:]*:(?!\*+@)[^\s/?#@]+@)"
+    r"|(?P<jwt>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)"
+    r"|(?P<api_key>"
+    r"sk_(?:live|test)_[0-9A-Za-z]{8,}|rk_(?:live|test)_[0-9A-Za-z]{8,}"  # Stripe
+    r"|sk-(?:live|test)-[0-9A-Za-z_-]{8,}"
+    r"|gh[pousr]_[0-9A-Za-z]{20,}|github_pat_[0-9A-Za-z_]{20,}"  # GitHub
+    r"|glpat-[0-9A-Za-z_-]{20,}"  # GitLab
+    r"|xox[abprs]-[0-9A-Za-z-]{8,}"  # Slack
+    r"|AKIA[0-9A-Z]{16}(?![0-9A-Za-z])|ASIA[0-9A-Z]{16}(?![0-9A-Za-z])"  # AWS access key id
+    r"|AIza[0-9A-Za-z_-]{35}"  # Google API key
+    r")"
 )
+# "Bearer <token>" inside a text (not at its start) only with a token-like token.
+_BEARER_TOKEN = re.compile(r"Bearer\s+[A-Za-z0-9._~+/-]{16,}=*(?!\S)")
+_SECRET_KINDS = {
+    "private_key": "a private key",
+    "bearer_token": "a bearer token",
+    "basic_credentials": "HTTP basic credentials",
+    "url_password": "a URL with a password",
+    "jwt": "a JWT",
+    "api_key": "an API key",
+}
+_SECRET_MARKERS = (
+    "://",
+    "-----BEGIN",
+    "Bearer",
+    "Basic",
+    "eyJ",
+    "_live_",
+    "_test_",
+    "-live-",
+    "-test-",
+    "gh",
+    "glpat-",
+    "xox",
+    "AKIA",
+    "ASIA",
+    "AIza",
+)
+# Shorter strings cannot hold any of the shapes above (the shortest: a URL such as "a://u:p@h").
+_MIN_SECRET_LENGTH = 9
+_LIST_INDEX = re.compile(r"\[\d+\]")
 
 Payload = dict[str, Any]
 
@@ -86,6 +136,47 @@ def is_secret_key(key: str) -> bool:
     if any(pair in SECRET_WORD_PAIRS for pair in pairwise(words)):
         return True
     return "".join(words) in SECRET_WORDS
+
+
+def _is_jwt(token: str) -> bool:
+    """Three base64url segments whose first decodes to a JSON header naming an ``alg``."""
+    header = token.split(".", 1)[0]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(decoded, dict) and "alg" in decoded
+
+
+def secret_shape(value: str) -> str | None:
+    """What kind of credential ``value`` holds by its shape (e.g. "a JWT"), or ``None``."""
+    if len(value) < _MIN_SECRET_LENGTH:
+        return None
+    for marker in _SECRET_MARKERS:
+        if marker in value:
+            break
+    else:
+        return None
+    for match in _SECRET_VALUE.finditer(value):
+        kind, start = match.lastgroup, match.start()
+        assert kind is not None
+        if kind == "url_password" or kind == "private_key":
+            return _SECRET_KINDS[kind]
+        if start and (value[start - 1].isalnum() or value[start - 1] == "_"):
+            continue  # inside a word: "xsk_live_..." is no key
+        if kind == "basic_credentials" and start:
+            continue
+        if kind == "bearer_token" and start and not _BEARER_TOKEN.match(value, start):
+            continue
+        if kind == "jwt" and not _is_jwt(match.group()):
+            continue
+        return _SECRET_KINDS[kind]
+    return None
+
+
+def allow_list_path(path: str) -> str:
+    """``path`` as the allow-list spells it: ``items[3].url`` is ``items[].url``."""
+    return _LIST_INDEX.sub("[]", path)
 
 
 def _json_default(value: object) -> str:
@@ -109,6 +200,9 @@ class PayloadPolicy:
     max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     allowed_keys: frozenset[str] = field(default_factory=frozenset)
     """Keys exempted from the secret check (exact, case-insensitive), e.g. ``token_count``."""
+    allowed_paths: frozenset[str] = field(default_factory=frozenset)
+    """Paths whose values are exempted from the credential-shape check, list indices written
+    ``[]`` (see :func:`allow_list_path`), e.g. ``links[].href``."""
 
     def apply(self, payload: Mapping[str, Any]) -> Payload:
         """Return the normalised payload, or raise a :class:`PayloadPolicyError`."""
@@ -133,8 +227,12 @@ class PayloadPolicy:
         if isinstance(value, str):
             # Worst case: every character escaped as \uXXXX, plus the quotes.
             bound[0] += 6 * len(value) + 2
-            if _SECRET_VALUE.search(value):
-                msg = f"payload value at {path!r} looks like a credential or private key"
+            if (
+                len(value) >= _MIN_SECRET_LENGTH
+                and (kind := secret_shape(value)) is not None
+                and allow_list_path(path) not in self.allowed_paths
+            ):
+                msg = f"payload value at {path!r} looks like {kind}; secrets never reach the store"
                 raise SecretInPayloadError(msg, path=path)
             return value
         if isinstance(value, bool | int) or value is None:

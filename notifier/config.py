@@ -52,6 +52,12 @@ class NotifierConfig(BaseModel):
     worker_id: str = Field(default="", max_length=64)
     """Recorded as ``lease_owner`` (at most 64 characters, its column); empty:
     ``<host>:<pid>:<random>``."""
+    db_retry_max_seconds: float = Field(default=10.0, gt=0)
+    """The longest wait between two tries while the database is away (a worker waits out
+    an outage of any length: claims, outcomes and releases are retried, never dropped)."""
+    outage_probe_max_seconds: float = Field(default=10.0, gt=0)
+    """While Centrifugo is unreachable (the circuit is open), the longest wait between two
+    probes: each probe is one batch; the rows of a failed one go back untouched."""
     metrics_port: int | None = None
     """Serve Prometheus metrics on this port (``None``: don't serve)."""
     metrics_refresh_seconds: float = Field(default=5.0, gt=0)

@@ -41,6 +41,11 @@ from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import Clock, utc_now
 from optaic_activity.notifier.report import DeliveryCounts
 from optaic_activity.projections.backends import require_postgresql
+from optaic_activity.projections.outages import (
+    TRANSIENT_DB_ERRORS,
+    Outage,
+    retry_while_unavailable,
+)
 from optaic_activity.projections.outbox import DEAD, PENDING, SENT, OutboxRow, fetch_due, outbox
 
 log = logging.getLogger(__name__)
@@ -179,6 +184,7 @@ class ConsumerTableRelay:
         self._delays = RetryDelays(
             self.config.backoff_base_seconds, self.config.backoff_max_seconds
         )
+        self.database = Outage("consumer-table relay: the database", log)
 
     def run_batch(self) -> RelayReport:
         now = self._clock()
@@ -239,7 +245,18 @@ class ConsumerTableRelay:
         stop = stop or threading.Event()
         total = RelayReport()
         while not stop.is_set():
-            report = self.run_batch()
+            try:
+                # The batch is one transaction: after a lost connection it is tried again whole.
+                report = retry_while_unavailable(
+                    self.run_batch,
+                    outage=self.database,
+                    stop=stop,
+                    cap_seconds=self.config.db_retry_max_seconds,
+                )
+            except TRANSIENT_DB_ERRORS:
+                if stop.is_set():
+                    break
+                raise
             total.add(report)
             if report.moved + report.retried + report.dead == 0:
                 if not follow:

@@ -4,6 +4,9 @@
   429, Centrifugo error 100 (internal);
 - permanent (dead-letter the row): any other Centrifugo error for one of the row's channels
   or broadcasts (102 unknown channel, 107 bad request, ...), any other HTTP 4xx;
+- an outage (the whole request failed: connection refused or lost, a timeout, HTTP 5xx or
+  429): transient, and marked ``outage``. It says nothing about the rows, so the worker
+  gives them back without counting the attempt and pauses delivery (its circuit breaker);
 - misconfigured (stop the worker, leave the rows pending): HTTP 401/403 (wrong API key),
   404 (the URL is no Centrifugo API), an answer that is not Centrifugo's. Every row would
   fail the same way, so dead-lettering them would only destroy the backlog.
@@ -40,6 +43,9 @@ class Failure:
     channels: frozenset[str] | None = None
     """The broadcast's channels that failed, the others delivered; None: every one failed
     (or nobody knows which did: the broadcast as a whole is retried)."""
+    outage: bool = False
+    """Centrifugo could not be reached or was overloaded (the request as a whole failed):
+    not the row's doing, so it never costs the row an attempt."""
 
     @property
     def transient(self) -> bool:
@@ -75,9 +81,9 @@ def exception_failure(exc: CentError) -> Failure:
             ) from exc
         transient = status >= 500 or status in TRANSIENT_HTTP_STATUSES
         kind = FailureKind.TRANSIENT if transient else FailureKind.PERMANENT
-        return Failure(kind, f"HTTP {status} from Centrifugo")
+        return Failure(kind, f"HTTP {status} from Centrifugo", outage=transient)
     if isinstance(exc, CentNetworkError | CentTimeoutError):
-        return Failure(FailureKind.TRANSIENT, str(exc))
+        return Failure(FailureKind.TRANSIENT, str(exc), outage=True)
     if isinstance(exc, CentApiResponseError):
         return api_failure(exc.code, exc.message)
     # A CentError subclass this module does not know (a newer cent): retrying is the safe
@@ -90,6 +96,7 @@ def combine(failures: list[Failure | None]) -> Failure | None:
 
     Any transient failure means retry (the delivered broadcasts repeat under the same
     idempotency keys, which Centrifugo drops); only all-or-permanent failures dead-letter.
+    Only a row whose every failure is an outage is an outage.
     """
     present = [failure for failure in failures if failure is not None]
     if not present:
@@ -99,4 +106,5 @@ def combine(failures: list[Failure | None]) -> Failure | None:
         if any(failure.transient for failure in present)
         else FailureKind.PERMANENT
     )
-    return Failure(kind, "; ".join(failure.error for failure in present))
+    outage = all(failure.outage for failure in present)
+    return Failure(kind, "; ".join(failure.error for failure in present), outage=outage)

@@ -56,6 +56,24 @@ class NotifierMetrics:
             registry=self.registry,
         )
 
+        self.circuit_open = Gauge(
+            "activity_notifier_circuit_open",
+            "1 while Centrifugo is unreachable and delivery is paused (the circuit breaker)",
+            registry=self.registry,
+        )
+        self.outage_seconds = Counter(
+            "activity_notifier_outage_seconds",
+            "Seconds delivery spent paused, by what was unavailable",
+            # centrifugo (the open circuit); the database's state is the gauge below
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.database_unavailable = Gauge(
+            "activity_notifier_database_unavailable",
+            "1 while the worker cannot reach its database (it retries)",
+            registry=self.registry,
+        )
+
     def observe_backlog(self, backlog: Backlog, now: datetime) -> None:
         self.outbox_depth.set(backlog.pending)
         self.outbox_dead.set(backlog.dead)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.publisher import CentrifugoPublisher, ConsolePublisher, Publisher
+from optaic_activity.projections.health import Check
 
 
 @dataclass
@@ -19,6 +20,8 @@ class NotifierRuntime:
     publisher: Publisher
     config: NotifierConfig = field(default_factory=NotifierConfig)
     console: Console = field(default_factory=Console)
+    probes: dict[str, Check] = field(default_factory=dict)
+    """Readiness checks of what the worker depends on besides its database (Centrifugo)."""
 
     def close(self) -> None:
         self.publisher.close()

@@ -9,7 +9,14 @@ one after the other, in claim order; only the database work overlaps the HTTP re
 Failure policy (docs/notifier.md has the operator's version):
 
 - delivered to every channel: ``sent``;
-- transient failure (network, timeout, HTTP 5xx/429, Centrifugo error 100): back to
+- Centrifugo unreachable or overloaded (the request as a whole refused, lost, timed out,
+  HTTP 5xx/429): an outage, not the rows' failure. The rows go back untried (their attempt
+  refunded) and delivery pauses: the circuit opens, and a probe (one batch) after a backoff
+  up to ``outage_probe_max_seconds`` closes it again once Centrifugo answers;
+- the database unreachable: every claim, settle and release is retried with backoff (up to
+  ``db_retry_max_seconds`` apart) until it goes through; the outcomes of a published batch
+  wait in memory meanwhile, so nothing is published twice for want of its record;
+- transient failure of a row (Centrifugo error 100 for its channel): back to
   ``pending`` with ``last_error`` and a ``next_attempt_at`` from exponential backoff with
   jitter; past ``max_attempts`` claims: ``dead``;
 - permanent failure (another Centrifugo error for a channel, a bad request): ``dead`` with
@@ -34,7 +41,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,6 +69,12 @@ from optaic_activity.notifier.outbox_store import (
 )
 from optaic_activity.notifier.publisher import Outcome, Publisher
 from optaic_activity.notifier.report import DeliveryCounts
+from optaic_activity.projections.outages import (
+    TRANSIENT_DB_ERRORS,
+    Outage,
+    backoff_seconds,
+    retry_while_unavailable,
+)
 from optaic_activity.projections.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -77,6 +90,8 @@ class BatchReport(DeliveryCounts):
     claimed: int = 0
     sent: int = 0
     lease_lost: int = 0
+    deferred: int = 0
+    """Rows given back untried because Centrifugo was unreachable (attempt refunded)."""
 
     def summary(self) -> str:
         return f"sent {self.sent}, retried {self.retried}, dead-lettered {self.dead}"
@@ -105,6 +120,10 @@ class _Outcomes:
     dead: list[tuple[OutboxRow, Failure]] = field(default_factory=list)
     delivered: dict[int, frozenset[str]] = field(default_factory=dict)
     """Position -> every channel delivered so far, for the rows not sent that have any."""
+    deferred: list[OutboxRow] = field(default_factory=list)
+    """Rows not published because Centrifugo was unreachable: given back, attempt refunded."""
+    outage: str = ""
+    """Why Centrifugo counts as unreachable (with ``deferred``)."""
 
 
 class OutboxWorker:
@@ -131,6 +150,23 @@ class OutboxWorker:
         # A batch claimed ahead waits for the publish in flight (at most one timeout) first.
         self._lease_ahead = self._lease + self._publish_timeout
         self._backlog_observed_at = float("-inf")
+        self.database = Outage("notifier: the database", log)
+        self.centrifugo = Outage("notifier: Centrifugo", log)
+        """Open while Centrifugo is unreachable: the circuit breaker's state."""
+        self._stop = threading.Event()
+        """Set by `run`'s caller: ends the waits for the database."""
+
+    def _db(self, work: Callable[[], T]) -> T:
+        """``work`` (one outbox transaction), retried for as long as the database is away."""
+        try:
+            return retry_while_unavailable(
+                work,
+                outage=self.database,
+                stop=self._stop,
+                cap_seconds=self.config.db_retry_max_seconds,
+            )
+        finally:
+            self.metrics.database_unavailable.set(1 if self.database.down else 0)
 
     # -- one batch --------------------------------------------------------------------------
 
@@ -145,8 +181,10 @@ class OutboxWorker:
 
     def _claim(self, lease: timedelta, *, ahead: bool = False) -> _Claimed:
         at = self._clock()
-        claim = self.store.claim(
-            self.worker_id, self.config.batch_size, lease, self.config.max_attempts
+        claim = self._db(
+            lambda: self.store.claim(
+                self.worker_id, self.config.batch_size, lease, self.config.max_attempts
+            )
         )
         for row in claim.exhausted:
             self.metrics.dead_lettered.labels(cause="max_attempts").inc()
@@ -170,11 +208,10 @@ class OutboxWorker:
         # (a poison row must end dead).
         refund = isinstance(exc, PublisherMisconfiguredError | KeyboardInterrupt | SystemExit)
         error = f"worker {self.worker_id} stopped: {type(exc).__name__}: {exc}"
-        self.store.release(
-            self.worker_id,
-            [row.position for row in rows],
-            error,
-            refund_attempt=refund,
+        self._db(
+            lambda: self.store.release(
+                self.worker_id, [row.position for row in rows], error, refund_attempt=refund
+            )
         )
         log.exception("notifier worker stops", extra={"worker": self.worker_id})
 
@@ -224,8 +261,8 @@ class OutboxWorker:
                 if settling is not None:
                     report.add(settling.result())
                 self.observe_backlog()
-                if stop.is_set():
-                    break
+                if stop.is_set() or outcomes.deferred:
+                    break  # stopping, or Centrifugo is away: `run` pauses
                 current, ahead = ahead, None
         finally:
             if unsettled is not None:
@@ -241,7 +278,8 @@ class OutboxWorker:
 
     def _give_back(self, claimed: _Claimed, report: BatchReport) -> None:
         """Release rows claimed but never published (their attempt refunded)."""
-        self.store.release(self.worker_id, [row.position for row in claimed.rows], None)
+        positions = [row.position for row in claimed.rows]
+        self._db(lambda: self.store.release(self.worker_id, positions, None))
         report.claimed -= len(claimed.rows)
 
     def _deliver(self, rows: Sequence[OutboxRow]) -> _Outcomes:
@@ -260,6 +298,14 @@ class OutboxWorker:
         if len(results) != len(broadcasts):
             msg = f"publisher returned {len(results)} outcomes for {len(broadcasts)} broadcasts"
             raise PublisherContractError(msg)
+        if results and all(r is not None and r.outage for r in results):
+            # Nothing reached Centrifugo, or nobody knows: no row's doing, no row's attempt.
+            error = next(r.error for r in results if r is not None)
+            self._circuit_opens(error)
+            outcomes.deferred, outcomes.outage = [p.row for p in plans], error
+            return outcomes
+        if results:
+            self._circuit_closes()
         at = 0
         for delivery in plans:
             count = len(delivery.broadcasts)
@@ -279,7 +325,28 @@ class OutboxWorker:
                 outcomes.delivered[delivery.row.position] = delivered
         return outcomes
 
+    def _circuit_opens(self, error: str) -> None:
+        self.centrifugo.failed(error)
+        self.metrics.circuit_open.set(1)
+
+    def _circuit_closes(self) -> None:
+        if self.centrifugo.down:
+            self.centrifugo.recovered()
+            self.metrics.circuit_open.set(0)
+
     def _settle(self, outcomes: _Outcomes) -> BatchReport:
+        deferred = 0
+        if outcomes.deferred:
+            positions = [row.position for row in outcomes.deferred]
+            error = f"not published, Centrifugo unavailable: {outcomes.outage}"
+            deferred = self._db(
+                lambda: self.store.release(self.worker_id, positions, error, refund_attempt=True)
+            )
+        report = self._settle_tried(outcomes)
+        report.deferred = deferred
+        return report
+
+    def _settle_tried(self, outcomes: _Outcomes) -> BatchReport:
         now = self._clock()
         delivered = outcomes.delivered
         retries: list[Retry] = []
@@ -302,9 +369,8 @@ class OutboxWorker:
                         delivered.get(row.position),
                     )
                 )
-        lost = self.store.settle(
-            self.worker_id, [row.position for row in outcomes.sent], retries, dead
-        )
+        sent = [row.position for row in outcomes.sent]
+        lost = self._db(lambda: self.store.settle(self.worker_id, sent, retries, dead))
         self._record(outcomes, gave_up, lost)
         return BatchReport(
             sent=len(outcomes.sent),
@@ -357,26 +423,58 @@ class OutboxWorker:
         worker is released.
         """
         stop = stop or threading.Event()
+        self._stop = stop
         total = BatchReport()
         log.info("notifier worker started", extra={"worker": self.worker_id})
         db = _Bookkeepers(self.worker_id)
         try:
             while not stop.is_set():
-                report = self._run_streak(stop, db) if self.config.claim_ahead else self.run_batch()
+                try:
+                    # While the circuit is open, one batch at a time: the probe.
+                    streak = self.config.claim_ahead and not self.centrifugo.down
+                    report = self._run_streak(stop, db) if streak else self.run_batch()
+                except TRANSIENT_DB_ERRORS:
+                    if stop.is_set():
+                        break  # stopping while the database is away; leases expire
+                    raise
                 total.add(report)
                 self.observe_backlog()
-                if report.claimed + report.dead == 0:
+                if self.centrifugo.down:
+                    if not follow:
+                        break
+                    self._pause(stop)
+                elif report.claimed + report.dead == 0:
                     if not follow:
                         break
                     stop.wait(self.config.poll_interval_seconds)
         finally:
             db.shutdown(wait=True)
-            released = self.store.release(self.worker_id, None, None)
-            log.info(
-                "notifier worker stopped",
-                extra={"worker": self.worker_id, "released": released},
-            )
+            self._release_all()
         return total
+
+    def _pause(self, stop: threading.Event) -> None:
+        """Wait before the next probe of an unreachable Centrifugo (the open circuit)."""
+        delay = backoff_seconds(
+            self.centrifugo.failures, base=0.5, cap=self.config.outage_probe_max_seconds
+        )
+        started = time.monotonic()
+        stop.wait(delay)
+        self.metrics.outage_seconds.labels(dependency="centrifugo").inc(time.monotonic() - started)
+
+    def _release_all(self) -> None:
+        try:
+            released = self.store.release(self.worker_id, None, None)
+        except TRANSIENT_DB_ERRORS as exc:
+            log.warning(
+                "notifier worker stopped; its leases run out by themselves (database: %s)",
+                type(exc).__name__,
+                extra={"worker": self.worker_id},
+            )
+            return
+        log.info(
+            "notifier worker stopped",
+            extra={"worker": self.worker_id, "released": released},
+        )
 
     def observe_backlog(self, *, force: bool = False) -> None:
         """Refresh the depth gauges, at most every ``metrics_refresh_seconds`` (one query)."""
@@ -384,7 +482,11 @@ class OutboxWorker:
         if not force and now - self._backlog_observed_at < self.config.metrics_refresh_seconds:
             return
         self._backlog_observed_at = now
-        self.metrics.observe_backlog(self.store.backlog(), self._clock())
+        try:
+            backlog = self.store.backlog()
+        except TRANSIENT_DB_ERRORS:
+            return  # a gauge can wait; the next claim waits the outage out
+        self.metrics.observe_backlog(backlog, self._clock())
 
 
 class _Bookkeepers:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from optaic_activity.projections.outages import TRANSIENT_DB_ERRORS
 from optaic_activity.projections.service import ProjectionService
 
 
@@ -47,7 +49,9 @@ class ProjectionMetrics:
     ) -> threading.Thread:
         def loop() -> None:
             while not stop.wait(interval):
-                self.observe(service)
+                # The gauges keep their last values while the database is away.
+                with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+                    self.observe(service)
 
         thread = threading.Thread(target=loop, name="projection-metrics", daemon=True)
         thread.start()

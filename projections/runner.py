@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
-from eventsourcing import persistence as es_persistence
 from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from optaic_activity.domain.errors import ProjectionVersionError
 from optaic_activity.projections.backends import Wakeup
@@ -32,6 +30,11 @@ from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import DEFAULT_BATCH_SIZE
 from optaic_activity.projections.database import create_indexes, drop_indexes
 from optaic_activity.projections.events import Decoder, StoredActivity, decode_notifications
+from optaic_activity.projections.outages import (
+    TRANSIENT_DB_ERRORS,
+    Outage,
+    retry_while_unavailable,
+)
 from optaic_activity.projections.tracking import read_position, write_position
 
 log = logging.getLogger(__name__)
@@ -181,36 +184,22 @@ class ReadAhead(Generic[B]):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    sa.exc.OperationalError,
-    sa.exc.InterfaceError,
-    es_persistence.OperationalError,
-    es_persistence.InterfaceError,
-)
-
-
-def _sleeper(stop: threading.Event) -> Callable[[float], None]:
-    """Back off, but wake at once when asked to stop."""
-
-    def sleep(seconds: float) -> None:
-        stop.wait(seconds)
-
-    return sleep
-
-
 def follow(
     runners: list[ProjectionRunner],
     *,
     stop: threading.Event,
     wakeup: Wakeup,
     on_batch: Callable[[str, BatchResult], None] | None = None,
-    max_consecutive_failures: int = 10,
+    max_consecutive_failures: int | None = None,
+    retry_max_seconds: float = 10.0,
+    outage: Outage | None = None,
 ) -> None:
     """Keep every runner caught up until ``stop`` is set.
 
     A lost connection or a lock timeout rolls the batch back; the same batch is tried
-    again after a backoff. Anything else, or too many failures in a row, propagates:
-    the runner stops rather than skip a batch.
+    again after a backoff, for as long as the database stays away (one log line when the
+    outage starts, one when it ends), or until ``max_consecutive_failures`` in a row when
+    that is set. Anything else propagates: the runner stops rather than skip a batch.
     """
 
     def run_all() -> bool:
@@ -223,16 +212,7 @@ def follow(
                     on_batch(runner.name, result)
         return busy
 
-    retrying = Retrying(
-        retry=retry_if_exception_type(TRANSIENT_ERRORS),
-        wait=wait_exponential_jitter(multiplier=0.1, max=10.0, jitter=0.5),
-        stop=stop_after_attempt(max_consecutive_failures),
-        sleep=_sleeper(stop),
-        before_sleep=lambda state: log.warning(
-            "projection batch failed (%s); retrying", state.outcome and state.outcome.exception()
-        ),
-        reraise=True,
-    )
+    database = outage or Outage("projections: the database", log)
     # A backlog (after downtime, say) is worked through with the next batch read ahead,
     # as catch_up does; a runner that keeps up reads nothing ahead (its batches are short).
     with contextlib.ExitStack() as stack:
@@ -240,5 +220,17 @@ def follow(
             runner.name: stack.enter_context(ReadAhead(runner.read)) for runner in runners
         }
         while not stop.is_set():
-            if not retrying(run_all):
+            try:
+                busy = retry_while_unavailable(
+                    run_all,
+                    outage=database,
+                    stop=stop,
+                    cap_seconds=retry_max_seconds,
+                    max_failures=max_consecutive_failures,
+                )
+            except TRANSIENT_DB_ERRORS:
+                if stop.is_set():
+                    return  # asked to stop while the database was away: nothing to finish
+                raise
+            if not busy:
                 wakeup.wait(stop)

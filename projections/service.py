@@ -21,6 +21,7 @@ from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.database import create_tables
 from optaic_activity.projections.events import state_decoder
+from optaic_activity.projections.outages import Outage
 from optaic_activity.projections.routing import RoutingProjection
 from optaic_activity.projections.runner import BatchResult, ProjectionRunner, follow
 from optaic_activity.projections.tracking import read_position, tracking
@@ -73,6 +74,7 @@ class ProjectionService:
         batch_size = config.batch_size
         self.app = app
         self.engine = engine
+        self.config = config
         self.poll_interval = config.poll_interval
         self.decode = decode = state_decoder(app.mapper)
         self.runners = {
@@ -181,9 +183,23 @@ class ProjectionService:
         stop: threading.Event,
         names: Iterable[str] | None = None,
         on_batch: Callable[[str, BatchResult], None] | None = None,
+        *,
+        outage: Outage | None = None,
     ) -> None:
+        """`runner.follow` on the named projections, with the configured outage policy.
+
+        ``outage``: the database's state as the runners see it (readiness reads it).
+        """
         wakeup = self.wakeup()
         try:
-            follow(self.select(names), stop=stop, wakeup=wakeup, on_batch=on_batch)
+            follow(
+                self.select(names),
+                stop=stop,
+                wakeup=wakeup,
+                on_batch=on_batch,
+                max_consecutive_failures=self.config.max_consecutive_failures,
+                retry_max_seconds=self.config.retry_max_seconds,
+                outage=outage,
+            )
         finally:
             wakeup.close()

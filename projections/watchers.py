@@ -244,7 +244,10 @@ class WatcherIndex:
         )
         self.nodes[activity.resource_id] = node
         if self.children.get(activity.resource_id):
-            self._chains.clear()  # it was its children's unknown parent: their chains grow
+            # It was its children's unknown parent: their chains grow, and their rows (perhaps
+            # written by an earlier batch, as roots) are rewritten, as a rebuild would write them.
+            self._chains.clear()
+            self.dirty_nodes.update(self._subtree(activity.resource_id))
         if node.parent_id is not None:
             self.children[node.parent_id].add(activity.resource_id)
         self.owned_by[(node.tenant_id, node.owner_id)].add(activity.resource_id)

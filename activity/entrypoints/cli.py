@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import typer
-from prometheus_client import start_http_server
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -37,7 +36,15 @@ from optaic_activity.bootstrap import Runtime, bootstrap, freeze_startup_objects
 from optaic_activity.entrypoints.failures import explain
 from optaic_activity.entrypoints.notifier_cli import build_app as build_notifier_app
 from optaic_activity.notifier.runtime import NotifierRuntime
+from optaic_activity.projections import health
+from optaic_activity.projections.health import (
+    Readiness,
+    database_check,
+    outage_check,
+    projections_check,
+)
 from optaic_activity.projections.metrics import ProjectionMetrics
+from optaic_activity.projections.outages import Outage
 from optaic_activity.projections.runner import BatchResult
 from optaic_activity.settings import Settings, describe, load_settings
 
@@ -141,16 +148,26 @@ def projections_run(
         list[str] | None, typer.Argument(help="Projections to run (default: all).")
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus /metrics (position, lag) on this port.")
+        int | None,
+        typer.Option(help="Serve Prometheus /metrics (position, lag), /healthz, /readyz here."),
     ] = None,
 ) -> None:
     """Follow the event store, keeping the projections caught up (until SIGTERM/SIGINT)."""
     runtime = _runtime()
     stop = _stop_on_signals()
+    database = Outage("projections: the database", logging.getLogger("optaic_activity.projections"))
     if metrics_port is not None:
         metrics = ProjectionMetrics()
         metrics.observe(runtime.projections)
-        start_http_server(metrics_port, registry=metrics.registry)
+        max_lag = runtime.settings.projection.readiness_max_lag
+        readiness = Readiness(
+            {
+                "database": database_check(runtime.engine),
+                "projections": projections_check(runtime.projections, max_lag),
+                "runner": outage_check(lambda: database.down, "the database"),
+            }
+        )
+        health.serve(metrics_port, metrics.registry, readiness)
         metrics.observe_every(runtime.projections, stop)
     log.info("following %s; Ctrl-C to stop", ", ".join(name or runtime.projections.runners))
     try:
@@ -164,6 +181,7 @@ def projections_run(
                 r.position,
                 extra={"projection": n, "position": r.position, "count": r.count},
             ),
+            outage=database,
         )
     finally:
         runtime.close()
@@ -565,7 +583,7 @@ def migrate_history() -> None:
 def token_mint(
     principal: Annotated[UUID, typer.Option(help="The token's subject (a principal id).")],
     tenant: Annotated[
-        UUID | None, typer.Option(help="API token: the principal's tenant (required).")
+        UUID | None, typer.Option(help="The principal's tenant (required: tokens are per tenant).")
     ] = None,
     role: Annotated[
         list[str] | None, typer.Option(help="API token: a role (repeatable), e.g. auditor.")
@@ -592,7 +610,20 @@ def token_mint(
         from optaic_activity.notifier.tokens import mint_connection_token
 
         secret = settings.centrifugo_token_secret.get_secret_value()
-        typer.echo(mint_connection_token(principal, secret, ttl_seconds, tenant_id=tenant))
+        if not secret:
+            msg = "ACTIVITY_CENTRIFUGO_TOKEN_SECRET is not set: no key to sign with"
+            raise ConfigurationError(msg)
+        typer.echo(
+            mint_connection_token(
+                principal,
+                secret,
+                ttl_seconds,
+                tenant_id=tenant,
+                audience=settings.centrifugo_token_audience,
+                issuer=settings.centrifugo_token_issuer,
+                key_id=settings.centrifugo_token_key_id,
+            )
+        )
         return
     from optaic_activity.api.auth import mint_api_token
 
@@ -607,6 +638,7 @@ def token_mint(
             roles=role or (),
             ttl=timedelta(seconds=ttl_seconds),
             issuer=settings.api_token_issuer,
+            audience=settings.api_token_audience,
         )
     )
 

@@ -26,6 +26,8 @@ from optaic_activity.notifier.delivery import run_delivery
 from optaic_activity.notifier.metrics import NotifierMetrics
 from optaic_activity.notifier.outbox_store import OutboxStore
 from optaic_activity.notifier.runtime import NotifierRuntime, tune_gc_for_a_worker_process
+from optaic_activity.projections import health
+from optaic_activity.projections.health import Readiness, database_check
 
 EXIT_MISCONFIGURED = 2
 
@@ -71,7 +73,8 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
             ),
         ] = False,
         metrics_port: Annotated[
-            int | None, typer.Option(help="Serve Prometheus /metrics on this port.")
+            int | None,
+            typer.Option(help="Serve Prometheus /metrics, /healthz and /readyz on this port."),
         ] = None,
         log_format: Annotated[
             LogFormat | None,
@@ -91,7 +94,9 @@ def build_app(runtime_factory: Callable[[], NotifierRuntime]) -> typer.Typer:
         port = metrics_port if metrics_port is not None else config.metrics_port
         metrics = NotifierMetrics()
         if port is not None:
-            metrics.serve(port)
+            # /metrics, /healthz, and /readyz: the database and Centrifugo answer.
+            readiness = Readiness({"database": database_check(runtime.engine), **runtime.probes})
+            health.serve(port, metrics.registry, readiness)
         stop = threading.Event()
         try:
             with stop_on_signals(stop):

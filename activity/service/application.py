@@ -28,6 +28,9 @@ from optaic_activity.settings import Settings
 
 AggregateT = TypeVar("AggregateT", bound=ActivityAggregate)
 MOVED = "resource.moved"
+# Payload fields by which an activity refers to another aggregate (a resource's parent, the
+# resource a role binding or subscription is on).
+REFERENCE_FIELDS = ("parent_id", "new_parent_id", "resource_id")
 
 
 class ActivityApplication(Application[UUID]):
@@ -74,12 +77,58 @@ class ActivityApplication(Application[UUID]):
                     msg = f"{type(event).__qualname__} is not an activity event; it cannot be saved"
                     raise ActivityDefinitionError(msg)
         self._refuse_cycles(objs)
+        if len(objs) > 1:
+            objs = self._referenced_first(objs)
         self._authorize(objs)
         try:
             return super().save(*objs, **kwargs)
         except IntegrityError as error:
             msg = "another writer saved these aggregates first; reload and retry the command"
             raise ConcurrencyConflictError(msg) from error
+
+    @staticmethod
+    def _referenced_first(objs: Sequence[Any]) -> tuple[Any, ...]:
+        """The aggregates of one save, each after those its pending activities refer to.
+
+        One save is one transaction, recorded in the order of its aggregates' events: a
+        child created with its new parent, a grant on a resource created in the same save,
+        are recorded after that parent or resource, so that the log never mentions a
+        resource before it exists (and its watchers are resolved with its ancestors).
+        Otherwise the order given is kept. References that cannot all be honoured (A's
+        events refer to B and B's to A) are refused: save such aggregates one at a time.
+        """
+        ids = {getattr(obj, "id", None): n for n, obj in enumerate(objs)}
+        ids.pop(None, None)
+        after: list[set[int]] = []
+        for n, obj in enumerate(objs):
+            refs: set[int] = set()
+            for event in getattr(obj, "pending_events", ()):
+                candidates = [event.resource_id]
+                candidates.extend(event.payload.get(name) for name in REFERENCE_FIELDS)
+                refs.update(ids[c] for c in candidates if c in ids)
+            refs.discard(n)
+            after.append(refs)
+        if not any(after):
+            return tuple(objs)
+        ordered: list[int] = []
+        placed: set[int] = set()
+        while len(ordered) < len(objs):
+            # The first aggregate (in the order given) whose references are all placed.
+            ready = next(
+                (n for n in range(len(objs)) if n not in placed and after[n] <= placed), None
+            )
+            if ready is None:
+                stuck = sorted(
+                    str(getattr(objs[n], "id", "?")) for n in set(range(len(objs))) - placed
+                )
+                msg = (
+                    f"aggregates {', '.join(stuck)} refer to each other in one save; "
+                    "no order records each after what it refers to: save them one at a time"
+                )
+                raise DomainRuleError(msg)
+            ordered.append(ready)
+            placed.add(ready)
+        return tuple(objs[n] for n in ordered)
 
     def _refuse_cycles(self, objs: Sequence[Any]) -> None:
         """Refuse to save a resource moved under itself or its own subtree.

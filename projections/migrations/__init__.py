@@ -92,3 +92,9 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> Upgrade:
     first = order.index(start) + 1 if start in order else 0
     last = order.index(after) + 1 if after in order else 0
     return Upgrade(before, after, stamped, order[first:last])
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    """Take the framework's tables back to ``revision`` (tests build older releases with it)."""
+    with engine.begin() as conn:
+        command.downgrade(_config(conn), revision)

@@ -76,9 +76,10 @@ def test_setup_on_a_new_database_stamps_the_newest_revision(store_settings: Sett
 
 
 def _as_previous_release(settings: Settings) -> None:
-    """Drop the revision table: the previous release had none."""
+    """The previous release's schema: the baseline's tables, and no revision table."""
     engine = sa.create_engine(settings.sqlalchemy_url)
     try:
+        migrations.downgrade(engine, migrations.BASELINE)
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE alembic_version"))
     finally:

@@ -308,6 +308,10 @@ class PostgresServer(_DatabaseAdmin, ServerProcess):
         with (self.datadir / "postgresql.conf").open("a") as conf:
             conf.write("\n# added by tests/support/services.py\n")
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        self._launch(bindir, tmpdir)
+        self.create_database(self.dbname)
+
+    def _launch(self, bindir: Path, tmpdir: Path) -> None:
         with self.log_path.open("ab") as log:
             if _is_root():
                 shutil.chown(self.log_path, user=self.user, group=self.user)
@@ -320,7 +324,44 @@ class PostgresServer(_DatabaseAdmin, ServerProcess):
                 cwd=tmpdir,
             )
         self._wait_until_ready()
-        self.create_database(self.dbname)
+
+    # -- outages (drills) ------------------------------------------------------------------
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (fast mode: clients are disconnected), keeping
+        its files and its port; `resume` starts it again on the same data."""
+        bindir, proc = self._running_bindir, self._proc
+        if bindir is None or proc is None:
+            raise ServiceUnavailable("PostgresServer is not started")
+        subprocess.run(
+            [
+                *self._as_postgres(),
+                str(bindir / "pg_ctl"),
+                "stop",
+                "--pgdata",
+                str(self.datadir),
+                "--mode",
+                "fast",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=self.tmpdir,
+            timeout=STARTUP_TIMEOUT,
+        )
+        proc.wait(timeout=STARTUP_TIMEOUT)
+        self._proc = None
+
+    def resume(self) -> None:
+        """Start a halted server again: same data, same port."""
+        bindir = self._running_bindir
+        if bindir is None or self.tmpdir is None or self._proc is not None:
+            raise ServiceUnavailable("PostgresServer is not halted")
+        self._launch(bindir, self.tmpdir)
+
+    def restart(self) -> None:
+        """``pg_ctl restart``, in effect: every connection is cut, the server is back at once."""
+        self.halt()
+        self.resume()
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT

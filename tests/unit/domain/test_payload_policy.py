@@ -1,3 +1,5 @@
+import base64
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
@@ -135,3 +137,77 @@ def test_the_size_limit_is_exact_whatever_shortcut_is_taken(
 def test_huge_integers_count_at_their_real_length() -> None:
     with pytest.raises(PayloadTooLargeError):
         PayloadPolicy(max_bytes=300).apply({"n": 10**400})
+
+
+def _jwt(header: dict[str, object]) -> str:
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part(header)}.{part({'sub': '1234567890'})}.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV"
+
+
+CREDENTIAL_VALUES = [
+    ({"dsn": "postgres://u:hunter2@db"}, "dsn", "a URL with a password"),
+    ({"cfg": {"broker": "amqp://guest:guest@mq:5672/vhost"}}, "cfg.broker", "URL"),
+    ({"note": "sk-live-4eC39HqLyjWDarjtT1zdp7dc"}, "note", "an API key"),
+    ({"note": "key sk_live_4eC39HqLyjWDarjtT1zdp7dc in use"}, "note", "API key"),
+    ({"items": ["ok", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"]}, "items[1]", "API key"),
+    ({"gh": "ghp_" + "a1B2" * 9}, "gh", "API key"),
+    ({"gh": "github_pat_11ABCDEFG0123456789_abcdefghij"}, "gh", "API key"),
+    ({"slack": "xoxb-123456789012-abcdefABCDEF"}, "slack", "API key"),
+    ({"aws": {"id": "AKIAIOSFODNN7EXAMPLE"}}, "aws.id", "API key"),
+    ({"maps": "AIzaSyA-1234567890abcdefghijklmnopqrstu"}, "maps", "API key"),
+    ({"gitlab": "glpat-xxxxxxxxxxxxxxxxxxxx"}, "gitlab", "API key"),
+    ({"header": "Authorization: Bearer abcdefghijklmnop1234"}, "header", "a bearer token"),
+    ({"session": _jwt({"alg": "HS256", "typ": "JWT"})}, "session", "a JWT"),
+    ({"auth": "Basic dXNlcjpwYXNzd29yZA=="}, "auth", "basic"),
+]
+
+
+@pytest.mark.parametrize(("payload", "path", "kind"), CREDENTIAL_VALUES)
+def test_values_that_are_credentials_by_shape_are_refused_whatever_their_key(
+    payload: dict[str, object], path: str, kind: str
+) -> None:
+    with pytest.raises(SecretInPayloadError) as raised:
+        policy.apply(payload)
+    assert raised.value.path == path
+    assert repr(path) in str(raised.value)
+    assert kind.lower() in str(raised.value).lower()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "s3://bucket/runs/42/weights.parquet",
+        "https://user@example.com/path",  # a user name, no password
+        "postgres://u:***@db/app",  # a masked password
+        "http://host:8080/a@b",
+        "mailto:someone@example.com",
+        "someone@example.com",
+        "the Bearer of bad news",
+        "eyJub3QiOiJhIGp3dCJ9.eyJ4IjoxfQ.abc",  # three segments, but no "alg" in the header
+        "task_live_report",
+        "mask_live_abcdefghijkl",
+        "AKIAIOSFODNN7EXAMPLEX",  # longer than an access key id
+        "high throughput, through the night",
+        "Momentum v2",
+        "r1",
+    ],
+)
+def test_values_that_merely_resemble_credentials_are_allowed(value: str) -> None:
+    assert policy.apply({"v": value}) == {"v": value}
+
+
+def test_allowed_paths_exempt_their_values_from_the_shape_check_and_only_theirs() -> None:
+    allowing = PayloadPolicy(allowed_paths=frozenset({"links[].href", "example"}))
+    url = "https://demo:demo@sandbox.example.com/"
+    payload = {"links": [{"href": url}, {"href": url}], "example": "sk_test_4eC39HqLyjWDarjtT1zd"}
+    assert allowing.apply(payload) == payload
+    with pytest.raises(SecretInPayloadError) as raised:
+        allowing.apply({"links": [{"href": url, "mirror": url}]})
+    assert raised.value.path == "links[0].mirror"
+    # A key allow-list does not exempt values, nor a value allow-list keys.
+    with pytest.raises(SecretInPayloadError):
+        PayloadPolicy(allowed_keys=frozenset({"dsn"})).apply({"dsn": "postgres://u:pw@db"})
+    with pytest.raises(SecretInPayloadError):
+        PayloadPolicy(allowed_paths=frozenset({"password"})).apply({"password": "x"})
