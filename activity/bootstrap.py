@@ -113,6 +113,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         app,
         engine,
         config=settings.projection,
+        audit=settings.audit,
     )
     return Runtime(settings=settings, app=app, engine=engine, projections=projections)
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from optaic_activity.domain.authorization import AuthorizationConfig
 from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.notifier.config import NotifierConfig
+from optaic_activity.projections.audit_digest import AuditConfig
 from optaic_activity.projections.backends import (
     Backend,
     DatabaseOptions,
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
 
     projection: ProjectionConfig = ProjectionConfig()
     """``ACTIVITY_PROJECTION_*``: the runners' batch size and poll interval."""
+
+    audit: AuditConfig = AuditConfig()
+    """``ACTIVITY_AUDIT_*``: the audit digests' signing key, public keys, interval and sink."""
 
     authorization: AuthorizationConfig = AuthorizationConfig()
     """``ACTIVITY_AUTHORIZATION_*``: four eyes on promotions, the tenant administrators."""

@@ -26,6 +26,7 @@ from optaic_activity.api.problems import (
     ApiProblem,
 )
 from optaic_activity.api.schemas import MAX_POSITION, FieldError
+from optaic_activity.api.self_audit import record_refusal
 from optaic_activity.bootstrap import Runtime
 from optaic_activity.domain.errors import InvalidCursorError, InvalidTokenError
 from optaic_activity.projections.backends import backend_for
@@ -93,11 +94,13 @@ def current_principal(
 ) -> Principal:
     challenge = {"WWW-Authenticate": 'Bearer realm="activity"'}
     if credentials is None:
+        record_refusal(request, status=401, reason="no bearer token")
         raise ApiProblem(UNAUTHORIZED, "a bearer token is required", headers=challenge)
     verifier: TokenVerifier = request.app.state.verifier
     try:
         return verifier.verify(credentials.credentials)
     except InvalidTokenError as error:
+        record_refusal(request, status=401, reason=f"invalid token: {error}")
         challenge["WWW-Authenticate"] += ', error="invalid_token"'
         raise ApiProblem(
             UNAUTHORIZED, f"the bearer token is not valid: {error}", headers=challenge
@@ -152,8 +155,9 @@ def principal_slot(request: Request, principal: Caller) -> Iterator[None]:
         yield
 
 
-def auditor(principal: Caller) -> Principal:
+def auditor(request: Request, principal: Caller) -> Principal:
     if not principal.is_auditor:
+        record_refusal(request, status=403, reason="not an auditor", caller=principal)
         raise ApiProblem(FORBIDDEN, f"reading the audit log needs the {AUDITOR!r} role")
     return principal
 

@@ -54,6 +54,7 @@ from optaic_activity.domain.errors import (
     ActivityError,
     ConcurrencyConflictError,
     ConfigurationError,
+    DigestSinkError,
     DomainRuleError,
     InvalidActionError,
     InvalidChainHeadError,
@@ -169,6 +170,7 @@ SERVER_FAULTS: frozenset[type[ActivityError]] = frozenset(
         MalformedOutboxRowError,
         PublisherMisconfiguredError,
         PublisherContractError,
+        DigestSinkError,
     }
 )
 """Errors no request can cause: the 500 handler answers them and logs their traceback."""

@@ -27,7 +27,7 @@ ScopeName = Literal["resource", "descendants"]
 """domain.resources.SubscriptionScope"""
 VisibilityName = Literal["private", "resource", "scope", "tenant"]
 """domain.envelope.Visibility"""
-ExportFormat = Literal["json", "jsonl", "csv"]
+ExportFormat = Literal["json", "jsonl", "csv", "ocsf"]
 
 MAX_POSITION = 2**53 - 1
 """The largest log position a request may name: the largest integer every JSON reader

@@ -14,6 +14,7 @@ projections (resident memory sampled at every 10%), and eventsourcing's
 from __future__ import annotations
 
 import argparse
+import base64
 import platform
 import random
 import shlex
@@ -31,6 +32,8 @@ from uuid import UUID
 
 import psutil
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
@@ -49,6 +52,7 @@ from optaic_activity.domain import (
 )
 from optaic_activity.domain.aggregate import ActivityAggregate, ActivityEvent
 from optaic_activity.domain.record import ActivityRecord
+from optaic_activity.projections.audit_digest import AuditConfig
 from optaic_activity.projections.audit_log import GENESIS, audit_log, chain_hash
 from optaic_activity.projections.runner import BatchResult
 from optaic_activity.projections.service import ProjectionService
@@ -601,7 +605,7 @@ def measure(
         started = time.perf_counter()
         head = write_history(runtime.app, events, seed=1, chunk=2000)
         write_seconds = time.perf_counter() - started
-        service = ProjectionService(runtime.app, runtime.engine)
+        service = ProjectionService(runtime.app, runtime.engine, audit=settings.audit)
         service.setup()
         print(f"{backend}: {head:,} events written in {write_seconds:.1f}s", flush=True)
         freeze_startup_objects()  # as `activity projections rebuild` does after start-up
@@ -695,6 +699,18 @@ def report(results: list[Result], command: str) -> str:
     return "\n".join(lines)
 
 
+def bench_signing(every_rows: int) -> AuditConfig:
+    """Digests signed with a throwaway key, every ``every_rows`` rows of a tenant."""
+    key = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+    )
+    return AuditConfig(
+        signing_key=base64.b64encode(key).decode(),
+        signing_key_id="bench",
+        digest_every_rows=every_rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -708,11 +724,20 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rebuilds of the audit log (the median is reported)"
     )
+    parser.add_argument(
+        "--digest-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seal each tenant's chain with a signed digest every N rows (0: no digests)",
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results = []
     with databases(backends) as found:
         for backend, settings in found:
+            if args.digest_every:
+                settings = settings.model_copy(update={"audit": bench_signing(args.digest_every)})
             results.append(measure(backend, settings, args.events, args.es_events, args.rounds))
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     print()

@@ -189,6 +189,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "notification_preferences.updated",
         "notification.read",
     ),
+    "audit": ("audit.queried", "audit.exported", "auth.refused"),
 }
 
 

@@ -3,7 +3,8 @@
     ActivityError
     ├── ActivityDefinitionError      an aggregate or action is declared wrongly
     ├── ConfigurationError           a setting is invalid or missing (Settings, NotifierConfig,
-    │                                token secrets and lifetimes, a backend that is not PostgreSQL)
+    │   │                            token secrets and lifetimes, a backend that is not PostgreSQL)
+    │   └── AuditKeyError            an audit signing or public key is missing, malformed, unpaired
     ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
     ├── InvalidActionError           an action name is not ``<resource>.<verb>`` in lower snake case
     │   ├── UnknownActionError       a well-formed action that the catalog does not list
@@ -30,6 +31,8 @@
     ├── MalformedOutboxRowError      an outbox row's content breaks the outbox contract
     ├── PublisherMisconfiguredError  the publisher can deliver nothing as configured
     ├── PublisherContractError       a publisher answered other than the Publisher protocol says
+    ├── DigestSinkError              the audit digest sink cannot be written (nothing was shipped)
+    │   └── DigestConflictError      a digest already shipped under that name with other content
     └── InvalidTokenError            an API bearer token is forged, expired or malformed
 
 The domain raises most of these; the service layer translates infrastructure errors
@@ -58,6 +61,10 @@ class ActivityDefinitionError(ActivityError, TypeError):
 
 class ConfigurationError(ActivityError, ValueError):
     """A setting or a component's configuration is invalid or missing."""
+
+
+class AuditKeyError(ConfigurationError):
+    """An audit signing key or public key is missing, malformed, or not the pair it should be."""
 
 
 class MissingActivityContextError(ActivityError):
@@ -204,3 +211,11 @@ class PublisherContractError(ActivityError, RuntimeError):
 
 class InvalidTokenError(ActivityError):
     """The bearer token is forged, expired, malformed or lacks a required claim."""
+
+
+class DigestSinkError(ActivityError, OSError):
+    """The audit digest sink is not writable; no digest was shipped by the failing call."""
+
+
+class DigestConflictError(DigestSinkError):
+    """A digest file of that name exists with other content: shipped digests are never rewritten."""

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 
 from optaic_activity.domain.errors import UnknownProjectionError
-from optaic_activity.projections.audit_log import AuditLogProjection
+from optaic_activity.projections.audit_digest import AuditConfig, DigestSealer, audit_digests
+from optaic_activity.projections.audit_log import AuditLogProjection, audit_log
 from optaic_activity.projections.backends import Wakeup, backend_for
 from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import ProjectionConfig
@@ -53,8 +55,9 @@ class ProjectionStatus:
         return self.version is not None and self.version != self.code_version
 
 
-def default_projections() -> list[Projection]:
-    return [AuditLogProjection(), RoutingProjection()]
+def default_projections(audit: AuditConfig | None = None) -> list[Projection]:
+    sealer = DigestSealer.of(audit) if audit is not None else None
+    return [AuditLogProjection(sealer), RoutingProjection()]
 
 
 class ProjectionService:
@@ -65,6 +68,7 @@ class ProjectionService:
         *,
         config: ProjectionConfig | None = None,
         projections: Iterable[Projection] | None = None,
+        audit: AuditConfig | None = None,
     ) -> None:
         config = config or ProjectionConfig()
         batch_size = config.batch_size
@@ -77,13 +81,14 @@ class ProjectionService:
             p.name: ProjectionRunner(
                 p, engine=engine, recorder=app.recorder, decode=decode, batch_size=batch_size
             )
-            for p in (projections if projections is not None else default_projections())
+            for p in (projections if projections is not None else default_projections(audit))
         }
 
     def setup(self) -> None:
         """Create the read-model tables and a tracking row per projection (idempotent)."""
         create_tables(self.engine)
         with self.engine.begin() as conn:
+            self._protect(conn)
             upsert(
                 conn,
                 tracking,
@@ -99,6 +104,19 @@ class ProjectionService:
                 key=("name",),
                 update=(),
             )
+
+    def _protect(self, conn: sa.Connection) -> None:
+        """The event store and the audit trail refuse rewrites, where the database can."""
+        preparer = conn.dialect.identifier_preparer
+        events = getattr(self.app.recorder, "events_table_name", "")
+        schema = getattr(getattr(self.app.recorder, "datastore", None), "schema", "")
+        append_only = [preparer.format_table(audit_digests)]
+        if events:
+            quoted = preparer.quote(events)
+            append_only.append(f"{preparer.quote(schema)}.{quoted}" if schema else quoted)
+        backend_for(conn).protect_tables(
+            conn, append_only=append_only, rebuildable=[preparer.format_table(audit_log)]
+        )
 
     def select(self, names: Iterable[str] | None) -> list[ProjectionRunner]:
         if names is None:

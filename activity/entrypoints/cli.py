@@ -6,6 +6,7 @@ documented exit status (``failures.py``; ``--debug`` for the traceback).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -13,7 +14,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import typer
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from optaic_activity.projections.audit_log import ChainHead
+    from optaic_activity.projections.queries import AuditFilter
 
 T = TypeVar("T")
 
@@ -317,30 +321,184 @@ def audit_verify(
             "chain (catches rows deleted from its end and a history rewritten whole)."
         ),
     ] = None,
+    digests: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Shipped digest files or directories (WORM copies): checked with the "
+            "database's own digests, and preferred to them."
+        ),
+    ] = None,
 ) -> None:
-    """Recompute a tenant's hash chain; exit 1 at the first tampered row or lost anchor."""
+    """Recompute a tenant's hash chain and check its signed digests; exit 1 on any finding."""
     from optaic_activity.projections.audit_log import verify_chain
+    from optaic_activity.projections.audit_trail import verify_tenant
+    from optaic_activity.projections.audit_verify import BROKEN, GAP
 
     anchors = _anchors(anchor)
-    result = _read_audit_log(lambda conn: verify_chain(conn, tenant, anchors=anchors))
-    if result.rows_checked == 0 and result.intact:
+    audit = load_settings().audit
+    keys = audit.verification_keys()
+    every_rows = audit.digest_every_rows if audit.enabled else None
+
+    def read(conn: sa.Connection) -> tuple[Any, Any]:
+        chain = verify_chain(conn, tenant, anchors=anchors)
+        trail = verify_tenant(
+            conn, tenant, public_keys=keys, shipped=digests or [], every_rows=every_rows
+        )
+        return chain, trail
+
+    result, trail = _read_audit_log(read)
+    if result.rows_checked == 0 and result.intact and trail.digests == 0:
         # Nothing to verify is no proof of integrity: a mistyped tenant id must not pass.
         console.print(
             f"[red]unknown tenant[/]: the audit log has no rows for {tenant} "
             "(check the id; `activity audit head` prints a tenant's latest row)"
         )
         raise typer.Exit(UNKNOWN_TENANT_EXIT)
-    if result.intact:
-        console.print(f"[green]intact[/]: {result.rows_checked} rows, head {result.head}")
+    if result.intact and trail.intact:
+        console.print(
+            f"[green]intact[/]: {result.rows_checked} rows, head {result.head}, "
+            f"{trail.digests} digests"
+        )
         return
     if result.first_broken_position is not None:
         console.print(f"[red]broken[/] at position {result.first_broken_position}")
-    else:
+    elif not result.intact:
         console.print(
             f"[red]broken[/]: anchor {result.unmatched_anchor} is not in the chain "
             f"(its head is {result.head})"
         )
+    for finding in trail.findings:
+        if result.first_broken_position is None or finding.kind not in (BROKEN, GAP):
+            console.print(f"[red]{finding.kind}[/]: {finding}", markup=True, highlight=False)
     raise typer.Exit(1)
+
+
+def _filters(
+    actor: UUID | None,
+    resource: UUID | None,
+    descendants: bool,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    correlation: UUID | None,
+) -> AuditFilter:
+    from optaic_activity.projections.queries import AuditFilter
+
+    def utc(moment: datetime | None) -> datetime | None:
+        if moment is None or moment.tzinfo is not None:
+            return moment
+        return moment.replace(tzinfo=UTC)
+
+    return AuditFilter(
+        actor_principal_id=actor,
+        resource_id=resource,
+        include_descendants=descendants,
+        action=action,
+        since=utc(since),
+        until=utc(until),
+        correlation_id=correlation,
+    )
+
+
+ActorOption = Annotated[UUID | None, typer.Option("--actor", help="Actor principal id")]
+ResourceOption = Annotated[UUID | None, typer.Option("--resource-id", help="Resource id")]
+DescendantsOption = Annotated[
+    bool, typer.Option("--include-descendants", help="With --resource-id: its whole subtree")
+]
+ActionOption = Annotated[
+    str | None, typer.Option("--action", help="fnmatch glob, e.g. 'promotion.*'")
+]
+SinceOption = Annotated[
+    datetime | None, typer.Option("--since", help="Inclusive (UTC unless an offset is given)")
+]
+UntilOption = Annotated[datetime | None, typer.Option("--until", help="Exclusive")]
+CorrelationOption = Annotated[UUID | None, typer.Option("--correlation-id")]
+
+
+@audit_app.command("query")
+def audit_query(
+    tenant: Annotated[UUID, typer.Argument(help="Tenant id")],
+    actor: ActorOption = None,
+    resource_id: ResourceOption = None,
+    include_descendants: DescendantsOption = False,
+    action: ActionOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    correlation_id: CorrelationOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+) -> None:
+    """One page of the tenant's audit log, newest first, as GET /audit answers it (JSON)."""
+    from optaic_activity.projections.queries import query_audit
+
+    filters = _filters(
+        actor, resource_id, include_descendants, action, since, until, correlation_id
+    )
+    page = _read_audit_log(
+        lambda conn: query_audit(conn, tenant, filters, limit=limit, cursor=cursor)
+    )
+    items = [
+        {k: (v if isinstance(v, int | str | dict | list) else str(v)) for k, v in item.items()}
+        for item in page.items
+    ]
+    typer.echo(json.dumps({"items": items, "next_cursor": page.next_cursor}, indent=2))
+
+
+@audit_app.command("export")
+def audit_export(
+    tenant: Annotated[UUID, typer.Argument(help="Tenant id")],
+    export_format: Annotated[
+        str, typer.Option("--format", help="jsonl, csv or ocsf (JSON Lines of OCSF events)")
+    ] = "jsonl",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout)")] = None,
+    newest_first: Annotated[bool, typer.Option("--newest-first")] = False,
+    actor: ActorOption = None,
+    resource_id: ResourceOption = None,
+    include_descendants: DescendantsOption = False,
+    action: ActionOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    correlation_id: CorrelationOption = None,
+) -> None:
+    """Every matching entry, oldest first, each with the exact text its hash covers.
+
+    An unfiltered JSONL or CSV export verifies with the standalone verifier
+    (docs/audit.md, "Verifying an export by hand").
+    """
+    from optaic_activity.projections.audit_trail import write_export
+
+    if export_format not in ("jsonl", "csv", "ocsf"):
+        raise typer.BadParameter("jsonl, csv or ocsf", param_hint="--format")
+    filters = _filters(
+        actor, resource_id, include_descendants, action, since, until, correlation_id
+    )
+    order: Literal["oldest", "newest"] = "newest" if newest_first else "oldest"
+    with contextlib.ExitStack() as stack:
+        out = (
+            stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+            if output is not None
+            else sys.stdout
+        )
+        _read_audit_log(
+            lambda conn: write_export(conn, tenant, filters, out, fmt=export_format, order=order)
+        )
+
+
+@audit_app.command("ship-digests")
+def audit_ship_digests(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Default: ACTIVITY_AUDIT_DIGEST_DIR")
+    ] = None,
+) -> None:
+    """Write every committed digest not yet in the sink (one file each, never rewritten)."""
+    from optaic_activity.projections.audit_digest import DirectorySink, ship_digests
+
+    target = directory or load_settings().audit.digest_dir
+    if target is None:
+        raise typer.BadParameter("give --dir or set ACTIVITY_AUDIT_DIGEST_DIR", param_hint="--dir")
+    sink = DirectorySink(target)
+    shipped = _read_audit_log(lambda conn: ship_digests(conn, sink))
+    console.print(f"shipped {shipped} new digest(s) to {target}")
 
 
 @app.command()

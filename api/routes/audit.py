@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -12,14 +12,16 @@ from optaic_activity.api.deps import Auditor, Cursor, Limit, RuntimeDep, guarded
 from optaic_activity.api.openapi import errors
 from optaic_activity.api.problems import invalid_field
 from optaic_activity.api.schemas import AuditEntry, AuditFilters, AuditPage, ExportFormat
+from optaic_activity.api.self_audit import AUDIT_EXPORTED, AUDIT_QUERIED, record_audit_read
 from optaic_activity.domain.preferences import validate_patterns
 from optaic_activity.projections.queries import AuditFilter, query_audit
 
 router = APIRouter(tags=["audit"])
 
 EXPORT_DESCRIPTION = (
-    "format=json: one page. format=jsonl or csv: every matching entry, streamed as an"
-    " attachment (limit and cursor do not apply)."
+    "format=json: one page, newest first. format=jsonl, csv or ocsf: every matching entry,"
+    " streamed as an attachment, oldest first unless order=newest (limit and cursor do not"
+    " apply); each carries the exact text its hash covers (docs/audit.md)."
 )
 
 
@@ -41,8 +43,14 @@ def read_audit_log(
     cursor: Cursor,
     limit: Limit = 100,
     export_format: Annotated[ExportFormat, Query(alias="format")] = "json",
+    order: Annotated[
+        Literal["oldest", "newest"], Query(description="Exports only: which entries come first")
+    ] = "oldest",
 ) -> AuditPage | StreamingResponse:
-    """Every activity of your tenant matching the filters, newest first (``auditor`` role)."""
+    """Every activity of your tenant matching the filters (``auditor`` role).
+
+    Each call is itself recorded (``audit.queried``, ``audit.exported``).
+    """
     audit_filter = AuditFilter(
         actor_principal_id=filters.actor,
         resource_id=filters.resource_id,
@@ -53,10 +61,17 @@ def read_audit_log(
         correlation_id=filters.correlation_id,
     )
     with invalid_field("query", "action"):
+        if filters.action:
+            validate_patterns([filters.action])  # refuse now, not half-way into the stream
+        asked = filters.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
         if export_format != "json":
-            if filters.action:
-                validate_patterns([filters.action])  # refuse now, not half-way into the stream
-            return export_response(runtime.engine, caller.tenant_id, audit_filter, export_format)
+            asked.update(format=export_format, order=order)
+            record_audit_read(runtime, caller, AUDIT_EXPORTED, asked)
+            return export_response(
+                runtime.engine, caller.tenant_id, audit_filter, export_format, order
+            )
+        asked.update(limit=limit, cursor=bool(cursor))
+        record_audit_read(runtime, caller, AUDIT_QUERIED, asked)
         with guarded_reads(runtime) as conn:
             page = query_audit(conn, caller.tenant_id, audit_filter, limit=limit, cursor=cursor)
     return AuditPage(

@@ -140,6 +140,18 @@ class Backend(ABC):
     def clear(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> None:
         """Delete every row of ``tables`` in ``conn``'s transaction."""
 
+    @abstractmethod
+    def protect_tables(
+        self, conn: sa.Connection, *, append_only: Sequence[str], rebuildable: Sequence[str]
+    ) -> None:
+        """Make the database refuse UPDATE, DELETE and TRUNCATE of the tables named (quoted,
+        schema-qualified): ``append_only`` ones always, ``rebuildable`` ones outside a
+        transaction marked by `allow_audit_rewrite`. Nothing where the database cannot."""
+
+    @abstractmethod
+    def allow_audit_rewrite(self, conn: sa.Connection) -> None:
+        """Mark ``conn``'s transaction as the sanctioned rebuild of a protected table."""
+
     def add_column(self, conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> None:
         """``ALTER TABLE ... ADD COLUMN`` for a column declared on ``table``."""
         spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)

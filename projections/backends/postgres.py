@@ -145,6 +145,24 @@ class PostgresBackend(Backend):
     def lock_for_update(self, query: Query) -> Query:
         return query.with_for_update()
 
+    def protect_tables(
+        self, conn: sa.Connection, *, append_only: Sequence[str], rebuildable: Sequence[str]
+    ) -> None:
+        """A statement-level trigger on each table (docs/audit.md, "Immutability"); created
+        once, under an advisory lock so that concurrent setups do not race."""
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('optaic_protect_tables'))"))
+        conn.exec_driver_sql(_REFUSE_REWRITE)
+        for mode, names in (("append-only", append_only), ("rebuildable", rebuildable)):
+            for name in names:
+                conn.exec_driver_sql(
+                    f"CREATE OR REPLACE TRIGGER optaic_refuse_rewrite "
+                    f"BEFORE UPDATE OR DELETE OR TRUNCATE ON {name} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION optaic_refuse_rewrite('{mode}')"
+                )
+
+    def allow_audit_rewrite(self, conn: sa.Connection) -> None:
+        conn.exec_driver_sql(f"SET LOCAL {REBUILD_SETTING} = 'on'")
+
     def in_conditions(
         self, column: sa.ColumnElement[Any], values: Sequence[Any]
     ) -> Iterator[tuple[sa.ColumnElement[bool], dict[str, Any]]]:
@@ -159,6 +177,27 @@ class PostgresBackend(Backend):
             channel=channel,
             poll_interval=poll_interval,
         )
+
+
+REBUILD_SETTING = "optaic.audit_rebuild"
+"""Set (``SET LOCAL``) by the audit log's rebuild alone: the trigger then lets it clear the
+table. Any session may set it, so it is a guard against mistakes, not against the table's
+owner; the grants (docs/audit.md) keep the writer role to INSERT and SELECT."""
+
+_REFUSE_REWRITE = f"""
+CREATE OR REPLACE FUNCTION optaic_refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_ARGV[0] = 'rebuildable'
+       AND coalesce(current_setting('{REBUILD_SETTING}', true), '') = 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+        MESSAGE = TG_OP || ' on ' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
+            || ' refused: the table is append-only',
+        HINT = 'audit rows change only by `activity projections rebuild audit_log`';
+END;
+$$
+"""
 
 
 class ListenWakeup(Wakeup):

@@ -149,6 +149,15 @@ class SQLiteBackend(Backend):
         for table in tables:
             conn.execute(table.delete())
 
+    def protect_tables(
+        self, conn: sa.Connection, *, append_only: Sequence[str], rebuildable: Sequence[str]
+    ) -> None:
+        """Nothing: a SQLite file is as writable as its file system lets it be; verify catches
+        what is changed (docs/audit.md, "Immutability")."""
+
+    def allow_audit_rewrite(self, conn: sa.Connection) -> None:
+        """Nothing to allow: no table is protected."""
+
     def lock_for_update(self, query: Query) -> Query:
         """As is: ``BEGIN IMMEDIATE`` already holds the database's write lock."""
         return query

@@ -76,3 +76,61 @@ def test_verifying_a_tenant_the_audit_log_does_not_know_is_an_error(tmp_path: Pa
     assert answer.returncode == 2, answer.stdout
     assert f"unknown tenant: the audit log has no rows for {mistyped}" in answer.stdout
     assert "intact" not in answer.stdout
+
+
+def test_export_query_ship_and_verify_from_the_command_line(tmp_path: Path) -> None:
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    signing = {
+        "ACTIVITY_AUDIT_SIGNING_KEY": base64.b64encode(raw).decode(),
+        "ACTIVITY_AUDIT_SIGNING_KEY_ID": "k1",
+        "ACTIVITY_AUDIT_DIGEST_EVERY_ROWS": "2",
+        "ACTIVITY_AUDIT_DIGEST_DIR": str(tmp_path / "digests"),
+    }
+    database = tmp_path / "activity.sqlite"
+    tenant = a_tenant_with_history(database)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVITY_")}
+        env.update(ACTIVITY_DATABASE_URL=f"sqlite:///{database}", COLUMNS="200", **signing)
+        command = Path(sys.executable).with_name("activity")
+        return subprocess.run(
+            [str(command), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    shipped = run("audit", "ship-digests")
+    assert shipped.returncode == 0, shipped.stderr
+    assert "shipped 2 new digest(s)" in shipped.stdout
+    verified = run("audit", "verify", str(tenant), "--digests", str(tmp_path / "digests"))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "intact: 5 rows" in verified.stdout
+    assert "2 digests" in verified.stdout
+
+    page = run("audit", "query", str(tenant), "--action", "resource.updated", "--limit", "2")
+    assert page.returncode == 0, page.stderr
+    answer = json.loads(page.stdout)
+    assert [item["position"] for item in answer["items"]] == [5, 4]
+    assert answer["next_cursor"]
+
+    export = run("audit", "export", str(tenant), "--format", "csv")
+    assert export.returncode == 0, export.stderr
+    lines = export.stdout.splitlines()
+    assert lines[0].endswith(",canonical")
+    assert len(lines) == 6  # header, 5 rows, oldest first
+    assert lines[1].startswith("1,")
+
+    with sqlite3.connect(database) as conn:
+        conn.execute("DELETE FROM activity_audit_log WHERE position >= 4")
+    truncated = run("audit", "verify", str(tenant))
+    assert truncated.returncode == 1
+    assert "truncated" in truncated.stdout

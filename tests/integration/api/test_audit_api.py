@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -148,7 +149,22 @@ async def test_exports_stream_every_matching_entry_as_an_attachment(
             for row in rows
         ]
     assert len(expected) == 5  # 3 creations, 2 edits
-    assert exported == expected
+    # Oldest first; each entry with the exact text its hash covers.
+    for entry in exported:
+        assert hashlib.sha256((entry["prev_hash"] + entry["canonical"]).encode()).hexdigest() == (
+            entry["hash"]
+        )
+    assert [_comparable(entry) for entry in exported] == [
+        _comparable(entry) for entry in reversed(expected)
+    ]
+
+
+def _comparable(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry without its hashed text, its time as a datetime (pages and exports spell
+    it differently)."""
+    kept = {k: v for k, v in entry.items() if k != "canonical"}
+    kept["occurred_at"] = datetime.fromisoformat(str(kept["occurred_at"]).replace("Z", "+00:00"))
+    return kept
 
 
 async def test_an_empty_csv_export_is_just_its_header(world: World, client_for: ClientFor) -> None:

@@ -34,6 +34,9 @@ def test_every_domain_error_a_caller_can_cause_is_a_4xx_and_only_bugs_are_left_t
         errors.MalformedOutboxRowError,
         errors.PublisherMisconfiguredError,
         errors.PublisherContractError,
+        errors.AuditKeyError,
+        errors.DigestSinkError,
+        errors.DigestConflictError,
     }
     for cls in _all_subclasses(errors.ActivityError) - bugs:
         error = cls.__new__(cls)

@@ -155,8 +155,17 @@ OPTAIC_GROUPS = (
 )
 """The guide's groups, which ``domain.optaic`` covers (the others are the framework's)."""
 
-FRAMEWORK_ENVELOPE_ONLY = frozenset({"notification.read", "authorization.refused"})
-"""The framework's own envelope-only actions (activity/inbox.py records notification.read)."""
+FRAMEWORK_ENVELOPE_ONLY = frozenset(
+    {
+        "notification.read",
+        "authorization.refused",
+        "audit.queried",
+        "audit.exported",
+        "auth.refused",
+    }
+)
+"""The framework's own envelope-only actions (activity/inbox.py records notification.read;
+api/self_audit.py the audit trail's own records)."""
 
 
 def declared_actions() -> set[str]:
