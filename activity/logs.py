@@ -100,6 +100,9 @@ def configure(
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # uvicorn.run(log_level=...) and dictConfig leave levels and disabled flags behind.
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
     # Alembic narrates each step at INFO; `activity migrate` prints what changed itself.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.captureWarnings(True)
