@@ -1,7 +1,8 @@
 """Shared pytest configuration for the whole suite."""
 
 # ---------------------------------------------------------------------------------------------
-# Service fixtures (PostgreSQL, Centrifugo): pg_server, pg_database_url, centrifugo_server.
+# Service fixtures (PostgreSQL, Centrifugo, Redis): pg_server, pg_database_url,
+# centrifugo_server, redis_server, centrifugo_cluster.
 # They live in tests/support/fixtures.py (test infrastructure); edit them there, not here.
 # ---------------------------------------------------------------------------------------------
 pytest_plugins = ["tests.support.fixtures"]

@@ -1,7 +1,7 @@
 """Pytest fixtures for the real services; tests/conftest.py loads this via ``pytest_plugins``.
 
 A server that cannot start FAILS the tests that need it (never skips them): a green run must
-mean the tests ran against real PostgreSQL and Centrifugo.
+mean the tests ran against real PostgreSQL, Centrifugo and Redis.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.services import (
+    CentrifugoCluster,
     CentrifugoServer,
     ExternalPostgres,
     PostgresServer,
     PostgresService,
+    RedisServer,
     ServiceUnavailable,
 )
 
@@ -60,6 +62,35 @@ def centrifugo_server() -> Iterator[CentrifugoServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server for the whole session: the engine of every `centrifugo_cluster`."""
+    server = RedisServer()
+    try:
+        server.start()
+    except ServiceUnavailable as exc:
+        pytest.fail(f"Redis for tests is unavailable: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def centrifugo_cluster(redis_server: RedisServer) -> Iterator[CentrifugoCluster]:
+    """Two Centrifugo nodes on one Redis, for this test only (it may stop or restart them);
+    their own Redis prefix keeps them apart from other clusters on the shared Redis."""
+    cluster = CentrifugoCluster(redis_server)
+    try:
+        cluster.start()
+    except ServiceUnavailable as exc:
+        pytest.fail(f"the Centrifugo cluster for tests is unavailable: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 def _database_name(test_name: str) -> str:

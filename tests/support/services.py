@@ -1,13 +1,15 @@
-"""Real PostgreSQL and Centrifugo servers for the test suite.
+"""Real PostgreSQL, Centrifugo and Redis servers for the test suite.
 
-Both servers run as child processes on 127.0.0.1 at free ports, with their files in a fresh
+The servers run as child processes on 127.0.0.1 at free ports, with their files in a fresh
 temporary directory, so tests never depend on (or disturb) a server someone left running.
 `scripts/test` makes sure the binaries exist and exports where they are:
 
 - ``ACTIVITY_TEST_PG_BINDIR``: PostgreSQL's bin directory (``initdb``, ``pg_ctl``, ``postgres``).
 - ``ACTIVITY_TEST_CENTRIFUGO_BIN``: the Centrifugo v6 binary.
+- ``ACTIVITY_TEST_REDIS_BIN``: ``redis-server`` (the engine of a Centrifugo cluster).
 
-Without them the usual places are searched (see `find_pg_bindir` and `default_centrifugo_bin`).
+Without them the usual places are searched (see `find_pg_bindir`, `default_centrifugo_bin`
+and `default_redis_bin`).
 """
 
 from __future__ import annotations
@@ -556,12 +558,16 @@ class CentrifugoServer(ServerProcess):
         binary: Path | None = None,
         extra_config: Mapping[str, Any] | None = None,
         log_level: str = "info",
+        *,
+        api_key: str | None = None,
+        token_secret: str | None = None,
     ) -> None:
         self.binary = binary or default_centrifugo_bin()
         self.extra_config: Mapping[str, Any] = extra_config or {}
         self.log_level = log_level
-        self.api_key = secrets.token_urlsafe(24)
-        self.token_secret = secrets.token_urlsafe(32)
+        # Given, they are shared with other nodes of one cluster (see `CentrifugoCluster`).
+        self.api_key = api_key or secrets.token_urlsafe(24)
+        self.token_secret = token_secret or secrets.token_urlsafe(32)
         self.host = LOCALHOST
         self.port = free_port()
 
@@ -758,3 +764,168 @@ class CentrifugoServer(ServerProcess):
         return {
             key: value for key, value in os.environ.items() if not key.startswith("CENTRIFUGO_")
         }
+
+
+# --------------------------------------------------------------------------------------------
+# Redis, and Centrifugo nodes sharing it
+# --------------------------------------------------------------------------------------------
+
+
+def default_redis_bin() -> Path:
+    """``$ACTIVITY_TEST_REDIS_BIN``, else Debian's ``redis-server`` (scripts/test installs it)."""
+    return Path(os.environ.get("ACTIVITY_TEST_REDIS_BIN") or "/usr/bin/redis-server")
+
+
+class RedisServer(ServerProcess):
+    """A throw-away ``redis-server`` on a free loopback port, without persistence.
+
+    Persistence is off because what the tests restart is Centrifugo, never Redis: history
+    outlives a Centrifugo node because it lives in this process's memory. The port is chosen
+    in the constructor, like `CentrifugoServer`'s.
+    """
+
+    def __init__(self, binary: Path | None = None) -> None:
+        self.binary = binary or default_redis_bin()
+        self.host = LOCALHOST
+        self.port = free_port()
+
+    @property
+    def address(self) -> str:
+        """The ``redis://`` URL Centrifugo's ``engine.redis.address`` takes."""
+        return f"redis://{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self._require_tmpdir() / "redis.log"
+
+    def start(self) -> None:
+        """Start and wait until the server answers ``PING``."""
+        if self.running:
+            return
+        if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):
+            raise ServiceUnavailable(
+                f"redis-server not found at {self.binary}; run scripts/test (it installs"
+                " Debian's redis-server) or set ACTIVITY_TEST_REDIS_BIN"
+            )
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="activity-redis-"))
+        command = [
+            str(self.binary),
+            "--bind", self.host,
+            "--port", str(self.port),
+            "--dir", str(self.tmpdir),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--logfile", str(self.log_path),
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            cwd=self.tmpdir,
+        )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.close()
+            raise
+
+    def ping(self) -> bool:
+        """Whether the server answers ``PING`` (an inline command: no client library needed)."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc is None or self._proc.poll() is not None:
+                raise ServiceUnavailable(
+                    f"redis-server exited during startup; log {self.log_path}:\n"
+                    + _log_tail(self.log_path)
+                )
+            if self.ping():
+                return
+            time.sleep(0.05)
+        raise ServiceUnavailable(
+            f"redis-server did not answer PING within {STARTUP_TIMEOUT:.0f}s; log"
+            f" {self.log_path}:\n" + _log_tail(self.log_path)
+        )
+
+    def close(self) -> None:
+        """SIGTERM, SIGKILL after 10 s, then delete the temporary directory."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+            self._proc = None
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+
+def redis_engine(redis: RedisServer, prefix: str) -> dict[str, Any]:
+    """The ``engine`` config of a Centrifugo node on `redis` (keys from v6.9.1's
+    ``internal/configtypes/engine.go`` and ``redis.go``). Nodes with the same `prefix` form
+    one cluster; another prefix on the same Redis is another, separate cluster."""
+    return {"engine": {"type": "redis", "redis": {"address": [redis.address], "prefix": prefix}}}
+
+
+class CentrifugoCluster(Lifecycle):
+    """Centrifugo nodes that form one cluster over one Redis.
+
+    Each node is a `CentrifugoServer` with the config every single-node test uses plus the
+    Redis engine (`redis_engine`), and with the same API key and token secret: a publish to
+    any node reaches subscribers on every node, a token works on every node, and history
+    (kept in Redis) survives the restart of any node. The prefix is fresh per cluster, so
+    clusters sharing a Redis never see each other's channels.
+    """
+
+    def __init__(
+        self,
+        redis: RedisServer,
+        nodes: int = 2,
+        extra_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.prefix = f"activity-{secrets.token_hex(4)}"
+        config = _deep_merge(redis_engine(redis, self.prefix), extra_config or {})
+        first = CentrifugoServer(extra_config=config)
+        self.nodes = [first] + [
+            CentrifugoServer(
+                extra_config=config, api_key=first.api_key, token_secret=first.token_secret
+            )
+            for _ in range(nodes - 1)
+        ]
+
+    def start(self) -> None:
+        try:
+            for node in self.nodes:
+                node.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def node_count_seen_by(self, node: CentrifugoServer) -> int:
+        """How many nodes `node` knows of (its ``info`` API): the cluster has formed when
+        every node counts them all."""
+        request = urllib.request.Request(
+            f"{node.api_url}/info",
+            data=b"{}",
+            headers={"X-API-Key": node.api_key, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return len(answer.get("result", {}).get("nodes", []))
