@@ -798,6 +798,10 @@ class RedisServer(ServerProcess):
     def log_path(self) -> Path:
         return self._require_tmpdir() / "redis.log"
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.running and self._proc is not None else None
+
     def start(self) -> None:
         """Start and wait until the server answers ``PING``."""
         if self.running:
