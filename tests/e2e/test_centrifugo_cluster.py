@@ -26,7 +26,7 @@ from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.settings import Settings
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
-from tests.support.services import CentrifugoCluster, CentrifugoServer
+from tests.support.services import CentrifugoCluster, CentrifugoServer, nodes_seen_by
 
 pytestmark = pytest.mark.centrifugo
 
@@ -90,7 +90,7 @@ class Pipeline:
 def formed(cluster: CentrifugoCluster) -> bool:
     """Whether every node knows every other (through Redis)."""
     size = len(cluster.nodes)
-    return all(cluster.node_count_seen_by(node) == size for node in cluster.nodes)
+    return all(nodes_seen_by(node) == size for node in cluster.nodes)
 
 
 def test_a_client_on_node_b_receives_each_notification_published_to_node_a_once(

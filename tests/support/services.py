@@ -561,9 +561,13 @@ class CentrifugoServer(ServerProcess):
         *,
         api_key: str | None = None,
         token_secret: str | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.binary = binary or default_centrifugo_bin()
         self.extra_config: Mapping[str, Any] = extra_config or {}
+        # CENTRIFUGO_* variables for the process (they override the config file), as a
+        # deployment sets them (deploy/docker-compose*.yml); the developer's are never passed.
+        self.environment: Mapping[str, str] = environment or {}
         self.log_level = log_level
         # Given, they are shared with other nodes of one cluster (see `CentrifugoCluster`).
         self.api_key = api_key or secrets.token_urlsafe(24)
@@ -684,7 +688,7 @@ class CentrifugoServer(ServerProcess):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.tmpdir,
-                env=self._env(),
+                env={**self._env(), **self.environment},
             )
         try:
             self._wait_until_healthy()
@@ -922,14 +926,15 @@ class CentrifugoCluster(Lifecycle):
         for node in self.nodes:
             node.close()
 
-    def node_count_seen_by(self, node: CentrifugoServer) -> int:
-        """How many nodes `node` knows of (its ``info`` API): the cluster has formed when
-        every node counts them all."""
-        request = urllib.request.Request(
-            f"{node.api_url}/info",
-            data=b"{}",
-            headers={"X-API-Key": node.api_key, "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-        return len(answer.get("result", {}).get("nodes", []))
+
+def nodes_seen_by(node: CentrifugoServer) -> int:
+    """How many nodes `node` knows of (its ``info`` API), itself included: a cluster has
+    formed when each of its nodes counts them all."""
+    request = urllib.request.Request(
+        f"{node.api_url}/info",
+        data=b"{}",
+        headers={"X-API-Key": node.api_key, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return len(answer.get("result", {}).get("nodes", []))

@@ -84,6 +84,18 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
     assert list(validator.iter_errors(compose)), "the schema refuses an unknown key"
 
 
+def test_the_cluster_override_follows_the_compose_specification_and_adds_a_node_on_redis() -> None:
+    override = yaml.safe_load((DEPLOY / "docker-compose.cluster.yml").read_text())
+    validator = jsonschema.Draft201909Validator(_compose_schema())
+
+    assert [error.message for error in validator.iter_errors(override)] == []
+    services = override["services"]
+    assert {"redis", "centrifugo", "centrifugo-2"} <= set(services)
+    for node in ("centrifugo", "centrifugo-2"):
+        assert services[node]["environment"]["CENTRIFUGO_ENGINE_TYPE"] == "redis"
+        assert "redis" in services[node]["depends_on"]
+
+
 def test_the_centrifugo_config_passes_centrifugos_strict_check() -> None:
     binary = default_centrifugo_bin()
     if not binary.exists():

@@ -1,5 +1,5 @@
-"""The Centrifugo config documented in docs/centrifugo.md and docs/scaling.md is accepted by
-the real binary."""
+"""The Centrifugo config documented in docs/centrifugo.md and docs/scaling.md, and the cluster
+deployment in deploy/docker-compose.cluster.yml, are accepted by the real binary."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.integration.notifier.realtime import wait_for
 from tests.support.services import (
@@ -15,10 +16,13 @@ from tests.support.services import (
     CentrifugoServer,
     RedisServer,
     default_centrifugo_bin,
+    nodes_seen_by,
 )
 from tests.unit.notifier.test_docs_examples import blocks
 
 pytestmark = pytest.mark.centrifugo
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 
 
 def test_the_documented_centrifugo_config_passes_checkconfig_strict(tmp_path: Path) -> None:
@@ -56,6 +60,30 @@ def test_the_documented_redis_engine_joins_two_nodes_into_one_cluster(
     with CentrifugoCluster(redis_server, extra_config=engine) as cluster:
 
         def counts() -> list[int]:
-            return [cluster.node_count_seen_by(node) for node in cluster.nodes]
+            return [nodes_seen_by(node) for node in cluster.nodes]
 
         assert wait_for(lambda: counts() == [2, 2]), counts()
+
+
+def test_the_deployed_cluster_environment_joins_two_nodes_into_one_cluster(
+    redis_server: RedisServer,
+) -> None:
+    override = yaml.safe_load((DEPLOY / "docker-compose.cluster.yml").read_text())
+    environments = [
+        override["services"][name]["environment"] for name in ("centrifugo", "centrifugo-2")
+    ]
+    # What makes them a cluster; secrets and addresses are the deployment's own.
+    engine = [
+        {key: value for key, value in env.items() if key.startswith("CENTRIFUGO_ENGINE_")}
+        for env in environments
+    ]
+    assert engine[0] == engine[1]
+    local = {**engine[0], "CENTRIFUGO_ENGINE_REDIS_ADDRESS": redis_server.address}
+    first = CentrifugoServer(environment=local)
+    second = CentrifugoServer(
+        environment=local, api_key=first.api_key, token_secret=first.token_secret
+    )
+    with first, second:
+        assert wait_for(lambda: [nodes_seen_by(node) for node in (first, second)] == [2, 2]), (
+            "the variables of deploy/docker-compose.cluster.yml did not make a cluster"
+        )
