@@ -3,7 +3,8 @@ deployment), one node on Redis, and two nodes on one Redis, side by side in one 
 
 Starts its own Redis and Centrifugo nodes (tests/support/services.py).
 
-    .venv/bin/python -m bench.centrifugo_cluster [--rounds 3] [--notifications 10000]
+    .venv/bin/python -m bench.centrifugo_cluster [--rounds 3] [--notifications 10000] \
+        [--connections N]
 
 Each round publishes ``--notifications`` broadcasts of one personal channel each, in
 batches of the notifier's batch size, through the notifier's own `CentrifugoPublisher` (one
@@ -15,11 +16,19 @@ cross from node A to node B through Redis; a round ends when every client has ev
 Rates: ``acked`` (every batch request answered) and ``delivered`` (every publication
 received); CPU per notification of the Centrifugo nodes and of Redis over the same round.
 The three set-ups run in turn within each round; the tables give the medians.
+
+Then, with ``--connections N``: what a connected client costs a node. N WebSocket clients
+(the JSON protocol over plain `websockets`, one asyncio loop: far lighter than N SDK clients)
+connect with our connection tokens and subscribe to their personal channels on a fresh
+memory-engine node, in two equal steps; the node's resident memory (RSS) after each step
+gives the memory per connected, subscribed client.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import platform
 import statistics
 import threading
@@ -29,11 +38,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psutil
+from websockets.asyncio.client import ClientConnection, connect
 
 from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.message import Broadcast
 from optaic_activity.notifier.publisher import CentrifugoPublisher
+from optaic_activity.notifier.tokens import mint_connection_token
 from tests.integration.notifier.realtime import PersonalInbox
 from tests.support.services import CentrifugoCluster, CentrifugoServer, RedisServer
 
@@ -124,10 +135,59 @@ def run_round(setup: Setup, tenant: uuid.UUID, count: int, batch_size: int) -> R
     )
 
 
+async def _connect_clients(
+    node: CentrifugoServer, tenant: uuid.UUID, count: int, into: list[ClientConnection]
+) -> None:
+    async def one() -> None:
+        principal = uuid.uuid4()
+        token = mint_connection_token(principal, node.token_secret, 3600, tenant_id=tenant)
+        socket = await connect(node.ws_url, max_size=None)
+        channel = personal_channel(tenant, principal)
+        await socket.send(json.dumps({"id": 1, "connect": {"token": token}}))
+        await socket.send(json.dumps({"id": 2, "subscribe": {"channel": channel}}))
+        replies = 0
+        while replies < 2:
+            for line in str(await socket.recv()).splitlines():
+                reply = json.loads(line)
+                if "error" in reply:
+                    raise RuntimeError(f"client refused: {reply}")
+                replies += reply.get("id") in (1, 2)
+        into.append(socket)
+
+    for start in range(0, count, 100):  # a hundred handshakes at a time
+        await asyncio.gather(*(one() for _ in range(min(100, count - start))))
+
+
+async def _close_all(sockets: list[ClientConnection]) -> None:
+    await asyncio.gather(*(socket.close() for socket in sockets))
+
+
+def connection_memory(count: int) -> tuple[float, float, float]:
+    """RSS of a fresh memory-engine node (MiB) idle, after ``count // 2`` and after ``count``
+    connected, subscribed clients."""
+    tenant = uuid.uuid4()
+    loop = asyncio.new_event_loop()
+    sockets: list[ClientConnection] = []
+    with CentrifugoServer(log_level="warn") as node:
+        process = psutil.Process(node.pid)
+        time.sleep(1)
+        rss = [process.memory_info().rss / 2**20]
+        try:
+            for _ in range(2):
+                loop.run_until_complete(_connect_clients(node, tenant, count // 2, sockets))
+                time.sleep(2)  # let the node settle its buffers
+                rss.append(process.memory_info().rss / 2**20)
+        finally:
+            loop.run_until_complete(_close_all(sockets))
+            loop.close()
+    return rss[0], rss[1], rss[2]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--notifications", type=int, default=10000)
+    parser.add_argument("--connections", type=int, default=0, help="clients for the memory step")
     args = parser.parse_args(argv)
     batch_size = NotifierConfig().batch_size
     tenant = uuid.uuid4()
@@ -181,6 +241,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             f" | {statistics.median(r.delivered for r in rounds):,.0f}"
             f" | {statistics.median(r.cpu_centrifugo for r in rounds):.0f} µs"
             f" | {statistics.median(r.cpu_redis for r in rounds):.0f} µs |"
+        )
+    if args.connections:
+        idle, half, full = connection_memory(args.connections)
+        per_client = (full - half) / (args.connections // 2) * 1024
+        print(
+            f"\nclients on one node: RSS {idle:.0f} MiB idle, {half:.0f} MiB with"
+            f" {args.connections // 2:,}, {full:.0f} MiB with {args.connections:,}:"
+            f" {per_client:.1f} KiB per connected, subscribed client"
         )
 
 
