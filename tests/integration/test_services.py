@@ -1,11 +1,12 @@
-"""The test infrastructure itself: real PostgreSQL and Centrifugo start and behave as the
-rest of the suite assumes (see tests/support)."""
+"""The test infrastructure itself: real PostgreSQL, Centrifugo and Redis start and behave as
+the rest of the suite assumes (see tests/support)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,10 +16,14 @@ from cent import Client as ApiClient
 from centrifuge import Client as RealtimeClient
 from centrifuge import SubscriptionEventHandler, SubscriptionState, SubscriptionUnsubscribedError
 
+from tests.integration.notifier.realtime import wait_for
 from tests.support.services import (
+    CentrifugoCluster,
     CentrifugoServer,
     PostgresService,
+    RedisServer,
     ServiceUnavailable,
+    nodes_seen_by,
     postgresql_consumer,
 )
 
@@ -288,3 +293,34 @@ def wait_for_empty_outbox(url: str) -> bool:
                 return True
             time.sleep(0.05)
     return False
+
+
+# --------------------------------------------------------------------------------------------
+# Redis, and Centrifugo clusters on it
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.centrifugo
+def test_redis_answers_ping_and_leaves_no_files_once_closed() -> None:
+    server = RedisServer()
+    server.start()
+    tmpdir = server.tmpdir
+    assert server.ping()
+    server.close()
+    assert not server.ping()
+    assert tmpdir is not None
+    assert not tmpdir.exists()
+
+
+def test_a_missing_redis_server_fails_the_start_with_what_to_do(tmp_path: Path) -> None:
+    server = RedisServer(binary=tmp_path / "redis-server")
+    with pytest.raises(ServiceUnavailable, match="scripts/test"):
+        server.start()
+
+
+@pytest.mark.centrifugo
+def test_clusters_sharing_one_redis_stay_apart_by_their_prefix(redis_server: RedisServer) -> None:
+    with CentrifugoCluster(redis_server) as first, CentrifugoCluster(redis_server) as second:
+        assert first.prefix != second.prefix
+        every_node = [*first.nodes, *second.nodes]
+        assert wait_for(lambda: [nodes_seen_by(node) for node in every_node] == [2, 2, 2, 2])
