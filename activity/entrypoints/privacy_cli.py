@@ -72,6 +72,7 @@ def build_app(runtime_factory: Callable[[], Runtime], console: Console) -> typer
                 f"{len(erasure.destroyed_key_ids)} key(s) destroyed, "
                 f"recorded at position {erasure.position or 'earlier'}",
                 highlight=False,
+                soft_wrap=True,
             )
 
     @app.command("hold")
@@ -96,7 +97,7 @@ def build_app(runtime_factory: Callable[[], Runtime], console: Console) -> typer
             runtime.close()
         on = f"principal {subject}" if subject else "the whole tenant"
         state = "placed" if placed else "already in place"
-        console.print(f"hold {state}: {on} in tenant {tenant}", highlight=False)
+        console.print(f"hold {state}: {on} in tenant {tenant}", highlight=False, soft_wrap=True)
 
     @app.command("release")
     def release(
@@ -120,9 +121,9 @@ def build_app(runtime_factory: Callable[[], Runtime], console: Console) -> typer
             runtime.close()
         on = f"principal {subject}" if subject else "the whole tenant"
         if not released:
-            console.print(f"no hold on {on} in tenant {tenant}", highlight=False)
+            console.print(f"no hold on {on} in tenant {tenant}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
-        console.print(f"hold released: {on} in tenant {tenant}", highlight=False)
+        console.print(f"hold released: {on} in tenant {tenant}", highlight=False, soft_wrap=True)
 
     @app.command("rewrap")
     def rewrap() -> None:
