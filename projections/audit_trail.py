@@ -43,6 +43,7 @@ EXPORT_COLUMNS = (
     "action",
     "visibility",
     "payload",
+    "payload_view",
     "delivery_channels",
     "correlation_id",
     "aggregate_id",
@@ -51,10 +52,10 @@ EXPORT_COLUMNS = (
     "prev_hash",
     "hash",
     "canonical",
-    "payload_view",
 )
-"""An export row's fields (the CSV header): the entry, its hashes, its hashed text, and the
-payload as reads show it (personal fields opened or erased; not hashed, see docs/audit.md)."""
+"""An export row's fields (the CSV header): the entry, its hashes and its hashed text;
+``payload_view`` is the payload as reads show it (personal fields opened or erased; not
+hashed, see docs/audit.md)."""
 
 
 def export_record(row: Mapping[Any, Any]) -> dict[str, Any]:
