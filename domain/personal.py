@@ -43,9 +43,11 @@ ACTOR = "actor"
 
 
 class Sealer(Protocol):
-    """Seals one personal value for a subject (installed by the composition root)."""
+    """Seals a payload's personal values for a subject (installed by the composition root)."""
 
-    def seal(self, tenant_id: UUID, subject_id: UUID, value: Any) -> dict[str, Any]: ...
+    def seal(self, tenant_id: UUID, subject_id: UUID, values: list[Any]) -> list[dict[str, Any]]:
+        """One envelope per value, in order."""
+        ...
 
 
 def validate_personal(personal: tuple[str, ...], subject: str) -> None:
@@ -114,12 +116,16 @@ def seal_personal(
         )
         raise PrivacyKeyError(msg)
     sealed = _copy_along(payload, present)
+    slots = []
     for path in present:
         parts = path.split(".")
         parent = _get(sealed, parts[:-1])
         assert isinstance(parent, dict)
-        if not is_sealed(parent[parts[-1]]):
-            parent[parts[-1]] = sealer.seal(tenant_id, principal, parent[parts[-1]])
+        slots.append((parent, parts[-1]))
+    # One call per payload: the key store looks the subject's key up once.
+    envelopes = sealer.seal(tenant_id, principal, [parent[name] for parent, name in slots])
+    for (parent, name), envelope in zip(slots, envelopes, strict=True):
+        parent[name] = envelope
     return sealed
 
 

@@ -97,17 +97,12 @@ def iter_export(
         ordering = position.asc() if order == "oldest" else position.desc()
         rows = conn.execute(query.order_by(ordering).limit(page_size)).mappings().all()
         records = [export_record(row) for row in rows]
-        for record, view in zip(
-            records,
-            reveal_payloads(
-                conn,
-                (
-                    (row["tenant_id"], rec["payload"])
-                    for row, rec in zip(rows, records, strict=True)
-                ),
-            ),
-            strict=True,
-        ):
+        # Opened with this page's key lookup, inside the page's read transaction.
+        views = reveal_payloads(
+            conn,
+            [(row["tenant_id"], rec["payload"]) for row, rec in zip(rows, records, strict=True)],
+        )
+        for record, view in zip(records, views, strict=True):
             record["payload_view"] = view
         if end_transactions and conn.in_transaction():
             conn.rollback()

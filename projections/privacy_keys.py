@@ -58,9 +58,10 @@ class KeyStore:
         self.engine = engine
         self.keyring = keyring
 
-    def seal(self, tenant_id: UUID, subject_id: UUID, value: Any) -> dict[str, Any]:
-        """The domain's ``Sealer``: ``value`` sealed under the subject's live data key."""
-        return self.live_key(tenant_id, subject_id).seal(value)
+    def seal(self, tenant_id: UUID, subject_id: UUID, values: list[Any]) -> list[dict[str, Any]]:
+        """The domain's ``Sealer``: each value sealed under the subject's live data key."""
+        key = self.live_key(tenant_id, subject_id)
+        return [key.seal(value) for value in values]
 
     def live_key(self, tenant_id: UUID, subject_id: UUID) -> DataKey:
         with self.engine.begin() as conn:

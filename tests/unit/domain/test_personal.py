@@ -19,7 +19,11 @@ from optaic_activity.domain import (
 )
 from optaic_activity.domain.actions import ActionCatalog
 from optaic_activity.domain.aggregate import ActivityEvent
-from optaic_activity.domain.errors import PersonalSubjectError, PrivacyKeyError
+from optaic_activity.domain.errors import (
+    PersonalSubjectError,
+    PrivacyKeyError,
+    UnsupportedPayloadValueError,
+)
 from optaic_activity.domain.personal import SEALED, configure_sealer, is_sealed
 from optaic_activity.domain.record import ActivityRecord
 
@@ -55,9 +59,12 @@ class FakeSealer:
     def __init__(self) -> None:
         self.calls: list[tuple[UUID, UUID, Any]] = []
 
-    def seal(self, tenant_id: UUID, subject_id: UUID, value: Any) -> dict[str, Any]:
-        self.calls.append((tenant_id, subject_id, value))
-        return {SEALED: {"subject": str(subject_id), "kid": "k", "ct": "c", "mac": "m"}}
+    def seal(self, tenant_id: UUID, subject_id: UUID, values: list[Any]) -> list[dict[str, Any]]:
+        self.calls += [(tenant_id, subject_id, value) for value in values]
+        return [
+            {SEALED: {"subject": str(subject_id), "kid": "k", "ct": "c", "mac": "m"}}
+            for _ in values
+        ]
 
 
 @pytest.fixture
@@ -170,3 +177,20 @@ def test_the_catalog_keeps_the_marking() -> None:
     assert spec.personal == ("note",)
     assert spec.subject == "patient_id"
     assert CATALOG.require("signal.promoted").personal == ()
+
+
+def test_a_payload_cannot_carry_a_forged_envelope(sealer: FakeSealer) -> None:
+    forged = {SEALED: {"subject": str(uuid4()), "kid": str(uuid4()), "ct": "x", "mac": "y"}}
+    with pytest.raises(UnsupportedPayloadValueError, match="reserved") as caught:
+        ActivityRecord.record(
+            ActivityEnvelope(
+                tenant_id=uuid4(),
+                actor_principal_id=uuid4(),
+                resource_id=uuid4(),
+                resource_type="dataset",
+                action="dataset.previewed",
+                payload={"preview": {"rows": [forged]}},
+            )
+        )
+    assert caught.value.path == f"preview.rows[0].{SEALED}"
+    assert sealer.calls == []
