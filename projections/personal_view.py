@@ -76,12 +76,17 @@ def _opened(value: Any, tenant_id: UUID, keys: dict[UUID, DataKey | None] | None
 def reveal_payloads(conn: sa.Connection, rows: Iterable[tuple[UUID, Any]]) -> list[Any]:
     """Each ``(tenant_id, payload)`` as reads show it (a payload with no sealed field as is)."""
     rows = list(rows)
-    kids = {kid for _, p in rows for e in _sealed_in(p) if (kid := _kid(e)) is not None}
-    if not kids:
+    sealed_by_row = [list(_sealed_in(payload)) for _, payload in rows]
+    kids = {kid for sealed in sealed_by_row for e in sealed if (kid := _kid(e)) is not None}
+    if not any(sealed_by_row):
         return [payload for _, payload in rows]
     store = _store
     keys = store.keys(conn, kids) if store is not None else None
-    return [_opened(payload, tenant, keys) for tenant, payload in rows]
+    # Only payloads holding a sealed field are rebuilt; the others are returned as they are.
+    return [
+        _opened(payload, tenant, keys) if mine else payload
+        for (tenant, payload), mine in zip(rows, sealed_by_row, strict=True)
+    ]
 
 
 def reveal_items(conn: sa.Connection, items: list[dict[str, Any]], field: str = "payload") -> None:

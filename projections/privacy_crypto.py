@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -78,15 +79,27 @@ class DataKey:
     def _subkey(self, purpose: bytes) -> bytes:
         return hmac.new(self.secret, b"optaic-activity:" + purpose, hashlib.sha256).digest()
 
+    # Derived once per key (a page opens many fields under the same key).
+    @cached_property
+    def _cipher(self) -> AESGCM:
+        return AESGCM(self._subkey(b"enc"))
+
+    @cached_property
+    def _mac_key(self) -> bytes:
+        return self._subkey(b"mac")
+
+    @cached_property
+    def _aad(self) -> bytes:
+        return binding(self.tenant_id, self.subject_id, self.kid)
+
     def commitment(self, plaintext: bytes) -> str:
-        mac = hmac.new(self._subkey(b"mac"), plaintext, hashlib.sha256).digest()
+        mac = hmac.new(self._mac_key, plaintext, hashlib.sha256).digest()
         return base64.b64encode(mac).decode()
 
     def seal(self, value: Any) -> dict[str, Any]:
         plaintext = canonical_value(value)
         nonce = os.urandom(NONCE_BYTES)
-        aad = binding(self.tenant_id, self.subject_id, self.kid)
-        ciphertext = AESGCM(self._subkey(b"enc")).encrypt(nonce, plaintext, aad)
+        ciphertext = self._cipher.encrypt(nonce, plaintext, self._aad)
         return {
             SEALED: {
                 "subject": str(self.subject_id),
@@ -100,11 +113,8 @@ class DataKey:
         """The sealed value; raises ``ValueError`` if the envelope is not this key's."""
         body = envelope[SEALED]
         raw = base64.b64decode(str(body["ct"]))
-        aad = binding(self.tenant_id, self.subject_id, self.kid)
         try:
-            plaintext = AESGCM(self._subkey(b"enc")).decrypt(
-                raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad
-            )
+            plaintext = self._cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad)
         except InvalidTag:
             msg = "the ciphertext was not sealed under this key"
             raise ValueError(msg) from None
