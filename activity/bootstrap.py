@@ -12,10 +12,13 @@ from sqlalchemy.engine import Engine
 
 from optaic_activity.domain.errors import ConfigurationError
 from optaic_activity.domain.payload import PayloadPolicy, configure_policy
+from optaic_activity.domain.personal import configure_sealer
 from optaic_activity.notifier.config import DeliveryMode
 from optaic_activity.notifier.health import centrifugo_check
 from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
 from optaic_activity.projections.database import create_engine
+from optaic_activity.projections.personal_view import configure_key_store, current_key_store
+from optaic_activity.projections.privacy_keys import KeyStore
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.settings import Settings, load_settings
@@ -27,10 +30,20 @@ class Runtime:
     app: ActivityApplication
     engine: Engine
     projections: ProjectionService
+    key_store: KeyStore | None = None
+    """The personal-data keys (None without ``ACTIVITY_PRIVACY_MASTER_KEY``)."""
 
     def close(self) -> None:
+        if self.key_store is not None and current_key_store() is self.key_store:
+            configure_privacy(None)
         self.app.close()
         self.engine.dispose()
+
+
+def configure_privacy(store: KeyStore | None) -> None:
+    """Seal personal fields at emit time and open them at read time with ``store``."""
+    configure_sealer(store)
+    configure_key_store(store)
 
 
 SERVICES_ENTRY_POINT_GROUP = "optaic_activity.services"
@@ -115,7 +128,12 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         config=settings.projection,
         audit=settings.audit,
     )
-    return Runtime(settings=settings, app=app, engine=engine, projections=projections)
+    keyring = settings.privacy.keyring()
+    key_store = KeyStore(engine, keyring) if keyring is not None else None
+    configure_privacy(key_store)
+    return Runtime(
+        settings=settings, app=app, engine=engine, projections=projections, key_store=key_store
+    )
 
 
 def freeze_startup_objects() -> None:

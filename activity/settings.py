@@ -23,6 +23,7 @@ from optaic_activity.projections.backends import (
     backend_for_scheme,
 )
 from optaic_activity.projections.config import ProjectionConfig
+from optaic_activity.projections.privacy_config import PrivacyConfig
 
 DEFAULT_SQLITE_PATH = Path("activity.sqlite")
 MIN_HMAC_KEY_BYTES = 32
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
 
     audit: AuditConfig = AuditConfig()
     """``ACTIVITY_AUDIT_*``: the audit digests' signing key, public keys, interval and sink."""
+
+    privacy: PrivacyConfig = PrivacyConfig()
+    """``ACTIVITY_PRIVACY_*``: the master key wrapping the personal-data keys."""
 
     authorization: AuthorizationConfig = AuthorizationConfig()
     """``ACTIVITY_AUTHORIZATION_*``: four eyes on promotions, the tenant administrators."""

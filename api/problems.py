@@ -12,9 +12,11 @@ What becomes which status:
     a role the route needs is missing,                        403 forbidden
         NotAuthorizedError (the authorization policy refused)
     NotFoundError, TenantMismatchError (no existence leak),
-        UnknownTopicError (the service's modules not loaded)  404 not-found
+        UnknownTopicError (the service's modules not loaded),
+        UnknownSubjectError (no personal data key)          404 not-found
     NotAResourceError (subscribing to a non-resource)         422 validation
-    DomainRuleError (the state forbids it: revoking twice)    409 conflict
+    DomainRuleError (the state forbids it: revoking twice),
+        PrivacyError (an erasure under legal hold)            409 conflict
     ConcurrencyConflictError                                  409 concurrency-conflict
     body larger than ACTIVITY_API_MAX_BODY_BYTES              413 payload-too-large
     more requests of one caller at once than                  429 too-many-requests
@@ -68,12 +70,14 @@ from optaic_activity.domain.errors import (
     NotAuthorizedError,
     NotFoundError,
     PayloadPolicyError,
+    PrivacyError,
     ProjectionVersionError,
     PublisherContractError,
     PublisherMisconfiguredError,
     SchemaMigrationError,
     TenantMismatchError,
     UnknownProjectionError,
+    UnknownSubjectError,
     UnknownTopicError,
 )
 from optaic_activity.projections.outages import TRANSIENT_DB_ERRORS
@@ -154,6 +158,8 @@ DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     InvalidChainHeadError: VALIDATION,
     PayloadPolicyError: VALIDATION,
     InvalidCursorError: INVALID_CURSOR,
+    UnknownSubjectError: NOT_FOUND,
+    PrivacyError: CONFLICT,
     # The bearer-token dependency answers these itself, with a WWW-Authenticate challenge.
     InvalidTokenError: UNAUTHORIZED,
 }

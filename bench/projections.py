@@ -9,12 +9,17 @@ projections (resident memory sampled at every 10%), and eventsourcing's
 ``ProjectionRunner`` keeping the same audit-log table, one event per transaction.
 
     .venv/bin/python -m bench.projections [--events 100000] [--backend both] [--rounds 3]
+
+``--privacy FRACTION`` measures each backend three times, side by side, on the same history:
+plain; with signed digests (``--digest-every``, default 1000 here); with digests and FRACTION
+of the envelope activities carrying two personal fields, sealed under their actor's key.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import os
 import platform
 import random
 import shlex
@@ -54,6 +59,7 @@ from optaic_activity.domain.aggregate import ActivityAggregate, ActivityEvent
 from optaic_activity.domain.record import ActivityRecord
 from optaic_activity.projections.audit_digest import AuditConfig
 from optaic_activity.projections.audit_log import GENESIS, audit_log, chain_hash
+from optaic_activity.projections.privacy_config import PrivacyConfig
 from optaic_activity.projections.runner import BatchResult
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.projections.upsert import to_json
@@ -79,6 +85,8 @@ as the guide's own actions would."""
 CATALOG.extend(
     (a for a in ENVELOPE_ACTIONS if a not in CATALOG), group="bench", notify_by_default=False
 )
+PERSONAL_ACTION = "member.noted"
+CATALOG.register(PERSONAL_ACTION, group="bench", personal=("email", "display_name"))
 VISIBILITIES = ("resource", "resource", "resource", "scope", "tenant", "private")
 PATTERN_SETS = (["signal.*"], ["promotion.*", "resource.*"], ["*.completed", "transfer.?ompleted"])
 MAX_DEPTH = 7
@@ -110,6 +118,8 @@ class HistoryWriter:
     tenants: int = 3
     principals: int = 400
     chunk: int = 1000
+    personal: float = 0.0
+    """The share of envelope activities that carry personal fields (sealed at emit)."""
     rng: random.Random = field(init=False)
     written: int = 0
     _pending: dict[UUID, ActivityAggregate] = field(default_factory=dict)
@@ -234,18 +244,24 @@ class HistoryWriter:
     def envelope(self, tenant: _Tenant) -> None:
         rng = self.rng
         target = rng.choice(tenant.resources)
+        payload: dict[str, Any] = {
+            "run": rng.randrange(10_000),
+            "metrics": {"sharpe": round(rng.random(), 3)},
+        }
+        action = rng.choice(ENVELOPE_ACTIONS)
+        if self.personal and rng.random() < self.personal:
+            action = PERSONAL_ACTION
+            payload["email"] = f"user{rng.randrange(10**6)}@example.org"
+            payload["display_name"] = f"User {rng.randrange(10**6)}"
         record = ActivityRecord.record(
             ActivityEnvelope(
                 tenant_id=tenant.id,
                 actor_principal_id=rng.choice(tenant.principals),
                 resource_id=target.id,
                 resource_type=target.kind,
-                action=rng.choice(ENVELOPE_ACTIONS),
+                action=action,
                 visibility=rng.choice(VISIBILITIES),
-                payload={
-                    "run": rng.randrange(10_000),
-                    "metrics": {"sharpe": round(rng.random(), 3)},
-                },
+                payload=payload,
                 delivery_channels=[f"resource:{target.id}"] if rng.random() < 0.1 else [],
             )
         )
@@ -372,10 +388,18 @@ class HistoryWriter:
 
 
 def write_history(
-    app: ActivityApplication, events: int, *, seed: int = 0, chunk: int = 1000
+    app: ActivityApplication,
+    events: int,
+    *,
+    seed: int = 0,
+    chunk: int = 1000,
+    personal: float = 0.0,
 ) -> int:
-    """Append a mixed history of about ``events`` activities to ``app``; return the log's head."""
-    return HistoryWriter(app, seed=seed, chunk=chunk).write(events)
+    """Append a mixed history of about ``events`` activities to ``app``; return the log's head.
+
+    ``personal``: the share of envelope activities with personal fields (needs a master key).
+    """
+    return HistoryWriter(app, seed=seed, chunk=chunk, personal=personal).write(events)
 
 
 # -- eventsourcing's own runner, keeping the same audit-log table --------------------------------
@@ -598,12 +622,20 @@ def settle(engine: sa.Engine) -> None:
 
 
 def measure(
-    backend: str, settings: Settings, events: int, es_events: int | None, rounds: int
+    backend: str,
+    settings: Settings,
+    events: int,
+    es_events: int | None,
+    rounds: int,
+    *,
+    personal: float = 0.0,
 ) -> Result:
     runtime = bootstrap(settings)
     try:
+        if personal:
+            runtime.projections.setup()  # the key table, which sealing writes to
         started = time.perf_counter()
-        head = write_history(runtime.app, events, seed=1, chunk=2000)
+        head = write_history(runtime.app, events, seed=1, chunk=2000, personal=personal)
         write_seconds = time.perf_counter() - started
         service = ProjectionService(runtime.app, runtime.engine, audit=settings.audit)
         service.setup()
@@ -648,20 +680,25 @@ def measure(
 
 
 @contextmanager
-def databases(backends: list[str]) -> Iterator[list[tuple[str, Settings]]]:
+def databases(backends: list[str], copies: int = 1) -> Iterator[list[tuple[str, Settings]]]:
+    """``copies`` fresh databases per backend (each variant of a run gets its own)."""
     from tests.support.services import PostgresServer
 
     with tempfile.TemporaryDirectory() as tmp:
         found: list[tuple[str, Settings]] = []
         if "sqlite" in backends:
-            found.append(
-                ("SQLite", Settings(database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite'}"))
-            )
+            found += [
+                ("SQLite", Settings(database_url=f"sqlite:///{Path(tmp) / f'bench{n}.sqlite'}"))
+                for n in range(copies)
+            ]
         if "postgres" not in backends:
             yield found
             return
         with PostgresServer() as server:
-            found.append(("PostgreSQL", Settings(database_url=server.create_database("bench"))))
+            found += [
+                ("PostgreSQL", Settings(database_url=server.create_database(f"bench{n}")))
+                for n in range(copies)
+            ]
             yield found
 
 
@@ -711,6 +748,11 @@ def bench_signing(every_rows: int) -> AuditConfig:
     )
 
 
+def bench_privacy() -> PrivacyConfig:
+    """A throwaway master key for the personal-data keys."""
+    return PrivacyConfig(master_key=base64.b64encode(os.urandom(32)).decode())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -731,14 +773,48 @@ def main() -> None:
         metavar="N",
         help="seal each tenant's chain with a signed digest every N rows (0: no digests)",
     )
+    parser.add_argument(
+        "--privacy",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="also measure, beside the plain run, the history with digests on and FRACTION of "
+        "the envelope activities carrying personal fields (encrypted at emit)",
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results = []
-    with databases(backends) as found:
-        for backend, settings in found:
-            if args.digest_every:
-                settings = settings.model_copy(update={"audit": bench_signing(args.digest_every)})
-            results.append(measure(backend, settings, args.events, args.es_events, args.rounds))
+    every = args.digest_every or 1000
+    # (label suffix, digests every N rows, personal share): with --privacy, three variants of
+    # the same history side by side, so that each one's cost shows.
+    variants = (
+        [
+            ("plain", 0, 0.0),
+            (f"digests/{every}", every, 0.0),
+            (f"digests/{every} + {args.privacy:.0%} personal", every, args.privacy),
+        ]
+        if args.privacy
+        else [("", args.digest_every, 0.0)]
+    )
+    with databases(backends, len(variants)) as found:
+        for n, (backend, settings) in enumerate(found):
+            suffix, digests, personal = variants[n % len(variants)]
+            update: dict[str, Any] = {}
+            if digests:
+                update["audit"] = bench_signing(digests)
+            if personal:
+                update["privacy"] = bench_privacy()
+            label = f"{backend}, {suffix}" if suffix else backend
+            results.append(
+                measure(
+                    label,
+                    settings.model_copy(update=update),
+                    args.events,
+                    args.es_events,
+                    args.rounds,
+                    personal=personal,
+                )
+            )
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     print()
     print(report(results, f".venv/bin/python -m bench.projections {argv}".strip()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from threading import Lock
 
 from optaic_activity.domain.errors import InvalidActionError, UnknownActionError
+from optaic_activity.domain.personal import ACTOR, validate_personal
 
 ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
@@ -31,6 +32,10 @@ class ActionSpec:
     description: str = ""
     notify_by_default: bool = False
     """In the default ``mutations`` filter: owners, delegators and subscribers hear of it."""
+    personal: tuple[str, ...] = ()
+    """Payload fields (dotted paths) holding personal data: sealed before they are stored."""
+    subject: str = ACTOR
+    """Whose data the personal fields are: ``"actor"`` or a payload field holding a principal id."""
 
     @property
     def resource(self) -> str:
@@ -53,6 +58,8 @@ class ActionCatalog:
                 group=spec.group,
                 description=spec.description,
                 notify_by_default=spec.notify_by_default,
+                personal=spec.personal,
+                subject=spec.subject,
             )
 
     def register(
@@ -62,15 +69,28 @@ class ActionCatalog:
         group: str = "service",
         description: str = "",
         notify_by_default: bool = False,
+        personal: Iterable[str] = (),
+        subject: str = ACTOR,
     ) -> ActionSpec:
         """Add ``name``; ``notify_by_default`` puts it in the default ``mutations`` filter.
+
+        ``personal`` names the payload fields (dotted paths) that hold personal data of
+        ``subject`` (the actor, or the principal whose id a payload field holds): they are
+        stored sealed under that subject's key, and erased with it (docs/action-catalog.md).
 
         The first registration of a name wins (registering it again is a no-op), so every
         process that imports the same modules routes the same actions identically.
         """
         validate_action_name(name)
+        fields = tuple(personal)
+        validate_personal(fields, subject)
         spec = ActionSpec(
-            name=name, group=group, description=description, notify_by_default=notify_by_default
+            name=name,
+            group=group,
+            description=description,
+            notify_by_default=notify_by_default,
+            personal=fields,
+            subject=subject,
         )
         with self._lock:
             existing = self._specs.get(name)
@@ -89,6 +109,10 @@ class ActionCatalog:
         """Is ``action`` a catalogued action in the default ``mutations`` filter?"""
         spec = self._specs.get(action)
         return spec is not None and spec.notify_by_default
+
+    def get(self, action: str) -> ActionSpec | None:
+        """The spec of ``action``, or ``None`` if the catalog does not list it."""
+        return self._specs.get(action)
 
     def require(self, action: str) -> ActionSpec:
         """Return the spec of a catalogued action; raise a typed error otherwise."""
@@ -190,6 +214,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "notification.read",
     ),
     "audit": ("audit.queried", "audit.exported", "auth.refused"),
+    "privacy": ("privacy.erased", "privacy.hold_placed", "privacy.hold_released"),
 }
 
 

@@ -44,6 +44,7 @@ from optaic_activity.domain.errors import (
     UnknownActionError,
 )
 from optaic_activity.domain.payload import Payload, current_policy
+from optaic_activity.domain.sealing import sealed_payload
 
 P = ParamSpec("P")
 A = TypeVar("A", bound="ActivityAggregate")
@@ -561,7 +562,12 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
         ctx = current_context()
         require_current_tenant(self)
         spec = method.spec
-        payload = current_policy().apply(spec.payload_of(args, kwargs))
+        payload = sealed_payload(
+            spec.action,
+            current_policy().apply(spec.payload_of(args, kwargs)),
+            tenant_id=ctx.tenant_id,
+            actor_principal_id=ctx.actor_principal_id,
+        )
         resource_id, resource_type = self.activity_target()
         assert method.event_class is not None
         self.trigger_event(
@@ -582,7 +588,12 @@ class ActivityAggregate(BaseAggregate[UUID], metaclass=_ActivityAggregateMeta):
     def _create_activity(cls, method: CreatingMethod[Any, Any], *args: Any, **kwargs: Any) -> Self:
         ctx = current_context()
         spec = method.spec
-        payload = current_policy().apply(spec.payload_of(args, kwargs))
+        payload = sealed_payload(
+            spec.action,
+            current_policy().apply(spec.payload_of(args, kwargs)),
+            tenant_id=ctx.tenant_id,
+            actor_principal_id=ctx.actor_principal_id,
+        )
         aggregate_id = cls.create_id(**payload)
         resource_id, resource_type = cls.creation_target(aggregate_id, payload)
         assert method.event_class is not None

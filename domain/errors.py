@@ -4,7 +4,9 @@
     ├── ActivityDefinitionError      an aggregate or action is declared wrongly
     ├── ConfigurationError           a setting is invalid or missing (Settings, NotifierConfig,
     │   │                            token secrets and lifetimes, a backend that is not PostgreSQL)
-    │   └── AuditKeyError            an audit signing or public key is missing, malformed, unpaired
+    │   ├── AuditKeyError            an audit signing or public key is missing, malformed, unpaired
+    │   └── PrivacyKeyError          the privacy master key is missing, malformed, or not the one
+    │                                that wrapped the stored data keys
     ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
     ├── InvalidActionError           an action name is not ``<resource>.<verb>`` in lower snake case
     │   ├── UnknownActionError       a well-formed action that the catalog does not list
@@ -15,7 +17,8 @@
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
     │   ├── UnsupportedPayloadValueError  a value JSON cannot replay, at ``path``
-    │   └── PayloadTooLargeError     the encoded payload exceeds the configured limit
+    │   ├── PayloadTooLargeError     the encoded payload exceeds the configured limit
+    │   └── PersonalSubjectError     an action's personal-data subject is missing or no principal id
     ├── TenantMismatchError          a command touches another tenant's resource
     ├── NotFoundError                no such aggregate in this tenant (no existence leak)
     ├── NotAuthorizedError           the authorization policy refuses the actor (recorded)
@@ -31,6 +34,9 @@
     ├── MalformedOutboxRowError      an outbox row's content breaks the outbox contract
     ├── PublisherMisconfiguredError  the publisher can deliver nothing as configured
     ├── PublisherContractError       a publisher answered other than the Publisher protocol says
+    ├── PrivacyError                 an erasure or legal hold cannot be done (nothing changed)
+    │   ├── UnknownSubjectError      no personal data key was ever made for that principal
+    │   └── LegalHoldError           a legal hold on the tenant or subject refuses the erasure
     ├── DigestSinkError              the audit digest sink cannot be written (nothing was shipped)
     │   └── DigestConflictError      a digest already shipped under that name with other content
     └── InvalidTokenError            an API bearer token is forged, expired or malformed
@@ -65,6 +71,10 @@ class ConfigurationError(ActivityError, ValueError):
 
 class AuditKeyError(ConfigurationError):
     """An audit signing key or public key is missing, malformed, or not the pair it should be."""
+
+
+class PrivacyKeyError(ConfigurationError):
+    """The privacy master key is missing or malformed, or did not wrap the stored data keys."""
 
 
 class MissingActivityContextError(ActivityError):
@@ -122,6 +132,10 @@ class PayloadTooLargeError(PayloadPolicyError):
         super().__init__(message)
         self.size = size
         self.limit = limit
+
+
+class PersonalSubjectError(PayloadPolicyError):
+    """An action with personal fields names no principal id as its subject; nothing was saved."""
 
 
 class TenantMismatchError(ActivityError):
@@ -211,6 +225,18 @@ class PublisherContractError(ActivityError, RuntimeError):
 
 class InvalidTokenError(ActivityError):
     """The bearer token is forged, expired, malformed or lacks a required claim."""
+
+
+class PrivacyError(ActivityError):
+    """An erasure or a legal hold cannot be carried out; nothing was changed."""
+
+
+class UnknownSubjectError(PrivacyError, LookupError):
+    """No personal data key was ever made for that principal in that tenant."""
+
+
+class LegalHoldError(PrivacyError):
+    """A legal hold on the tenant or on the subject refuses the erasure; the keys are intact."""
 
 
 class DigestSinkError(ActivityError, OSError):

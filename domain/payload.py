@@ -26,6 +26,7 @@ from optaic_activity.domain.errors import (
     SecretInPayloadError,
     UnsupportedPayloadValueError,
 )
+from optaic_activity.domain.personal import SEALED
 
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024
 
@@ -247,6 +248,11 @@ class PayloadPolicy:
                     msg = f"payload key {key!r} at {path or '<root>'} is not a string"
                     raise UnsupportedPayloadValueError(msg, path=path)
                 child = f"{path}.{key}" if path else key
+                if key == SEALED:
+                    # Only the sealing step writes envelopes: a forged one could carry another
+                    # subject's ciphertext to readers who may not see it.
+                    msg = f"payload key {child!r} is reserved for sealed personal data"
+                    raise UnsupportedPayloadValueError(msg, path=child)
                 if key.lower() not in self.allowed_keys and is_secret_key(key):
                     msg = (
                         f"payload key {child!r} looks like a secret; secrets never reach the store"

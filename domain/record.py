@@ -22,6 +22,7 @@ from optaic_activity.domain.aggregate import (
 from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
 from optaic_activity.domain.errors import StateChangeActionError
 from optaic_activity.domain.payload import current_policy
+from optaic_activity.domain.sealing import sealed_payload
 
 _IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:optaic-activity:idempotency")
 
@@ -72,7 +73,12 @@ class ActivityRecord(ActivityAggregate, topic="optaic.activity_record", resource
                 "(inside tx_activity, the command's event is the activity)"
             )
             raise StateChangeActionError(msg)
-        payload = current_policy().apply(envelope.payload)
+        payload = sealed_payload(
+            envelope.action,
+            current_policy().apply(envelope.payload),
+            tenant_id=envelope.tenant_id,
+            actor_principal_id=envelope.actor_principal_id,
+        )
         record_id = (
             record_id_for(envelope.tenant_id, idempotency_key) if idempotency_key else uuid4()
         )

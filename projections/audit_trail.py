@@ -28,6 +28,7 @@ from optaic_activity.projections.audit_verify import (
     Verifier,
     read_digests,
 )
+from optaic_activity.projections.personal_view import reveal_payloads
 from optaic_activity.projections.queries import AuditFilter, audit_conditions
 
 Order = Literal["oldest", "newest"]
@@ -42,6 +43,7 @@ EXPORT_COLUMNS = (
     "action",
     "visibility",
     "payload",
+    "payload_view",
     "delivery_channels",
     "correlation_id",
     "aggregate_id",
@@ -51,7 +53,9 @@ EXPORT_COLUMNS = (
     "hash",
     "canonical",
 )
-"""An export row's fields (the CSV header): the entry, its hashes and its hashed text."""
+"""An export row's fields (the CSV header): the entry, its hashes and its hashed text;
+``payload_view`` is the payload as reads show it (personal fields opened or erased; not
+hashed, see docs/audit.md)."""
 
 
 def export_record(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -65,6 +69,7 @@ def export_record(row: Mapping[Any, Any]) -> dict[str, Any]:
         row["hash"],
         text,
     )
+    record["payload_view"] = record["payload"]
     return {name: record[name] for name in EXPORT_COLUMNS}
 
 
@@ -91,10 +96,17 @@ def iter_export(
             query = query.where(position > after if order == "oldest" else position < after)
         ordering = position.asc() if order == "oldest" else position.desc()
         rows = conn.execute(query.order_by(ordering).limit(page_size)).mappings().all()
+        records = [export_record(row) for row in rows]
+        # Opened with this page's key lookup, inside the page's read transaction.
+        views = reveal_payloads(
+            conn,
+            [(row["tenant_id"], rec["payload"]) for row, rec in zip(rows, records, strict=True)],
+        )
+        for record, view in zip(records, views, strict=True):
+            record["payload_view"] = view
         if end_transactions and conn.in_transaction():
             conn.rollback()
-        for row in rows:
-            yield export_record(row)
+        yield from records
         if len(rows) < page_size:
             return
         after = int(rows[-1]["position"])
@@ -102,7 +114,7 @@ def iter_export(
 
 def csv_value(name: str, value: Any) -> str:
     """A field as a CSV cell: JSON values as their JSON text."""
-    if name in ("payload", "delivery_channels"):
+    if name in ("payload", "delivery_channels", "payload_view"):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 
@@ -143,7 +155,15 @@ def ocsf_event(record: Mapping[str, Any]) -> dict[str, Any]:
         "actor": {"user": {"uid": str(record["actor_principal_id"])}},
         "unmapped": {
             name: record[name]
-            for name in ("position", "visibility", "payload", "prev_hash", "hash", "canonical")
+            for name in (
+                "position",
+                "visibility",
+                "payload",
+                "prev_hash",
+                "hash",
+                "canonical",
+                "payload_view",
+            )
         },
     }
     entity = {"uid": str(record["resource_id"]), "type": record["resource_type"]}

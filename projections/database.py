@@ -25,6 +25,7 @@ def import_read_models() -> None:
     import optaic_activity.projections.audit_log
     import optaic_activity.projections.notifications
     import optaic_activity.projections.outbox
+    import optaic_activity.projections.privacy_keys
     import optaic_activity.projections.revocations
     import optaic_activity.projections.tracking
     import optaic_activity.projections.watchers  # noqa: F401

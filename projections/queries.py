@@ -22,6 +22,7 @@ from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.backends.glob import parse_glob
 from optaic_activity.projections.notifications import notifications
+from optaic_activity.projections.personal_view import reveal_items
 from optaic_activity.projections.watchers import resources, role_bindings
 
 MAX_LIMIT = 1000
@@ -141,6 +142,7 @@ def _page(
     bounded = query if after is None else query.where(position < after)
     rows = conn.execute(bounded.order_by(position.desc()).limit(limit + 1)).mappings().all()
     items = [dict(row) for row in rows[:limit]]
+    reveal_items(conn, items)
     more = len(rows) > limit
     return Page(items, encode_cursor(int(items[-1]["position"])) if more else None)
 

@@ -1,4 +1,5 @@
-"""The ``activity`` command: demo, projections, audit, notifier, serve, migrate, config, token.
+"""The ``activity`` command: demo, projections, audit, notifier, privacy, serve, migrate, config,
+token.
 
 Every command logs the database it uses at start, and ends on an error with one line and a
 documented exit status (``failures.py``; ``--debug`` for the traceback).
@@ -35,6 +36,7 @@ from optaic_activity import logs
 from optaic_activity.bootstrap import Runtime, bootstrap, freeze_startup_objects, notifier_runtime
 from optaic_activity.entrypoints.failures import explain
 from optaic_activity.entrypoints.notifier_cli import build_app as build_notifier_app
+from optaic_activity.entrypoints.privacy_cli import build_app as build_privacy_app
 from optaic_activity.notifier.runtime import NotifierRuntime
 from optaic_activity.projections import health
 from optaic_activity.projections.health import (
@@ -105,6 +107,7 @@ migrate_app = typer.Typer(
 token_app = typer.Typer(help="Mint a token by hand (operators, smoke tests).", no_args_is_help=True)
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(token_app, name="token")
+app.add_typer(build_privacy_app(lambda: _runtime(), console), name="privacy")
 
 
 def _notifier_runtime() -> NotifierRuntime:

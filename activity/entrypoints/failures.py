@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from optaic_activity.domain.errors import (
     ActivityError,
     ConfigurationError,
+    PrivacyError,
     ProjectionVersionError,
     SchemaMigrationError,
     UnknownProjectionError,
@@ -36,7 +37,10 @@ EXIT_CONFIG = 78
 
 EXIT_STATUSES = {
     0: "success",
-    EXIT_FAILURE: "the command's answer is negative (e.g. audit verify: chain broken)",
+    EXIT_FAILURE: (
+        "the command's answer is negative (e.g. audit verify: chain broken;"
+        " privacy erase: refused by a legal hold, or no such subject)"
+    ),
     EXIT_USAGE: "usage error; audit verify: unknown tenant; notifier run: publisher unusable",
     EXIT_DATA: "tables need a migration or a projection rebuild (activity migrate upgrade)",
     EXIT_UNAVAILABLE: "the database cannot be reached",
@@ -105,6 +109,8 @@ def explain(error: BaseException, *, database_url: str = "") -> Failure:
             f"cannot reach the database at {where}: {_first_line(error)} "
             "(is it running? check ACTIVITY_DATABASE_URL)",
         )
+    if isinstance(error, PrivacyError):
+        return Failure(EXIT_FAILURE, f"refused: {error}")
     if isinstance(error, ActivityError):
         return Failure(EXIT_SOFTWARE, f"{type(error).__name__}: {error}")
     return Failure(

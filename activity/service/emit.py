@@ -22,6 +22,7 @@ from optaic_activity.domain.aggregate import ActivityEvent, activity_id_of
 from optaic_activity.domain.context import activity_context, collecting
 from optaic_activity.domain.envelope import ActivityEnvelope
 from optaic_activity.domain.errors import ConcurrencyConflictError, StateChangeActionError
+from optaic_activity.domain.personal import is_sealed
 from optaic_activity.domain.record import ActivityRecord, record_id_for
 from optaic_activity.service.application import ActivityApplication
 
@@ -166,8 +167,9 @@ def envelope_activity(
 
 def _same_value(stored: Any, given: Any) -> bool:
     # The event's payload went through the payload policy (UUIDs stay UUIDs); an envelope
-    # may carry the same value as text.
-    return bool(stored == given) or str(stored) == str(given)
+    # may carry the same value as text. A sealed personal field cannot be compared without
+    # its key, and only the event is stored: the envelope's value is not kept either way.
+    return bool(stored == given) or str(stored) == str(given) or is_sealed(stored)
 
 
 def _envelope_context(envelope: ActivityEnvelope) -> Any:

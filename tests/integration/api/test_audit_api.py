@@ -145,15 +145,19 @@ async def test_exports_stream_every_matching_entry_as_an_attachment(
                 "aggregate_version": int(row["aggregate_version"]),
                 "payload": json.loads(row["payload"]),
                 "delivery_channels": json.loads(row["delivery_channels"]),
+                "payload_view": json.loads(row["payload_view"]),
             }
             for row in rows
         ]
     assert len(expected) == 5  # 3 creations, 2 edits
     # Oldest first; each entry with the exact text its hash covers.
     for entry in exported:
-        assert hashlib.sha256((entry["prev_hash"] + entry["canonical"]).encode()).hexdigest() == (
-            entry["hash"]
+        assert (
+            hashlib.sha256((entry["prev_hash"] + entry["canonical"]).encode()).hexdigest()
+            == (entry["hash"])
         )
+        # No personal fields here: the payload as reads show it is the stored one.
+        assert entry.pop("payload_view") == entry["payload"]
     assert [_comparable(entry) for entry in exported] == [
         _comparable(entry) for entry in reversed(expected)
     ]

@@ -162,6 +162,9 @@ FRAMEWORK_ENVELOPE_ONLY = frozenset(
         "audit.queried",
         "audit.exported",
         "auth.refused",
+        "privacy.erased",
+        "privacy.hold_placed",
+        "privacy.hold_released",
     }
 )
 """The framework's own envelope-only actions (activity/inbox.py records notification.read;
