@@ -8,34 +8,23 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from optaic_activity.bootstrap import bootstrap
 from optaic_activity.domain import Resource, RoleBinding, activity_context
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.delivery import run_delivery
 from optaic_activity.notifier.disconnects import DISCONNECT_CODE
 from optaic_activity.notifier.publisher import CentrifugoPublisher
 from optaic_activity.notifier.runtime import NotifierRuntime
-from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.revocations import revocations
-from optaic_activity.projections.service import ProjectionService
-from optaic_activity.settings import Settings
+from tests.e2e.conftest import Pipeline
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
 from tests.support.services import CentrifugoServer
 
 pytestmark = pytest.mark.centrifugo
-
-
-@pytest.fixture
-def read_models(store_settings: Settings) -> Iterator[Engine]:
-    engine = create_engine(store_settings.sqlalchemy_url)
-    yield engine
-    engine.dispose()
 
 
 def _revocations(engine: Engine) -> list[tuple[str, int]]:
@@ -47,12 +36,11 @@ def _revocations(engine: Engine) -> list[tuple[str, int]]:
 
 
 def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
-    store_settings: Settings, read_models: Engine, centrifugo_server: CentrifugoServer
+    read_models: Engine,
+    pipeline: Pipeline,
+    centrifugo_server: CentrifugoServer,
 ) -> None:
-    runtime = bootstrap(store_settings)
-    app = runtime.app
-    projections = ProjectionService(app, read_models)
-    projections.setup()
+    app, projections = pipeline.app, pipeline.projections
     tenant_a, tenant_b, owner, pat = (uuid.uuid4() for _ in range(4))
     notifier = NotifierRuntime(
         read_models,
@@ -109,4 +97,3 @@ def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
                 assert wait_for(lambda: _revocations(read_models) == [("done", 1)])
     finally:
         notifier.publisher.close()
-        app.close()
