@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.engine import Engine
 
-from optaic_activity.bootstrap import bootstrap
+from optaic_activity.bootstrap import Runtime, bootstrap
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.service.application import ActivityApplication
@@ -19,6 +19,7 @@ from optaic_activity.settings import Settings
 class Pipeline:
     """The application over a fresh store, and its projections into ``read_models``."""
 
+    runtime: Runtime
     app: ActivityApplication
     projections: ProjectionService
 
@@ -36,6 +37,6 @@ def pipeline(store_settings: Settings, read_models: Engine) -> Iterator[Pipeline
     projections = ProjectionService(runtime.app, read_models)
     projections.setup()
     try:
-        yield Pipeline(runtime.app, projections)
+        yield Pipeline(runtime, runtime.app, projections)
     finally:
         runtime.app.close()

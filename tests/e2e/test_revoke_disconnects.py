@@ -6,13 +6,18 @@ run, a real Centrifugo and real WebSocket clients.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 
+import anyio
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optaic_activity.api.app import create_app
+from optaic_activity.bootstrap import Runtime
 from optaic_activity.domain import Resource, RoleBinding, activity_context
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.delivery import run_delivery
@@ -21,6 +26,7 @@ from optaic_activity.notifier.publisher import CentrifugoPublisher
 from optaic_activity.notifier.runtime import NotifierRuntime
 from optaic_activity.projections.revocations import revocations
 from tests.e2e.conftest import Pipeline
+from tests.integration.api.conftest import BASE_URL, Caller, api_settings
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
 from tests.support.services import CentrifugoServer
 
@@ -33,6 +39,21 @@ def _revocations(engine: Engine) -> list[tuple[str, int]]:
             sa.select(revocations.c.status, revocations.c.attempts).order_by(revocations.c.position)
         )
         return [(status, attempts) for status, attempts in rows]
+
+
+def _token_status(runtime: Runtime, tenant_id: uuid.UUID, principal_id: uuid.UUID) -> int:
+    """The status of ``GET /realtime/token`` for the principal, with a valid API token."""
+    api = create_app(dataclasses.replace(runtime, settings=api_settings(runtime.settings)))
+    headers = {"Authorization": f"Bearer {Caller(tenant_id, principal_id).token}"}
+
+    async def ask() -> int:
+        transport = httpx.ASGITransport(api)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, headers=headers
+        ) as http:
+            return (await http.get("/realtime/token")).status_code
+
+    return anyio.run(ask)
 
 
 def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
@@ -87,6 +108,9 @@ def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
             assert in_a.disconnects == [DISCONNECT_CODE]
             assert in_b.disconnects == [], "Pat's session in tenant B stays"
             assert _revocations(read_models) == [("done", 1)]
+            # Nor can Pat connect to A again with the API token they still hold; B is theirs.
+            assert _token_status(pipeline.runtime, tenant_a, pat) == 403
+            assert _token_status(pipeline.runtime, tenant_b, pat) == 200
 
             # A rebuild rewrites the revocation's content, never its state: no second
             # disconnect of a session opened since.
