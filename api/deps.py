@@ -27,6 +27,7 @@ from optaic_activity.api.problems import (
 )
 from optaic_activity.api.schemas import MAX_POSITION, FieldError
 from optaic_activity.api.self_audit import record_refusal
+from optaic_activity.api.wire import INTEGER_TEXT
 from optaic_activity.bootstrap import Runtime
 from optaic_activity.domain.errors import InvalidCursorError, InvalidTokenError
 from optaic_activity.projections.backends import backend_for
@@ -201,7 +202,7 @@ def page_cursor(
 
 
 Cursor = Annotated[str | None, Depends(page_cursor)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page"), INTEGER_TEXT]
 
 
 def command(runtime: Runtime, run: Callable[[], T]) -> T:

@@ -21,6 +21,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from optaic_activity.api.wire import BooleanText, Uuid
+
 FilterModeName = Literal["all", "mutations", "custom"]
 """domain.preferences.FilterMode"""
 ScopeName = Literal["resource", "descendants"]
@@ -77,9 +79,10 @@ class ResponseBody(BaseModel):
 
 
 class RequestBody(BaseModel):
-    """A request body: unknown fields are refused (422), not silently dropped."""
+    """A request body: unknown fields are refused (422), not silently dropped, and each field
+    takes its own JSON type only (strict: no bool as int, no string as number, docs/api.md)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 # -- problems (RFC 9457) -----------------------------------------------------------------------
@@ -125,7 +128,7 @@ class Preferences(ResponseBody):
 
 
 class SubscriptionCreate(RequestBody):
-    resource_id: UUID
+    resource_id: Uuid
     scope: ScopeName = Field(description="'resource': that resource; 'descendants': its subtree")
 
 
@@ -216,15 +219,15 @@ class AuditPage(ResponseBody):
 class AuditFilters(BaseModel):
     """The audit query's filters (query parameters); all optional, combined with AND."""
 
-    actor: UUID | None = Field(default=None, description="Actor principal id")
-    resource_id: UUID | None = None
-    include_descendants: bool = Field(
+    actor: Uuid | None = Field(default=None, description="Actor principal id")
+    resource_id: Uuid | None = None
+    include_descendants: BooleanText = Field(
         default=False, description="With resource_id: its whole subtree"
     )
     action: str | None = Field(default=None, description="fnmatch glob, e.g. 'promotion.*'")
     since: TimeParameter | None = Field(default=None, description="Inclusive, RFC 3339")
     until: TimeParameter | None = Field(default=None, description="Exclusive, RFC 3339")
-    correlation_id: UUID | None = None
+    correlation_id: Uuid | None = None
 
 
 # -- realtime ------------------------------------------------------------------------------------

@@ -220,6 +220,16 @@ def _bound_resources(tenant_id: UUID, principal_id: UUID) -> sa.Select[Any]:
     )
 
 
+def is_member(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> bool:
+    """Whether the principal holds a role in the tenant: an active role binding or an owned
+    resource, as the feed's ``tenant`` visibility and the disconnect on revoke count members."""
+    owned = sa.select(resources.c.resource_id).where(
+        resources.c.tenant_id == tenant_id, resources.c.owner_id == principal_id
+    )
+    query = sa.select(sa.or_(owned.exists(), _bound_resources(tenant_id, principal_id).exists()))
+    return bool(conn.execute(query).scalar())
+
+
 def _anchors(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> list[tuple[str, UUID]]:
     """(path, root) of each resource the principal holds a role on (owning counts as owner)."""
     bound = _bound_resources(tenant_id, principal_id)

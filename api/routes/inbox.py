@@ -16,6 +16,7 @@ from optaic_activity.api.schemas import (
     ReadPositions,
     ReadUpTo,
 )
+from optaic_activity.api.wire import BooleanText
 from optaic_activity.projections.queries import query_inbox, unread_count
 from optaic_activity.service.inbox import mark_read
 
@@ -28,7 +29,7 @@ def list_notifications(
     conn: ReadConnection,
     cursor: Cursor,
     limit: Limit = 50,
-    unread_only: bool = False,
+    unread_only: BooleanText = False,
 ) -> InboxPage:
     """Your notifications, newest first, with the number still unread."""
     page = query_inbox(

@@ -1,4 +1,4 @@
-"""``GET /realtime/token``: a Centrifugo connection token for the caller, and only them.
+"""``GET /realtime/token``: a Centrifugo connection token for the caller, a member, only them.
 
 The token and the channel are the caller's token tenant's: the connection hears that
 tenant's notifications only (a principal of two tenants connects once per tenant).
@@ -8,22 +8,31 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from optaic_activity.api.deps import Caller, RuntimeDep
+from optaic_activity.api.deps import Caller, ReadConnection, RuntimeDep
 from optaic_activity.api.openapi import errors
-from optaic_activity.api.problems import REALTIME_UNAVAILABLE, ApiProblem
+from optaic_activity.api.problems import FORBIDDEN, REALTIME_UNAVAILABLE, ApiProblem
 from optaic_activity.api.schemas import RealtimeToken
+from optaic_activity.api.self_audit import record_refusal
 from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.tokens import mint_connection_token
+from optaic_activity.projections.queries import is_member
 
 router = APIRouter(tags=["realtime"])
 
 
-@router.get("/realtime/token", responses=errors(401, 503))
-def realtime_token(caller: Caller, runtime: RuntimeDep) -> RealtimeToken:
+@router.get("/realtime/token", responses=errors(401, 403, 503))
+def realtime_token(
+    request: Request, caller: Caller, runtime: RuntimeDep, conn: ReadConnection
+) -> RealtimeToken:
     """A short-lived token to connect to Centrifugo as yourself in your token's tenant, and
-    your personal channel there."""
+    your personal channel there. 403 unless you hold a role in that tenant (a role binding
+    or an owned resource): a principal whose last role was revoked, and who was disconnected
+    for it, cannot reconnect with an API token that is still valid."""
+    if not is_member(conn, caller.tenant_id, caller.principal_id):
+        record_refusal(request, status=403, reason="no role in the tenant", caller=caller)
+        raise ApiProblem(FORBIDDEN, "a real-time connection needs a role in your tenant")
     settings = runtime.settings
     secret = settings.centrifugo_token_secret.get_secret_value()
     if not secret:

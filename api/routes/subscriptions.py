@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Response, status
 
 from optaic_activity.api.deps import Caller, ReadConnection, RuntimeDep, command
 from optaic_activity.api.openapi import errors
 from optaic_activity.api.problems import NOT_FOUND, ApiProblem
 from optaic_activity.api.schemas import Subscription, SubscriptionCreate, SubscriptionList
+from optaic_activity.api.wire import Uuid
 from optaic_activity.domain.errors import NotFoundError, TenantMismatchError
 from optaic_activity.projections.subscriptions import active_subscriptions
 from optaic_activity.service.commands import revoke_subscription, subscribe
@@ -68,7 +67,7 @@ def list_subscriptions(caller: Caller, conn: ReadConnection) -> SubscriptionList
     response_class=Response,
     responses=errors(401, 404, 409, 422),
 )
-def delete_subscription(subscription_id: UUID, caller: Caller, runtime: RuntimeDep) -> None:
+def delete_subscription(subscription_id: Uuid, caller: Caller, runtime: RuntimeDep) -> None:
     """Revoke one of your subscriptions (404 for anyone else's; 409 if already revoked)."""
     try:
         command(

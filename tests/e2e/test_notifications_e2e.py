@@ -3,68 +3,53 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from optaic_activity.bootstrap import bootstrap
 from optaic_activity.domain import Resource, activity_context, activity_id_of
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.publisher import CentrifugoPublisher
 from optaic_activity.notifier.worker import OutboxWorker
-from optaic_activity.projections.database import create_engine
-from optaic_activity.projections.service import ProjectionService
-from optaic_activity.settings import Settings
+from tests.e2e.conftest import Pipeline
 from tests.integration.notifier.realtime import PersonalInbox
 from tests.support.services import CentrifugoServer
 
 pytestmark = pytest.mark.centrifugo
 
 
-@pytest.fixture
-def read_models(store_settings: Settings) -> Iterator[Engine]:
-    engine = create_engine(store_settings.sqlalchemy_url)
-    yield engine
-    engine.dispose()
-
-
 def test_a_watcher_receives_the_update_and_neither_the_actor_nor_a_stranger_does(
-    store_settings: Settings, read_models: Engine, centrifugo_server: CentrifugoServer
+    read_models: Engine,
+    pipeline: Pipeline,
+    centrifugo_server: CentrifugoServer,
 ) -> None:
-    runtime = bootstrap(store_settings)
-    app = runtime.app
-    projections = ProjectionService(app, read_models)
-    projections.setup()
+    app, projections = pipeline.app, pipeline.projections
     tenant, owner, editor, stranger = (uuid.uuid4() for _ in range(4))
     worker = OutboxWorker(
         read_models,
         CentrifugoPublisher(centrifugo_server.api_url, centrifugo_server.api_key),
         NotifierConfig(worker_id="e2e"),
     )
-    try:
-        with (
-            PersonalInbox(centrifugo_server, str(owner), tenant) as owner_inbox,
-            PersonalInbox(centrifugo_server, str(editor), tenant) as editor_inbox,
-            PersonalInbox(centrifugo_server, str(stranger), tenant) as stranger_inbox,
-        ):
-            with activity_context(tenant_id=tenant, actor_principal_id=owner):
-                folder = Resource.create(resource_type="folder", name="F")
-                app.save(folder)
-            with activity_context(tenant_id=tenant, actor_principal_id=editor):
-                folder = app.get(folder.id, tenant_id=tenant, kind=Resource)
-                folder.update(name="G")
-                app.save(folder)
-            (updated,) = [e for e in app.activities_of(folder.id) if e.action == "resource.updated"]
+    with (
+        PersonalInbox(centrifugo_server, str(owner), tenant) as owner_inbox,
+        PersonalInbox(centrifugo_server, str(editor), tenant) as editor_inbox,
+        PersonalInbox(centrifugo_server, str(stranger), tenant) as stranger_inbox,
+    ):
+        with activity_context(tenant_id=tenant, actor_principal_id=owner):
+            folder = Resource.create(resource_type="folder", name="F")
+            app.save(folder)
+        with activity_context(tenant_id=tenant, actor_principal_id=editor):
+            folder = app.get(folder.id, tenant_id=tenant, kind=Resource)
+            folder.update(name="G")
+            app.save(folder)
+        (updated,) = [e for e in app.activities_of(folder.id) if e.action == "resource.updated"]
 
-            projections.catch_up()
-            report = worker.run(follow=False)
+        projections.catch_up()
+        report = worker.run(follow=False)
 
-            owner_got = owner_inbox.drain_with_sentinel()
-            editor_got = editor_inbox.drain_with_sentinel()
-            stranger_got = stranger_inbox.drain_with_sentinel()
-    finally:
-        app.close()
+        owner_got = owner_inbox.drain_with_sentinel()
+        editor_got = editor_inbox.drain_with_sentinel()
+        stranger_got = stranger_inbox.drain_with_sentinel()
 
     assert report.dead == 0
     (message,) = owner_got

@@ -6,36 +6,31 @@ run, a real Centrifugo and real WebSocket clients.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
-from collections.abc import Iterator
 
+import anyio
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from optaic_activity.bootstrap import bootstrap
+from optaic_activity.api.app import create_app
+from optaic_activity.bootstrap import Runtime
 from optaic_activity.domain import Resource, RoleBinding, activity_context
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.delivery import run_delivery
 from optaic_activity.notifier.disconnects import DISCONNECT_CODE
 from optaic_activity.notifier.publisher import CentrifugoPublisher
 from optaic_activity.notifier.runtime import NotifierRuntime
-from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.revocations import revocations
-from optaic_activity.projections.service import ProjectionService
-from optaic_activity.settings import Settings
+from tests.e2e.conftest import Pipeline
+from tests.integration.api.conftest import BASE_URL, Caller, api_settings
 from tests.integration.notifier.realtime import PersonalInbox, wait_for
 from tests.support.services import CentrifugoServer
 
 pytestmark = pytest.mark.centrifugo
-
-
-@pytest.fixture
-def read_models(store_settings: Settings) -> Iterator[Engine]:
-    engine = create_engine(store_settings.sqlalchemy_url)
-    yield engine
-    engine.dispose()
 
 
 def _revocations(engine: Engine) -> list[tuple[str, int]]:
@@ -46,13 +41,27 @@ def _revocations(engine: Engine) -> list[tuple[str, int]]:
         return [(status, attempts) for status, attempts in rows]
 
 
+def _token_status(runtime: Runtime, tenant_id: uuid.UUID, principal_id: uuid.UUID) -> int:
+    """The status of ``GET /realtime/token`` for the principal, with a valid API token."""
+    api = create_app(dataclasses.replace(runtime, settings=api_settings(runtime.settings)))
+    headers = {"Authorization": f"Bearer {Caller(tenant_id, principal_id).token}"}
+
+    async def ask() -> int:
+        transport = httpx.ASGITransport(api)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, headers=headers
+        ) as http:
+            return (await http.get("/realtime/token")).status_code
+
+    return anyio.run(ask)
+
+
 def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
-    store_settings: Settings, read_models: Engine, centrifugo_server: CentrifugoServer
+    read_models: Engine,
+    pipeline: Pipeline,
+    centrifugo_server: CentrifugoServer,
 ) -> None:
-    runtime = bootstrap(store_settings)
-    app = runtime.app
-    projections = ProjectionService(app, read_models)
-    projections.setup()
+    app, projections = pipeline.app, pipeline.projections
     tenant_a, tenant_b, owner, pat = (uuid.uuid4() for _ in range(4))
     notifier = NotifierRuntime(
         read_models,
@@ -99,6 +108,9 @@ def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
             assert in_a.disconnects == [DISCONNECT_CODE]
             assert in_b.disconnects == [], "Pat's session in tenant B stays"
             assert _revocations(read_models) == [("done", 1)]
+            # Nor can Pat connect to A again with the API token they still hold; B is theirs.
+            assert _token_status(pipeline.runtime, tenant_a, pat) == 403
+            assert _token_status(pipeline.runtime, tenant_b, pat) == 200
 
             # A rebuild rewrites the revocation's content, never its state: no second
             # disconnect of a session opened since.
@@ -109,4 +121,3 @@ def test_the_last_revoke_in_a_tenant_disconnects_that_tenants_session_once(
                 assert wait_for(lambda: _revocations(read_models) == [("done", 1)])
     finally:
         notifier.publisher.close()
-        app.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,16 +16,13 @@ from centrifuge import Client as RealtimeClient
 from centrifuge import SubscriptionEventHandler
 from sqlalchemy.engine import Engine
 
-from optaic_activity.bootstrap import bootstrap
 from optaic_activity.domain import Resource, activity_context
 from optaic_activity.notifier.channels import personal_channel
 from optaic_activity.notifier.config import NotifierConfig
 from optaic_activity.notifier.publisher import CentrifugoPublisher
 from optaic_activity.notifier.tokens import mint_connection_token
 from optaic_activity.notifier.worker import OutboxWorker
-from optaic_activity.projections.database import create_engine
-from optaic_activity.projections.service import ProjectionService
-from optaic_activity.settings import Settings
+from tests.e2e.conftest import Pipeline
 from tests.integration.notifier.realtime import TIMEOUT, PersonalInbox
 from tests.support.services import CentrifugoServer
 
@@ -35,50 +31,39 @@ pytestmark = pytest.mark.centrifugo
 PERMISSION_DENIED = 103
 
 
-@pytest.fixture
-def read_models(store_settings: Settings) -> Iterator[Engine]:
-    engine = create_engine(store_settings.sqlalchemy_url)
-    yield engine
-    engine.dispose()
-
-
 def test_a_principal_in_two_tenants_hears_each_tenant_on_its_own_session_only(
-    store_settings: Settings, read_models: Engine, centrifugo_server: CentrifugoServer
+    read_models: Engine,
+    pipeline: Pipeline,
+    centrifugo_server: CentrifugoServer,
 ) -> None:
-    runtime = bootstrap(store_settings)
-    app = runtime.app
-    projections = ProjectionService(app, read_models)
-    projections.setup()
+    app, projections = pipeline.app, pipeline.projections
     tenant_a, tenant_b, pat, editor_a, editor_b = (uuid.uuid4() for _ in range(5))
     worker = OutboxWorker(
         read_models,
         CentrifugoPublisher(centrifugo_server.api_url, centrifugo_server.api_key),
         NotifierConfig(worker_id="e2e-tenants"),
     )
-    try:
-        with (
-            PersonalInbox(centrifugo_server, str(pat), tenant_a) as in_a,
-            PersonalInbox(centrifugo_server, str(pat), tenant_b) as in_b,
-        ):
-            # Pat owns a folder in each tenant; someone else renames each.
-            renamed: dict[uuid.UUID, uuid.UUID] = {}
-            for tenant, editor, name in ((tenant_a, editor_a, "A"), (tenant_b, editor_b, "B")):
-                with activity_context(tenant_id=tenant, actor_principal_id=pat):
-                    folder = Resource.create(resource_type="folder", name=f"{name} plans")
-                    app.save(folder)
-                with activity_context(tenant_id=tenant, actor_principal_id=editor):
-                    folder = app.get(folder.id, tenant_id=tenant, kind=Resource)
-                    folder.update(name=f"{name} secret merger")
-                    app.save(folder)
-                renamed[tenant] = folder.id
+    with (
+        PersonalInbox(centrifugo_server, str(pat), tenant_a) as in_a,
+        PersonalInbox(centrifugo_server, str(pat), tenant_b) as in_b,
+    ):
+        # Pat owns a folder in each tenant; someone else renames each.
+        renamed: dict[uuid.UUID, uuid.UUID] = {}
+        for tenant, editor, name in ((tenant_a, editor_a, "A"), (tenant_b, editor_b, "B")):
+            with activity_context(tenant_id=tenant, actor_principal_id=pat):
+                folder = Resource.create(resource_type="folder", name=f"{name} plans")
+                app.save(folder)
+            with activity_context(tenant_id=tenant, actor_principal_id=editor):
+                folder = app.get(folder.id, tenant_id=tenant, kind=Resource)
+                folder.update(name=f"{name} secret merger")
+                app.save(folder)
+            renamed[tenant] = folder.id
 
-            projections.catch_up()
-            report = worker.run(follow=False)
+        projections.catch_up()
+        report = worker.run(follow=False)
 
-            got_a = in_a.drain_with_sentinel()
-            got_b = in_b.drain_with_sentinel()
-    finally:
-        app.close()
+        got_a = in_a.drain_with_sentinel()
+        got_b = in_b.drain_with_sentinel()
 
     assert report.dead == 0
     assert [(m["tenant_id"], m["action"]) for m in got_a] == [(str(tenant_a), "resource.updated")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,13 +22,12 @@ import pytest
 import sqlalchemy as sa
 
 from optaic_activity.api.app import create_app
-from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.bootstrap import Runtime
 from optaic_activity.domain import Resource, activity_context
 from optaic_activity.projections.backends import PostgresBackend, backend_for
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.queries import AuditFilter, query_audit, query_feed, query_inbox
-from optaic_activity.settings import Settings
-from tests.integration.api.conftest import BASE_URL, Caller, api_settings
+from tests.integration.api.conftest import BASE_URL, Caller
 
 pytestmark = pytest.mark.anyio
 
@@ -82,16 +81,6 @@ def flood(runtime: Runtime) -> Flooded:
         inbox = conn.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one()
     assert inbox >= per_folder, "the owners were notified of the reports"
     return Flooded(attackers, victim, [folder.id for folder in folders], workflow)
-
-
-@pytest.fixture
-def runtime(store_settings: Settings) -> Iterator[Runtime]:
-    rt = bootstrap(api_settings(store_settings))
-    rt.projections.setup()
-    try:
-        yield rt
-    finally:
-        rt.close()
 
 
 @pytest.fixture
