@@ -56,7 +56,7 @@ class _Save:
         self.ids: list[int] | None = None
         self.error: BaseException | None = None
 
-    def keys(self) -> list[Key]:
+    def event_keys(self) -> list[Key]:
         return [(e.originator_id, e.originator_version) for e in self.events]
 
     def result(self) -> list[int]:
@@ -112,7 +112,8 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             raise ProgrammingError(msg)
         if not stored_events or kwargs.get("tracking") is not None:
             # Nothing to group (or a process application's tracking record): as eventsourcing.
-            return super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
         save = _Save(stored_events)
         with self._mutex:
             self._queue.append(save)
@@ -195,7 +196,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         accepted = []
         for save in group:
             save.error = None
-            keys = save.keys()
+            keys = save.event_keys()
             clash = [key for key in keys if key in taken]
             if clash or len(set(keys)) < len(keys):
                 save.error = IntegrityError(
@@ -209,7 +210,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         return accepted
 
     def _stored(self, curs: Cursor[DictRow], group: list[_Save]) -> set[Key]:
-        keys = [key for save in group for key in save.keys()]
+        keys = [key for save in group for key in save.event_keys()]
         curs.execute(self._stored_keys, ([k[0] for k in keys], [k[1] for k in keys]))
         return {(row["originator_id"], row["originator_version"]) for row in curs.fetchall()}
 
@@ -217,9 +218,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         if not accepted:
             return
         rows = [
-            self.construct_pg_stored_event(
-                e.originator_id, e.originator_version, e.topic, e.state
-            )
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for save in accepted
             for e in save.events
         ]
@@ -241,11 +240,10 @@ class GroupCommitFactory(PostgresFactory):
     GROUP_COMMIT_MAX_EVENTS = "GROUP_COMMIT_MAX_EVENTS"
     application_recorder_class = GroupCommitRecorder
 
-    def application_recorder(self) -> GroupCommitRecorder:  # type: ignore[override]
+    def application_recorder(self) -> GroupCommitRecorder:
         recorder = super().application_recorder()
         assert isinstance(recorder, GroupCommitRecorder)
         configured = self.env.get(self.GROUP_COMMIT_MAX_EVENTS)
         if configured:
             recorder.max_group_events = int(configured)
         return recorder
-
