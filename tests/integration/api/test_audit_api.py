@@ -151,9 +151,8 @@ async def test_exports_stream_every_matching_entry_as_an_attachment(
     assert len(expected) == 5  # 3 creations, 2 edits
     # Oldest first; each entry with the exact text its hash covers.
     for entry in exported:
-        assert (
-            hashlib.sha256((entry["prev_hash"] + entry["canonical"]).encode()).hexdigest()
-            == (entry["hash"])
+        assert hashlib.sha256((entry["prev_hash"] + entry["canonical"]).encode()).hexdigest() == (
+            entry["hash"]
         )
     assert [_comparable(entry) for entry in exported] == [
         _comparable(entry) for entry in reversed(expected)
