@@ -13,9 +13,10 @@ What eventsourcing guarantees still holds:
 - **Ids in commit order, gap-free.** The ids of a group are issued inside one transaction
   holding the table lock (other processes' groups, and bare eventsourcing writers, take
   the same lock), so a reader "after my position" never skips an event.
-- **Optimistic concurrency per save.** The group is inserted under a savepoint; on a
-  unique violation it is rolled back, the keys already stored are read (under the lock,
-  so nothing changes meanwhile), and the group is decided save by save in arrival order:
+- **Optimistic concurrency per save.** The group is inserted and committed in one
+  pipelined round trip; on a unique violation that transaction is rolled back, a new one
+  takes the lock, the keys already stored are read (under the lock, so nothing changes
+  meanwhile), and the group is decided save by save in arrival order:
   a save that reuses a stored or an earlier save's (aggregate, version) fails alone with
   eventsourcing's ``IntegrityError``; the others are inserted and committed.
 - **All or nothing per save.** A failure of the transaction itself (connection lost,
@@ -37,6 +38,7 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg import Cursor
+from psycopg.abc import Query
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -84,14 +86,11 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         table = SQL("{0}.{1}").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )
-        self._begin = SQL("; ").join(
-            [
-                SQL("BEGIN"),
-                *self.lock_table_statements,
-                SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
-                SQL("SAVEPOINT group_commit"),
-            ]
-        )
+        self._begin: list[Query] = [
+            SQL("BEGIN"),
+            *self.lock_table_statements,
+            SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
+        ]
         self._stored_keys = SQL(
             "SELECT t.originator_id, t.originator_version FROM {table} AS t"
             " JOIN unnest(%s::{id_type}[], %s::bigint[]) AS k(originator_id, originator_version)"
@@ -167,18 +166,17 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             assert conn.autocommit
             try:
-                with conn.cursor() as curs:
-                    curs.execute(self._begin)
-                    accepted = self._decide(group, stored=set())
-                    try:
-                        self._insert(curs, accepted)
-                    except psycopg.errors.UniqueViolation:
-                        # Another save of this group, or an earlier writer, took a key:
-                        # find out which saves lose, under the same lock.
-                        curs.execute("ROLLBACK TO SAVEPOINT group_commit")
+                if not self._commit_pipelined(conn, self._decide(group, stored=set())):
+                    # A key was taken by an earlier writer: decide again, save by save,
+                    # knowing the stored keys (read under the lock, so they stay true).
+                    with conn.cursor() as curs:
+                        for statement in self._begin:
+                            curs.execute(statement)
                         accepted = self._decide(group, stored=self._stored(curs, group))
-                        self._insert(curs, accepted)
-                    curs.execute("COMMIT")
+                        if accepted:
+                            curs.execute(self.insert_events_statement, (self._rows(accepted),))
+                            self._hand_out(curs.fetchall(), accepted)
+                        curs.execute("COMMIT")
             except BaseException:
                 # The whole group fails with the transaction's error, saved or refused alike.
                 with contextlib.suppress(psycopg.Error):
@@ -188,6 +186,31 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                     save.ids = None
                     save.error = None
                 raise
+
+    def _commit_pipelined(self, conn: psycopg.Connection[DictRow], accepted: list[_Save]) -> bool:
+        """Lock, insert and commit in one round trip; False: a unique violation, nothing saved.
+
+        The usual case. On an error the server skips the rest of the pipeline (the COMMIT
+        too), so a conflict costs only this attempt.
+        """
+        if not accepted:
+            return True
+        conflict = False
+        with conn.pipeline() as pipeline, conn.cursor() as prefix, conn.cursor() as insert:
+            try:
+                for statement in self._begin:
+                    prefix.execute(statement)
+                insert.execute(self.insert_events_statement, (self._rows(accepted),))
+                prefix.execute("COMMIT")
+                pipeline.sync()
+                self._hand_out(insert.fetchall(), accepted)
+            except psycopg.errors.UniqueViolation:
+                conflict = True  # (raised inside, so that psycopg does not warn)
+        if conflict:
+            conn.execute("ROLLBACK")
+            for save in accepted:
+                save.ids = None
+        return not conflict
 
     @staticmethod
     def _decide(group: list[_Save], stored: set[Key]) -> list[_Save]:
@@ -214,18 +237,19 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         curs.execute(self._stored_keys, ([k[0] for k in keys], [k[1] for k in keys]))
         return {(row["originator_id"], row["originator_version"]) for row in curs.fetchall()}
 
-    def _insert(self, curs: Cursor[DictRow], accepted: list[_Save]) -> None:
-        if not accepted:
-            return
-        rows = [
+    def _rows(self, accepted: list[_Save]) -> list[Any]:
+        return [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for save in accepted
             for e in save.events
         ]
-        curs.execute(self.insert_events_statement, (rows,))
-        ids = [row["notification_id"] for row in curs.fetchall()]
-        if len(ids) != len(rows):
-            msg = f"Couldn't get all notification IDs (got {len(ids)}, expected {len(rows)})"
+
+    @staticmethod
+    def _hand_out(rows: list[DictRow], accepted: list[_Save]) -> None:
+        ids = [row["notification_id"] for row in rows]
+        expected = sum(len(save.events) for save in accepted)
+        if len(ids) != expected:
+            msg = f"Couldn't get all notification IDs (got {len(ids)}, expected {expected})"
             raise ProgrammingError(msg)
         # RETURNING gives the ids in insertion order, as eventsourcing's recorder relies on.
         start = 0
