@@ -196,16 +196,18 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         if not accepted:
             return True
         conflict = False
-        with conn.pipeline() as pipeline, conn.cursor() as prefix, conn.cursor() as insert:
-            try:
+        try:
+            with conn.pipeline() as pipeline, conn.cursor() as prefix, conn.cursor() as insert:
                 for statement in self._begin:
                     prefix.execute(statement)
                 insert.execute(self.insert_events_statement, (self._rows(accepted),))
                 prefix.execute("COMMIT")
                 pipeline.sync()
                 self._hand_out(insert.fetchall(), accepted)
-            except psycopg.errors.UniqueViolation:
-                conflict = True  # (raised inside, so that psycopg does not warn)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.PipelineAborted):
+            # psycopg raises the violation, or "aborted" for a statement after it: either
+            # way the server skipped the COMMIT, so nothing of the group is stored.
+            conflict = True
         if conflict:
             conn.execute("ROLLBACK")
             for save in accepted:

@@ -152,7 +152,7 @@ def test_a_conflicting_save_fails_alone_and_its_group_commits(pg_app: ActivityAp
     hold_first_leader_until(recorder, len(jobs))
     results = run_all(jobs)
 
-    assert recorder.group_sizes[len(jobs)] == 1, recorder.group_sizes
+    assert recorder.group_sizes[len(jobs)] == 1, (recorder.group_sizes, results)
     raced_outcomes = results[:2]
     conflicts = [r for r in raced_outcomes if isinstance(r, ConcurrencyConflictError)]
     assert len(conflicts) == 1, raced_outcomes
@@ -174,7 +174,7 @@ def test_a_tailing_reader_under_load_never_skips_an_id(pg_app: ActivityApplicati
     # orders their groups' ids by commit.
     other = ActivityApplication(pg_app.settings)
     recorder = recorder_of(pg_app)
-    writers, saves_each, tenant = 8, 40, uuid4()
+    writers, saves_each, tenant = 8, 150, uuid4()
     writing = threading.Event()
     writing.set()
     seen: list[int] = []
