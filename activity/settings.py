@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     )
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_schema: str = ""
+    postgres_group_commit: bool = Field(
+        default=True,
+        description="concurrent saves of one process share one transaction and one commit",
+    )
+    postgres_group_commit_max_events: int = Field(
+        default=1000, ge=1, le=100_000, description="events one group commit records at most"
+    )
 
     service_modules: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -191,6 +198,8 @@ class Settings(BaseSettings):
             sqlite_file=self.sqlite_file,
             pool_size=self.postgres_pool_size,
             schema=self.postgres_schema,
+            group_commit=self.postgres_group_commit,
+            group_commit_max_events=self.postgres_group_commit_max_events,
         )
 
     @property

@@ -34,6 +34,9 @@ class DatabaseOptions:
     sqlite_file: Path
     pool_size: int
     schema: str = ""
+    group_commit: bool = True
+    """PostgreSQL: concurrent saves of one process share a transaction (``group_commit.py``)."""
+    group_commit_max_events: int = 1000
 
 
 class Wakeup:

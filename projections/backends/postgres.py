@@ -27,6 +27,7 @@ from optaic_activity.projections.backends.rows import (
 )
 
 log = logging.getLogger(__name__)
+GROUP_COMMIT_FACTORY = "optaic_activity.projections.backends.group_commit:GroupCommitFactory"
 
 
 def _json(text: RawJSON) -> Json:
@@ -61,6 +62,9 @@ class PostgresBackend(Backend):
         }
         if options.schema:
             env["POSTGRES_SCHEMA"] = options.schema
+        if options.group_commit:
+            env["PERSISTENCE_MODULE"] = GROUP_COMMIT_FACTORY
+            env["GROUP_COMMIT_MAX_EVENTS"] = str(options.group_commit_max_events)
         return env
 
     def create_engine(self, url: str, *, pool_size: int, pool_timeout: float) -> Engine:
