@@ -62,6 +62,12 @@ class Dataset:
     leaf: UUID
     """A resource with a few activities of its own."""
     workflow: UUID
+    small_tenant: UUID
+    """One of the small tenants sharing the tables (about 0.5% of the rows)."""
+    light_reader: UUID
+    """Someone with an inbox of about 1% of the reader's."""
+    day: tuple[datetime, datetime]
+    """One day in the middle of the history (a time-window filter)."""
     audit_rows: int = 0
     inbox_rows: int = 0
     resources: int = 0
@@ -197,6 +203,9 @@ def build(engine: sa.Engine, *, rows: int, seed: int = 7) -> Dataset:
         subtree=tree.ids[ROOTS + 5],
         leaf=tree.ids[-1],
         workflow=workflow,
+        small_tenant=others[0][0],
+        light_reader=actors[1],
+        day=(start + SPAN / 2, start + SPAN / 2 + timedelta(days=1)),
         resources=len(tree.ids),
         paths=tree.paths,
     )

@@ -21,8 +21,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psutil
@@ -33,11 +34,13 @@ from bench.databases import databases
 from bench.read_dataset import Dataset, build
 from optaic_activity.api.app import create_app
 from optaic_activity.api.auth import mint_api_token
-from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.bootstrap import Runtime, bootstrap, freeze_startup_objects
+from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.queries import (
     MAX_LIMIT,
     AuditFilter,
     Page,
+    encode_cursor,
     query_audit,
     query_feed,
     query_inbox,
@@ -63,21 +66,31 @@ class Shape:
     limit: int
     deep: bool = False
     cursor: str | None = None
+    tenant: UUID | None = None
+    """The caller's tenant, if not the big one."""
+    principal: UUID | None = None
+    """The caller, if not the reader."""
+
+    def deep_page(self, cursor: str) -> Shape:
+        return replace(self, name=f"{self.name}, deep page", deep=True, cursor=cursor)
 
 
 def shapes(data: Dataset) -> list[Shape]:
     """Every filter the API offers, at the route's default page size, over ``data``."""
     t, reader = data.tenant_id, data.reader
 
-    def audit(name: str, params: dict[str, str], f: AuditFilter) -> Shape:
+    def audit(name: str, params: dict[str, str], f: AuditFilter, tenant: UUID = t) -> Shape:
         return Shape(
             f"audit, {name}",
             "/audit",
             params,
             True,
-            lambda c, n, cur: query_audit(c, t, f, limit=n, cursor=cur),
+            lambda c, n, cur: query_audit(c, tenant, f, limit=n, cursor=cur),
             100,
+            tenant=tenant,
         )
+
+    since, until = data.day
 
     return [
         audit("no filter", {}, AuditFilter()),
@@ -104,6 +117,12 @@ def shapes(data: Dataset) -> list[Shape]:
             "correlation",
             {"correlation_id": str(data.workflow)},
             AuditFilter(correlation_id=data.workflow),
+        ),
+        audit("small tenant", {}, AuditFilter(), tenant=data.small_tenant),
+        audit(
+            "one day",
+            {"since": since.isoformat(), "until": until.isoformat()},
+            AuditFilter(since=since, until=until),
         ),
         Shape(
             "feed",
@@ -143,26 +162,36 @@ def shapes(data: Dataset) -> list[Shape]:
             ),
             50,
         ),
+        Shape(
+            "inbox, light reader",
+            "/notifications",
+            {},
+            False,
+            lambda c, n, cur: (
+                query_inbox(c, t, data.light_reader, limit=n, cursor=cur),
+                unread_count(c, t, data.light_reader),
+            ),
+            50,
+            principal=data.light_reader,
+        ),
     ]
 
 
 def deep_cursor(conn: sa.Connection, shape: Shape, depth: int) -> str | None:
-    """The cursor ``depth`` rows into the shape's matches (or halfway, if it has fewer),
-    found by reading pages of ``MAX_LIMIT``."""
-    cursors: list[str] = []
-    seen = 0
+    """The cursor ``depth`` rows into the shape's matches (halfway through them if it has
+    fewer; None if they fit on one page), found by reading pages of ``MAX_LIMIT``."""
+    positions: list[int] = []
     cursor: str | None = None
-    while seen < depth:
+    while len(positions) < depth:
         result = shape.read(conn, MAX_LIMIT, cursor)
         page: Page = result[0] if isinstance(result, tuple) else result
-        seen += len(page.items)
-        if page.next_cursor is None:
-            break
+        positions += [int(item["position"]) for item in page.items]
         cursor = page.next_cursor
-        cursors.append(cursor)
-    if not cursors:
+        if cursor is None:
+            break
+    if len(positions) <= shape.limit:
         return None
-    return cursors[-1] if seen >= depth else cursors[len(cursors) // 2]
+    return encode_cursor(positions[min(depth, len(positions) // 2) - 1])
 
 
 @dataclass
@@ -179,30 +208,23 @@ def p(values: list[float], q: int) -> float:
 
 async def measure(runtime: Runtime, data: Dataset, repeat: int, depth: int) -> list[Timing]:
     api = create_app(runtime)
-    tokens = {
-        auditor: mint_api_token(
+
+    def token(shape: Shape) -> str:
+        return mint_api_token(
             SECRET,
-            tenant_id=data.tenant_id,
-            principal_id=data.reader,
-            roles=("auditor",) if auditor else (),
+            tenant_id=shape.tenant or data.tenant_id,
+            principal_id=shape.principal or data.reader,
+            roles=("auditor",) if shape.auditor else (),
         )
-        for auditor in (False, True)
-    }
+
     timings: list[Timing] = []
     with runtime.engine.connect() as conn:
         for shape in shapes(data):
             timings.append(Timing(shape))
             cursor = deep_cursor(conn, shape, depth)
             if cursor is not None:
-                deep = Shape(
-                    **{
-                        **shape.__dict__,
-                        "name": shape.name + ", deep page",
-                        "deep": True,
-                        "cursor": cursor,
-                    }
-                )
-                timings.append(Timing(deep))
+                timings.append(Timing(shape.deep_page(cursor)))
+    tokens = {timing.shape.name: token(timing.shape) for timing in timings}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(api), base_url=BASE_URL, timeout=60
     ) as client:
@@ -212,12 +234,13 @@ async def measure(runtime: Runtime, data: Dataset, repeat: int, depth: int) -> l
                 params = {**shape.params, "limit": str(shape.limit)}
                 if shape.cursor:
                     params["cursor"] = shape.cursor
-                headers = {"Authorization": f"Bearer {tokens[shape.auditor]}"}
+                headers = {"Authorization": f"Bearer {tokens[shape.name]}"}
                 started = time.perf_counter()
                 response = await client.get(shape.path, params=params, headers=headers)
                 http_ms = (time.perf_counter() - started) * 1000
                 response.raise_for_status()
                 with runtime.engine.connect() as conn:
+                    backend_for(conn).read_only(conn)  # as the API's read connections are
                     started = time.perf_counter()
                     shape.read(conn, shape.limit, shape.cursor)
                     query_ms = (time.perf_counter() - started) * 1000
@@ -256,6 +279,7 @@ def run(backend: str, settings: Settings, rows: int, repeat: int, depth: int) ->
         data = build(runtime.engine, rows=rows)
         seconds = time.perf_counter() - started
         print(f"{backend}: dataset written in {seconds:.0f} s", flush=True)
+        freeze_startup_objects()  # as `activity serve` does once started
         timings = asyncio.run(measure(runtime, data, repeat, depth))
         return report(backend, data, timings, seconds)
     finally:
