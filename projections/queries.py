@@ -122,14 +122,13 @@ def _action_matches(
 
 
 def _action_branches(
-    conn: sa.Connection, tenant_id: UUID, action: str, *, fan_out: int = 1
+    matched: list[str] | sa.ColumnElement[bool], *, fan_out: int = 1
 ) -> list[sa.ColumnElement[bool]]:
     """The glob as alternatives for a page to read one by one: one per matched name, each
     in position order through ``ix_audit_tenant_action`` (an ``IN`` list there is read in
     name order, all of it, then sorted), or a single condition if there would be more than
     ``MAX_BRANCHES`` of them (times ``fan_out``, the caller's own branches). Empty: no
-    action of the tenant matches."""
-    matched = _matched_actions(conn, tenant_id, action)
+    action of the tenant matches. ``matched``: what `_matched_actions` found."""
     if not isinstance(matched, list):
         return [matched]
     if len(matched) * fan_out > MAX_BRANCHES:
@@ -274,12 +273,13 @@ def query_audit(
     cursor: str | None = None,
 ) -> Page:
     f = filters or AuditFilter()
-    common = audit_conditions(conn, tenant_id, replace(f, action=None))
-    if not f.action:
-        return _page(conn, sa.select(audit_log).where(*common), audit_log.c.position, limit, cursor)
-    branches = _action_branches(conn, tenant_id, f.action)
-    if not branches:
+    # The action first: a glob no action of the tenant matches answers without the rest.
+    branches = _action_branches(_matched_actions(conn, tenant_id, f.action)) if f.action else None
+    if branches == []:
         return Page([], None)
+    common = audit_conditions(conn, tenant_id, replace(f, action=None))
+    if branches is None:
+        return _page(conn, sa.select(audit_log).where(*common), audit_log.c.position, limit, cursor)
     return _newest_of(conn, tenant_id, common, branches, limit, cursor)
 
 
@@ -341,6 +341,10 @@ def query_feed(
     One branch per way of seeing an activity, each served by its own index and cut at a
     page; the page is the newest of their union.
     """
+    # The action first: a glob no action of the tenant matches answers without the rest.
+    matched = _matched_actions(conn, tenant_id, action) if action else None
+    if isinstance(matched, list) and not matched:
+        return Page([], None)
     anchors = _anchors(conn, tenant_id, principal_id)
     visible: list[sa.ColumnElement[bool]] = [audit_log.c.actor_principal_id == principal_id]
     if anchors:
@@ -357,10 +361,8 @@ def query_feed(
             ),
         ]
     branches = visible
-    if action:
-        names = _action_branches(conn, tenant_id, action, fan_out=len(visible))
-        if not names:
-            return Page([], None)
+    if matched is not None:
+        names = _action_branches(matched, fan_out=len(visible))
         branches = [sa.and_(seen, name) for seen in visible for name in names]
     common = [audit_log.c.tenant_id == tenant_id]
     return _newest_of(conn, tenant_id, common, branches, limit, cursor)
