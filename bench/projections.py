@@ -25,13 +25,10 @@ import random
 import shlex
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
@@ -45,6 +42,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg import sql
 
+from bench.databases import databases
 from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
 from optaic_activity.domain import (
     CATALOG,
@@ -677,29 +675,6 @@ def measure(
         )
     finally:
         runtime.close()
-
-
-@contextmanager
-def databases(backends: list[str], copies: int = 1) -> Iterator[list[tuple[str, Settings]]]:
-    """``copies`` fresh databases per backend (each variant of a run gets its own)."""
-    from tests.support.services import PostgresServer
-
-    with tempfile.TemporaryDirectory() as tmp:
-        found: list[tuple[str, Settings]] = []
-        if "sqlite" in backends:
-            found += [
-                ("SQLite", Settings(database_url=f"sqlite:///{Path(tmp) / f'bench{n}.sqlite'}"))
-                for n in range(copies)
-            ]
-        if "postgres" not in backends:
-            yield found
-            return
-        with PostgresServer() as server:
-            found += [
-                ("PostgreSQL", Settings(database_url=server.create_database(f"bench{n}")))
-                for n in range(copies)
-            ]
-            yield found
 
 
 def report(results: list[Result], command: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -65,26 +65,28 @@ class AuditFilter:
 
 MAX_MATCHED_ACTIONS = 500
 """Beyond this many of a tenant's action names matching a glob, the glob filters the rows."""
+MAX_BRANCHES = 32
+"""A page is the newest of at most this many branches, each read through its own index."""
 
 
-def _action_matches(
+def _matched_actions(
     conn: sa.Connection, tenant_id: UUID, action: str
-) -> sa.ColumnElement[bool] | None:
-    """The tenant's activities whose action matches the fnmatch glob ``action``; None if
-    no action of the tenant matches it (the page is empty: no need to ask).
+) -> list[str] | sa.ColumnElement[bool]:
+    """The tenant's action names matching the fnmatch glob ``action`` (an empty list if
+    none does: the page is empty, no need to ask), or, past ``MAX_MATCHED_ACTIONS`` of
+    them, the glob itself as a condition on the rows.
 
     The glob is matched against the tenant's distinct action names (a catalogue's worth,
-    found by a loose scan of ``ix_audit_tenant_action``: one index seek per name), and the
-    rows are then selected by name through the same index. A glob that matches no name
-    costs those seeks only, however large the tenant.
+    found by a loose scan of ``ix_audit_tenant_action``: one index seek per name). A glob
+    that matches no name costs those seeks only, however large the tenant.
     """
     [pattern] = validate_patterns([action])
     glob = parse_glob(pattern)
     backend = backend_for(conn)
     if glob.matches_nothing:
-        return None
+        return []
     if glob.literal is not None:
-        return backend.glob_condition(audit_log.c.action, glob)
+        return [glob.literal]
     t = audit_log.c
 
     def after(previous: sa.ColumnElement[Any] | None) -> sa.ScalarSelect[Any]:
@@ -106,7 +108,33 @@ def _action_matches(
     )
     if len(matched) > MAX_MATCHED_ACTIONS:
         return backend.glob_condition(audit_log.c.action, glob)
+    return list(matched)
+
+
+def _action_matches(
+    conn: sa.Connection, tenant_id: UUID, action: str
+) -> sa.ColumnElement[bool] | None:
+    """The tenant's activities whose action matches the glob ``action`` (rows selected by
+    name through ``ix_audit_tenant_action``); None if no action of the tenant matches."""
+    matched = _matched_actions(conn, tenant_id, action)
+    if not isinstance(matched, list):
+        return matched
     return audit_log.c.action.in_(matched) if matched else None
+
+
+def _action_branches(
+    matched: list[str] | sa.ColumnElement[bool], *, fan_out: int = 1
+) -> list[sa.ColumnElement[bool]]:
+    """The glob as alternatives for a page to read one by one: one per matched name, each
+    in position order through ``ix_audit_tenant_action`` (an ``IN`` list there is read in
+    name order, all of it, then sorted), or a single condition if there would be more than
+    ``MAX_BRANCHES`` of them (times ``fan_out``, the caller's own branches). Empty: no
+    action of the tenant matches. ``matched``: what `_matched_actions` found."""
+    if not isinstance(matched, list):
+        return [matched]
+    if len(matched) * fan_out > MAX_BRANCHES:
+        return [audit_log.c.action.in_(matched)]
+    return [audit_log.c.action == name for name in matched]
 
 
 def _subtree_ids(conn: sa.Connection, tenant_id: UUID, anchors: list[str]) -> sa.Select[Any]:
@@ -129,6 +157,27 @@ def _subtree_ids(conn: sa.Connection, tenant_id: UUID, anchors: list[str]) -> sa
     return sa.select(union.c.resource_id)
 
 
+MAX_LISTED_IDS = 2000
+"""Up to this many resource ids, a filter on them is one literal list (`_resource_in`)."""
+
+
+def _resource_in(conn: sa.Connection, ids: sa.Select[Any]) -> sa.ColumnElement[bool]:
+    """The audit rows whose resource is one of ``ids`` (a query of resource ids).
+
+    Where the backend tests a literal list by hashing (PostgreSQL), up to ``MAX_LISTED_IDS``
+    ids are read first and passed as one: a semi-join to the tree instead looks each row's
+    resource up, one index probe per row a page walks past. A larger set is most of the
+    tree, whose rows a walk meets at once: it stays a subquery.
+    """
+    backend = backend_for(conn)
+    column = audit_log.c.resource_id
+    if backend.hashes_listed_values:
+        found = conn.execute(ids.limit(MAX_LISTED_IDS + 1)).scalars().all()
+        if len(found) <= MAX_LISTED_IDS:
+            return backend.listed_values(column, found)
+    return column.in_(ids)
+
+
 def _page(
     conn: sa.Connection,
     query: sa.Select[Any],
@@ -147,6 +196,41 @@ def _page(
     return Page(items, encode_cursor(int(items[-1]["position"])) if more else None)
 
 
+def _newest_of(
+    conn: sa.Connection,
+    tenant_id: UUID,
+    common: list[sa.ColumnElement[bool]],
+    branches: list[sa.ColumnElement[bool]],
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """The page of audit rows meeting ``common`` and any of ``branches``: each branch is
+    cut at a page (by its own index, in position order), the page is the newest of their
+    union, read by position."""
+    if len(branches) == 1:
+        query = sa.select(audit_log).where(*common, branches[0])
+        return _page(conn, query, audit_log.c.position, limit, cursor)
+    after = decode_cursor(cursor)
+    bounded = common if after is None else [*common, audit_log.c.position < after]
+    per_branch = max(1, min(limit, MAX_LIMIT)) + 1
+    cut = [
+        sa.select(audit_log.c.position)
+        .where(*bounded, condition)
+        .order_by(audit_log.c.position.desc())
+        .limit(per_branch)
+        .subquery()
+        for condition in branches
+    ]
+    union = sa.union(*(sa.select(branch.c.position) for branch in cut)).subquery()
+    # The newest page of positions, not all of them: the planner then reads the rows by
+    # key, rather than walking the table backwards to meet the positions one by one.
+    newest = sa.select(union.c.position).order_by(union.c.position.desc()).limit(per_branch)
+    query = sa.select(audit_log).where(
+        audit_log.c.tenant_id == tenant_id, audit_log.c.position.in_(newest)
+    )
+    return _page(conn, query, audit_log.c.position, limit, cursor)
+
+
 def audit_conditions(
     conn: sa.Connection, tenant_id: UUID, filters: AuditFilter | None = None
 ) -> list[sa.ColumnElement[bool]]:
@@ -162,11 +246,10 @@ def audit_conditions(
                     resources.c.tenant_id == tenant_id, resources.c.resource_id == f.resource_id
                 )
             ).scalar_one_or_none()
-            ids = [f.resource_id] if anchor is None else None
             conditions.append(
-                audit_log.c.resource_id.in_(
-                    ids if ids else _subtree_ids(conn, tenant_id, [anchor or ""])
-                )
+                audit_log.c.resource_id == f.resource_id
+                if anchor is None
+                else _resource_in(conn, _subtree_ids(conn, tenant_id, [anchor]))
             )
         else:
             conditions.append(audit_log.c.resource_id == f.resource_id)
@@ -191,8 +274,15 @@ def query_audit(
     limit: int = 100,
     cursor: str | None = None,
 ) -> Page:
-    query = sa.select(audit_log).where(*audit_conditions(conn, tenant_id, filters))
-    return _page(conn, query, audit_log.c.position, limit, cursor)
+    f = filters or AuditFilter()
+    # The action first: a glob no action of the tenant matches answers without the rest.
+    branches = _action_branches(_matched_actions(conn, tenant_id, f.action)) if f.action else None
+    if branches == []:
+        return Page([], None)
+    common = audit_conditions(conn, tenant_id, replace(f, action=None))
+    if branches is None:
+        return _page(conn, sa.select(audit_log).where(*common), audit_log.c.position, limit, cursor)
+    return _newest_of(conn, tenant_id, common, branches, limit, cursor)
 
 
 def iter_audit(
@@ -263,12 +353,10 @@ def query_feed(
     One branch per way of seeing an activity, each served by its own index and cut at a
     page; the page is the newest of their union.
     """
-    common = [audit_log.c.tenant_id == tenant_id]
-    if action:
-        matches = _action_matches(conn, tenant_id, action)
-        if matches is None:
-            return Page([], None)
-        common.append(matches)
+    # The action first: a glob no action of the tenant matches answers without the rest.
+    matched = _matched_actions(conn, tenant_id, action) if action else None
+    if isinstance(matched, list) and not matched:
+        return Page([], None)
     anchors = _anchors(conn, tenant_id, principal_id)
     visible: list[sa.ColumnElement[bool]] = [audit_log.c.actor_principal_id == principal_id]
     if anchors:
@@ -278,30 +366,18 @@ def query_feed(
         )
         visible += [
             audit_log.c.visibility == "tenant",
-            sa.and_(audit_log.c.visibility == "scope", audit_log.c.resource_id.in_(in_scope)),
+            sa.and_(audit_log.c.visibility == "scope", _resource_in(conn, in_scope)),
             sa.and_(
                 audit_log.c.visibility == "resource",
-                audit_log.c.resource_id.in_(_subtree_ids(conn, tenant_id, [p for p, _ in anchors])),
+                _resource_in(conn, _subtree_ids(conn, tenant_id, [p for p, _ in anchors])),
             ),
         ]
-    after = decode_cursor(cursor)
-    if after is not None:
-        common.append(audit_log.c.position < after)
-    per_branch = max(1, min(limit, MAX_LIMIT)) + 1
-    branches = [
-        sa.select(audit_log.c.position)
-        .where(*common, condition)
-        .order_by(audit_log.c.position.desc())
-        .limit(per_branch)
-        .subquery()
-        for condition in visible
-    ]
-    positions = sa.union(*(sa.select(branch.c.position) for branch in branches)).subquery()
-    query = sa.select(audit_log).where(
-        audit_log.c.tenant_id == tenant_id,
-        audit_log.c.position.in_(sa.select(positions.c.position)),
-    )
-    return _page(conn, query, audit_log.c.position, limit, cursor)
+    branches = visible
+    if matched is not None:
+        names = _action_branches(matched, fan_out=len(visible))
+        branches = [sa.and_(seen, name) for seen in visible for name in names]
+    common = [audit_log.c.tenant_id == tenant_id]
+    return _newest_of(conn, tenant_id, common, branches, limit, cursor)
 
 
 def query_inbox(

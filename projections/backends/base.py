@@ -185,6 +185,16 @@ class Backend(ABC):
         """``column`` is one of ``values``: as one condition or several (each with the
         parameters to bind), which together name every value once."""
 
+    hashes_listed_values = False
+    """Does `listed_values` give a list the database tests each row against by a hash?
+    (If not, a subquery serves a long list better.)"""
+
+    def listed_values(
+        self, column: sa.ColumnElement[Any], values: Sequence[Any]
+    ) -> sa.ColumnElement[bool]:
+        """``column`` is one of ``values``, as one literal list."""
+        return column.in_(values)
+
     @abstractmethod
     def wakeup(self, engine: Engine, *, channel: str, poll_interval: float) -> Wakeup:
         """What a follower sleeps on between batches: ``channel`` is the event store's

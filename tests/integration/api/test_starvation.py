@@ -28,6 +28,7 @@ from optaic_activity.projections.backends import PostgresBackend, backend_for
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.queries import AuditFilter, query_audit, query_feed, query_inbox
 from tests.integration.api.conftest import BASE_URL, Caller
+from tests.support.plans import full_scans, statements
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +37,6 @@ HISTORY = 20_000
 ATTACKERS = 3
 SAVE_BATCH = 500
 VICTIM_BUDGET_S = 1.0
-READ_TABLES = ("activity_audit_log", "activity_notifications")
 
 
 @dataclass(frozen=True)
@@ -147,37 +147,6 @@ async def test_twelve_pathological_reads_leave_another_members_request_under_a_s
             assert answer.headers["Retry-After"]
 
 
-def _statements(run: Callable[[sa.Connection], object], conn: sa.Connection) -> list[Any]:
-    """The queries (text, parameters) ``run`` sends on ``conn``."""
-    sent: list[Any] = []
-
-    def record(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):  # not BEGIN, SET
-            sent.append((statement, parameters))
-
-    sa.event.listen(conn, "before_cursor_execute", record)
-    try:
-        run(conn)
-    finally:
-        sa.event.remove(conn, "before_cursor_execute", record)
-    return sent
-
-
-def _full_scans(conn: sa.Connection, statement: str, parameters: Any) -> list[str]:
-    """The plan's lines that read a whole audit or inbox table rather than an index."""
-    if isinstance(backend_for(conn), PostgresBackend):
-        plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters)]
-        return [
-            line for line in plan if "Seq Scan on" in line and any(t in line for t in READ_TABLES)
-        ]
-    plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
-    return [
-        line
-        for line in plan
-        if line.startswith("SCAN") and any(t in line for t in READ_TABLES) and "USING" not in line
-    ]
-
-
 def audit_page(tenant: UUID, filters: AuditFilter, conn: sa.Connection) -> object:
     return query_audit(conn, tenant, filters, limit=1)
 
@@ -210,5 +179,5 @@ def test_every_filter_of_the_api_is_served_by_an_index(runtime: Runtime, flooded
     reads["inbox, unread"] = lambda c: query_inbox(c, tenant, someone, unread_only=True, limit=1)
     with runtime.engine.connect() as conn:
         for name, read in reads.items():
-            for statement, parameters in _statements(read, conn):
-                assert not _full_scans(conn, statement, parameters), (name, statement)
+            for statement, parameters in statements(read, conn):
+                assert not full_scans(conn, statement, parameters), (name, statement)
