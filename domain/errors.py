@@ -4,7 +4,8 @@
     ├── ActivityDefinitionError      an aggregate or action is declared wrongly
     ├── ConfigurationError           a setting is invalid or missing (Settings, NotifierConfig,
     │   │                            token secrets and lifetimes, a backend that is not PostgreSQL)
-    │   └── AuditKeyError            an audit signing or public key is missing, malformed, unpaired
+    │   ├── AuditKeyError            an audit signing or public key is missing, malformed, unpaired
+    │   └── InvalidPartitionError    a projection partition is not ``K/N`` with 0 <= K < N
     ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
     ├── InvalidActionError           an action name is not ``<resource>.<verb>`` in lower snake case
     │   ├── UnknownActionError       a well-formed action that the catalog does not list
@@ -191,6 +192,10 @@ class UnknownProjectionError(ActivityError, KeyError):
 
 class ProjectionVersionError(ActivityError, RuntimeError):
     """The tables were built by another version of the projection: rebuild it first."""
+
+
+class InvalidPartitionError(ConfigurationError):
+    """A projection partition spec is not ``K/N`` with ``0 <= K < N``."""
 
 
 class SchemaMigrationError(ActivityError, RuntimeError):

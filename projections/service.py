@@ -20,8 +20,13 @@ from optaic_activity.projections.backends import Wakeup, backend_for
 from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.database import create_tables
-from optaic_activity.projections.events import state_decoder
+from optaic_activity.projections.events import (
+    FilteredDecoder,
+    state_decoder,
+    tenant_filtered_decoder,
+)
 from optaic_activity.projections.outages import Outage
+from optaic_activity.projections.partitions import WHOLE, Partition
 from optaic_activity.projections.routing import RoutingProjection
 from optaic_activity.projections.runner import BatchResult, ProjectionRunner, follow
 from optaic_activity.projections.tracking import read_position, tracking
@@ -45,6 +50,7 @@ class ProjectionStatus:
     head: int
     version: int | None
     code_version: int
+    partition: Partition = WHOLE
 
     @property
     def lag(self) -> int:
@@ -55,9 +61,11 @@ class ProjectionStatus:
         return self.version is not None and self.version != self.code_version
 
 
-def default_projections(audit: AuditConfig | None = None) -> list[Projection]:
+def default_projections(
+    audit: AuditConfig | None = None, partition: Partition = WHOLE
+) -> list[Projection]:
     sealer = DigestSealer.of(audit) if audit is not None else None
-    return [AuditLogProjection(sealer), RoutingProjection()]
+    return [AuditLogProjection(sealer, partition=partition), RoutingProjection(partition=partition)]
 
 
 class ProjectionService:
@@ -69,20 +77,42 @@ class ProjectionService:
         config: ProjectionConfig | None = None,
         projections: Iterable[Projection] | None = None,
         audit: AuditConfig | None = None,
+        partition: Partition = WHOLE,
     ) -> None:
+        """``partition``: the tenants the default projections own (``projections`` say
+        their own)."""
         config = config or ProjectionConfig()
         batch_size = config.batch_size
         self.app = app
         self.engine = engine
         self.config = config
+        self.audit = audit
+        self.partition = partition
         self.poll_interval = config.poll_interval
-        self.decode = decode = state_decoder(app.mapper)
+        self.decode = state_decoder(app.mapper)
+        if projections is None:
+            projections = default_projections(audit, partition)
         self.runners = {
             p.name: ProjectionRunner(
-                p, engine=engine, recorder=app.recorder, decode=decode, batch_size=batch_size
+                p,
+                engine=engine,
+                recorder=app.recorder,
+                decode=self._decoder(p.partition),
+                batch_size=batch_size,
             )
-            for p in (projections if projections is not None else default_projections(audit))
+            for p in projections
         }
+
+    def _decoder(self, partition: Partition) -> FilteredDecoder:
+        if partition.whole:
+            return self.decode
+        return tenant_filtered_decoder(self.app.mapper, partition.owns)
+
+    def for_partition(self, partition: Partition) -> ProjectionService:
+        """The default projections of partition ``partition``, on the same app and database."""
+        return ProjectionService(
+            self.app, self.engine, config=self.config, audit=self.audit, partition=partition
+        )
 
     def setup(self) -> None:
         """Create the read-model tables and a tracking row per projection (idempotent)."""
@@ -94,12 +124,12 @@ class ProjectionService:
                 tracking,
                 [
                     {
-                        "name": name,
+                        "name": r.tracking_name,
                         "position": 0,
                         "version": r.projection.version,
                         "updated_at": datetime.now(UTC),
                     }
-                    for name, r in self.runners.items()
+                    for r in self.runners.values()
                 ],
                 key=("name",),
                 update=(),
@@ -159,10 +189,11 @@ class ProjectionService:
         with self.engine.connect() as conn:
             statuses = []
             for name, runner in self.runners.items():
-                position, version = read_position(conn, name)
+                position, version = read_position(conn, runner.tracking_name)
                 statuses.append(
                     ProjectionStatus(
                         name=name,
+                        partition=runner.projection.partition,
                         position=position,
                         head=head,
                         version=version,

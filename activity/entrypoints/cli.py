@@ -45,6 +45,7 @@ from optaic_activity.projections.health import (
 )
 from optaic_activity.projections.metrics import ProjectionMetrics
 from optaic_activity.projections.outages import Outage
+from optaic_activity.projections.partitions import WHOLE, Partition
 from optaic_activity.projections.runner import BatchResult
 from optaic_activity.settings import Settings, describe, load_settings
 
@@ -118,6 +119,36 @@ def _runtime() -> Runtime:
     return runtime
 
 
+def _partition(text: str | None) -> Partition:
+    if text is None:
+        return WHOLE
+    try:
+        return Partition.parse(text)
+    except ValueError as error:  # InvalidPartitionError: a usage error here (exit 2)
+        raise typer.BadParameter(str(error)) from error
+
+
+PartitionOption = Annotated[
+    Partition,
+    typer.Option(
+        "--partition",
+        parser=_partition,
+        metavar="K/N",
+        help="Only the tenants of partition K of N (tenant id mod N == K), with its own "
+        'position (docs/projections.md, "Partitions"). Default: all tenants.',
+    ),
+]
+
+
+def _runtime_of(partition: Partition) -> Runtime:
+    """``_runtime()``, its projections those of ``partition``."""
+    runtime = _runtime()
+    if not partition.whole:
+        runtime.projections = runtime.projections.for_partition(partition)
+        runtime.projections.setup()
+    return runtime
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -151,9 +182,10 @@ def projections_run(
         int | None,
         typer.Option(help="Serve Prometheus /metrics (position, lag), /healthz, /readyz here."),
     ] = None,
+    partition: PartitionOption = WHOLE,
 ) -> None:
     """Follow the event store, keeping the projections caught up (until SIGTERM/SIGINT)."""
-    runtime = _runtime()
+    runtime = _runtime_of(partition)
     stop = _stop_on_signals()
     database = Outage("projections: the database", logging.getLogger("optaic_activity.projections"))
     if metrics_port is not None:
@@ -192,9 +224,10 @@ def projections_rebuild(
     name: Annotated[
         list[str] | None, typer.Argument(help="Projections to rebuild (default: all).")
     ] = None,
+    partition: PartitionOption = WHOLE,
 ) -> None:
     """Replay the whole log into the named projections (the outbox keeps its delivery state)."""
-    runtime = _runtime()
+    runtime = _runtime_of(partition)
     head = runtime.projections.head()
     try:
         for runner in runtime.projections.select(name):
@@ -232,9 +265,10 @@ def projections_rebuild(
 @projections_app.command("status")
 def projections_status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    partition: PartitionOption = WHOLE,
 ) -> None:
     """Position, lag and version of each projection."""
-    runtime = _runtime()
+    runtime = _runtime_of(partition)
     try:
         if as_json:
             document = {
@@ -242,6 +276,7 @@ def projections_status(
                 "projections": [
                     {
                         "name": status.name,
+                        "partition": str(status.partition),
                         "position": status.position,
                         "head": status.head,
                         "lag": status.lag,
@@ -262,7 +297,7 @@ def projections_status(
                 else ("caught up" if not status.lag else "behind")
             )
             table.add_row(
-                status.name,
+                status.name if status.partition.whole else f"{status.name}@{status.partition}",
                 str(status.position),
                 str(status.head),
                 str(status.lag),
