@@ -60,6 +60,35 @@ class Partition:
 WHOLE = Partition(0, 1)
 
 
+def of_tracking_name(projection: str, name: str) -> Partition | None:
+    """The partition a tracking row's key names for ``projection`` (None: another's row)."""
+    if name == projection:
+        return WHOLE
+    prefix, _, spec = name.partition("@")
+    if prefix != projection or not spec:
+        return None
+    try:
+        return Partition.parse(spec)
+    except InvalidPartitionError:
+        return None
+
+
+def check_layout(projection: str, partition: Partition, names: Iterable[str]) -> None:
+    """Refuse a partition whose count differs from the tracking rows that applied something.
+
+    A ``0/3`` runner beside ``0/2`` and ``1/2`` would apply again, from position 0, events
+    of tenants they already applied; the count changes through a new generation
+    (docs/projections.md, "Blue/green") instead.
+    """
+    counts = {p.count for name in names if (p := of_tracking_name(projection, name)) is not None}
+    if counts - {partition.count}:
+        msg = (
+            f"projection {projection!r} is tracked in {sorted(counts)} partition(s) here, not "
+            f"{partition.count}: build the new partitioning in a new generation and switch to it"
+        )
+        raise InvalidPartitionError(msg)
+
+
 def all_partitions(count: int) -> list[Partition]:
     return [Partition(index, count) for index in range(count)]
 

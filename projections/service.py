@@ -26,7 +26,7 @@ from optaic_activity.projections.events import (
     tenant_filtered_decoder,
 )
 from optaic_activity.projections.outages import Outage
-from optaic_activity.projections.partitions import WHOLE, Partition
+from optaic_activity.projections.partitions import WHOLE, Partition, check_layout
 from optaic_activity.projections.routing import RoutingProjection
 from optaic_activity.projections.runner import BatchResult, ProjectionRunner, follow
 from optaic_activity.projections.tracking import read_position, tracking
@@ -119,6 +119,12 @@ class ProjectionService:
         create_tables(self.engine)
         with self.engine.begin() as conn:
             self._protect(conn)
+            # A row still at 0 applied nothing: no layout to keep.
+            names = list(
+                conn.execute(sa.select(tracking.c.name).where(tracking.c.position > 0)).scalars()
+            )
+            for runner in self.runners.values():
+                check_layout(runner.name, runner.projection.partition, names)
             upsert(
                 conn,
                 tracking,

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bench.projections import HistoryWriter
 from optaic_activity.bootstrap import Runtime, bootstrap
+from optaic_activity.domain.errors import InvalidPartitionError
 from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.partitions import Partition, all_partitions
@@ -175,3 +176,17 @@ def test_partitions_catching_up_in_random_batches_between_the_writes_give_a_rebu
         # The next example's runners go on from their positions, over these same rows.
 
     check()
+
+
+def test_a_partition_count_other_than_the_tracked_one_is_refused_at_setup(
+    runtime: Runtime, others: list[Runtime]
+) -> None:
+    HistoryWriter(runtime.app, seed=SEED, tenants=3).write(50)
+    for service in partitioned(others, 2, batch_size=50):
+        service.setup()
+        service.catch_up()
+    for partition in (Partition(0, 3), Partition(0, 1)):
+        three = ProjectionService(runtime.app, runtime.engine, partition=partition)
+        with pytest.raises(InvalidPartitionError, match=r"\[2\] partition"):
+            three.setup()
+    ProjectionService(runtime.app, runtime.engine, partition=Partition(1, 2)).setup()
