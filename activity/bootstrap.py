@@ -15,6 +15,7 @@ from optaic_activity.domain.payload import PayloadPolicy, configure_policy
 from optaic_activity.notifier.config import DeliveryMode
 from optaic_activity.notifier.health import centrifugo_check
 from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
+from optaic_activity.projections import generations
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.service.application import ActivityApplication
@@ -109,6 +110,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         pool_size=settings.postgres_pool_size,
         pool_timeout=settings.api_pool_timeout_seconds,
     )
+    generations.follow_live(engine)  # readers read the live generation (blue/green)
     projections = ProjectionService(
         app,
         engine,

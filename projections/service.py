@@ -14,6 +14,7 @@ from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 
 from optaic_activity.domain.errors import UnknownProjectionError
+from optaic_activity.projections import generations
 from optaic_activity.projections.audit_digest import AuditConfig, DigestSealer, audit_digests
 from optaic_activity.projections.audit_log import AuditLogProjection, audit_log
 from optaic_activity.projections.backends import Wakeup, backend_for
@@ -78,13 +79,17 @@ class ProjectionService:
         projections: Iterable[Projection] | None = None,
         audit: AuditConfig | None = None,
         partition: Partition = WHOLE,
+        generation: str | None = None,
     ) -> None:
         """``partition``: the tenants the default projections own (``projections`` say
-        their own)."""
+        their own). ``generation``: the read-model generation the runners write (PostgreSQL;
+        default: the one live when they start, for their lifetime: module ``generations``)."""
         config = config or ProjectionConfig()
         batch_size = config.batch_size
         self.app = app
-        self.engine = engine
+        self.readers_engine = engine
+        """The engine as given: readers follow the live generation on it."""
+        self.engine = engine = generations.pin(engine, generation)
         self.config = config
         self.audit = audit
         self.partition = partition
@@ -108,14 +113,32 @@ class ProjectionService:
             return self.decode
         return tenant_filtered_decoder(self.app.mapper, partition.owns)
 
-    def for_partition(self, partition: Partition) -> ProjectionService:
-        """The default projections of partition ``partition``, on the same app and database."""
+    def for_partition(
+        self, partition: Partition, generation: str | None = None
+    ) -> ProjectionService:
+        """The default projections of partition ``partition`` (in ``generation``), on the same
+        app and database."""
         return ProjectionService(
-            self.app, self.engine, config=self.config, audit=self.audit, partition=partition
+            self.app,
+            self.readers_engine,
+            config=self.config,
+            audit=self.audit,
+            partition=partition,
+            generation=generation,
         )
+
+    @property
+    def generation(self) -> str:
+        """The read-model generation this service's runners write."""
+        if generations.supported(self.engine):
+            with self.engine.connect():
+                pass  # the first connection settles a generation left to the live one
+        return generations.generation_of(self.engine)
 
     def setup(self) -> None:
         """Create the read-model tables and a tracking row per projection (idempotent)."""
+        if self.generation != generations.DEFAULT:
+            generations.create(self.engine, self.generation)
         create_tables(self.engine)
         with self.engine.begin() as conn:
             self._protect(conn)

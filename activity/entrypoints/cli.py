@@ -119,9 +119,11 @@ def _runtime() -> Runtime:
     return runtime
 
 
-def _partition(text: str | None) -> Partition:
+def _partition(text: str | Partition | None) -> Partition:
     if text is None:
         return WHOLE
+    if isinstance(text, Partition):  # the default
+        return text
     try:
         return Partition.parse(text)
     except ValueError as error:  # InvalidPartitionError: a usage error here (exit 2)
