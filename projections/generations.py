@@ -162,7 +162,7 @@ def switch(engine: Engine, name: str) -> None:
     """Point readers at generation ``name`` (checks are the caller's: ``ProjectionService``)."""
     _require_postgresql(engine)
     with engine.begin() as conn:
-        if name != DEFAULT and not _exists(conn, name):
+        if name != DEFAULT and not exists(conn, name):
             raise GenerationError(f"no generation {name!r}")
         conn.execute(sa.text("LOCK TABLE public.projection_generation IN EXCLUSIVE MODE"))
         conn.execute(generation.delete())
@@ -178,12 +178,13 @@ def drop(engine: Engine, name: str) -> None:
         conn.execute(sa.text("LOCK TABLE public.projection_generation IN EXCLUSIVE MODE"))
         if live(conn) == name:
             raise GenerationError(f"{name!r} is live: switch to another generation first")
-        if not _exists(conn, name):
+        if not exists(conn, name):
             raise GenerationError(f"no generation {name!r}")
         conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
 
 
-def _exists(conn: sa.Connection, name: str) -> bool:
+def exists(conn: sa.Connection, name: str) -> bool:
+    """Is there a schema for generation ``name``?"""
     found = conn.execute(
         sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": name}
     ).first()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from eventsourcing.persistence import ApplicationRecorder
 from sqlalchemy.engine import Engine
 
-from optaic_activity.domain.errors import UnknownProjectionError
+from optaic_activity.domain.errors import GenerationError, UnknownProjectionError
 from optaic_activity.projections import generations
 from optaic_activity.projections.audit_digest import AuditConfig, DigestSealer, audit_digests
 from optaic_activity.projections.audit_log import AuditLogProjection, audit_log
@@ -27,7 +27,13 @@ from optaic_activity.projections.events import (
     tenant_filtered_decoder,
 )
 from optaic_activity.projections.outages import Outage
-from optaic_activity.projections.partitions import WHOLE, Partition, check_layout
+from optaic_activity.projections.partitions import (
+    WHOLE,
+    Partition,
+    all_partitions,
+    check_layout,
+    of_tracking_name,
+)
 from optaic_activity.projections.routing import RoutingProjection
 from optaic_activity.projections.runner import BatchResult, ProjectionRunner, follow
 from optaic_activity.projections.tracking import read_position, tracking
@@ -230,6 +236,43 @@ class ProjectionService:
                     )
                 )
             return statuses
+
+    def switch(self, name: str, *, max_lag: int | None = None) -> None:
+        """Point readers at generation ``name`` once its runners have caught up.
+
+        Every projection must be tracked there by one complete partitioning (``0/N`` ...
+        ``N-1/N``, or the whole), at the code's version, each at most ``max_lag`` events
+        (default ``ACTIVITY_PROJECTION_READINESS_MAX_LAG``) behind the log.
+        """
+        allowed = self.config.readiness_max_lag if max_lag is None else max_lag
+        with self.readers_engine.connect() as conn:
+            if name != generations.DEFAULT and not generations.exists(conn, name):
+                raise GenerationError(f"no generation {name!r}: build it first")
+        target = generations.pin(self.readers_engine, name)
+        head = self.head()
+        with target.connect() as conn:
+            rows = conn.execute(sa.select(tracking.c.name, tracking.c.position, tracking.c.version))
+            tracked = [(str(n), int(p), int(v)) for n, p, v in rows]
+        problems = []
+        for projection_name, runner in self.runners.items():
+            mine = {
+                p: (position, version)
+                for n, position, version in tracked
+                if (p := of_tracking_name(projection_name, n)) is not None
+            }
+            counts = {p.count for p in mine}
+            if len(counts) != 1 or set(mine) != set(all_partitions(next(iter(counts)))):
+                problems.append(f"{projection_name}: no complete partitioning ({len(mine)} rows)")
+                continue
+            for partition, (position, version) in sorted(mine.items(), key=lambda i: i[0].index):
+                label = partition.tracking_name(projection_name)
+                if version != runner.projection.version:
+                    problems.append(f"{label}: version {version}, code {runner.projection.version}")
+                elif head - position > allowed:
+                    problems.append(f"{label}: {head - position} events behind (> {allowed})")
+        if problems:
+            raise GenerationError(f"generation {name!r} is not ready: " + "; ".join(problems))
+        generations.switch(self.readers_engine, name)
 
     def wakeup(self) -> Wakeup:
         return backend_for(self.engine).wakeup(
