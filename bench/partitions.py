@@ -6,7 +6,8 @@ with one runner process (``--partition 0/1``) and with two (``0/2`` and ``1/2``)
 together; the wall time runs from the moment every process has bootstrapped until the last
 one has caught up. Each round checks that both give the same rows. Then, in this process,
 the per-event cost of what a partition does with another partition's event (parse the
-state, read the tenant id, drop it) next to the full decode of its own.
+state, read the tenant id, drop it) next to the full decode of its own, and what a reader's
+connection checkout costs when it follows the live generation (blue/green).
 
     .venv/bin/python -m bench.partitions [--events 40000] [--tenants 8] [--rounds 2]
 """
@@ -32,10 +33,11 @@ from eventsourcing.persistence import Notification
 
 from bench.projections import HistoryWriter, databases, settle
 from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
+from optaic_activity.projections import generations
 from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.config import ProjectionConfig
-from optaic_activity.projections.database import clear
+from optaic_activity.projections.database import clear, create_engine
 from optaic_activity.projections.events import state_decoder, tenant_filtered_decoder
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.outbox import outbox
@@ -187,8 +189,35 @@ def skip_cost(settings: Settings, head: int) -> SkipCost:
         runtime.close()
 
 
+def checkout_cost(settings: Settings, rounds: int = 2000) -> tuple[float, float]:
+    """µs per ``connect(); SELECT 1`` on an engine as it was, and one following the live
+    generation (``generations.follow_live``: one more statement per checkout)."""
+    plain = create_engine(settings.sqlalchemy_url)
+    following = create_engine(settings.sqlalchemy_url)
+    generations.follow_live(following)
+    best = {id(plain): float("inf"), id(following): float("inf")}
+    try:
+        for _ in range(3):
+            for engine in (plain, following):
+                started = time.perf_counter()
+                for _ in range(rounds):
+                    with engine.connect() as conn:
+                        conn.exec_driver_sql("SELECT 1")
+                best[id(engine)] = min(best[id(engine)], time.perf_counter() - started)
+    finally:
+        plain.dispose()
+        following.dispose()
+    return best[id(plain)] / rounds * 1e6, best[id(following)] / rounds * 1e6
+
+
 def report(
-    command: str, head: int, tenants: int, rounds: list[Round], skip: SkipCost, loads: list[str]
+    command: str,
+    head: int,
+    tenants: int,
+    rounds: list[Round],
+    skip: SkipCost,
+    checkout: tuple[float, float],
+    loads: list[str],
 ) -> str:
     cpu = psutil.cpu_count() or 0
     memory = psutil.virtual_memory().total / 2**30
@@ -222,6 +251,9 @@ def report(
         f"Per event ({skip.events:,} events, best of 3): reading the log {skip.read_us:.1f} µs "
         f"(both partitions read every event), decoding an own event {skip.decode_us:.1f} µs, "
         f"skipping another partition's {skip.skip_us:.1f} µs (parse + tenant id).",
+        "",
+        f"Readers following the live generation (blue/green): `connect(); SELECT 1` "
+        f"{checkout[0]:.0f} µs as before, {checkout[1]:.0f} µs with the pointer read at checkout.",
     ]
     return "\n".join(lines)
 
@@ -261,6 +293,7 @@ def main() -> None:
         finally:
             runtime.close()
         skip = skip_cost(settings, head)
+        checkout = checkout_cost(settings)
     loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     print()
@@ -271,6 +304,7 @@ def main() -> None:
             args.tenants,
             rounds,
             skip,
+            checkout,
             loads,
         )
     )

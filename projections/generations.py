@@ -93,21 +93,25 @@ def live(conn: sa.Connection) -> str:
 def follow_live(engine: Engine) -> None:
     """Make every connection of ``engine``, as it leaves the pool, read the live generation.
 
-    One statement per checkout, in the transaction the connection then begins (PostgreSQL
-    only; a database whose pointer table is not created yet reads ``public``).
+    One statement per checkout, in autocommit (PostgreSQL only; a database whose pointer
+    table is not created yet reads ``public``).
     """
     if not supported(engine):
         return
 
     @sa.event.listens_for(engine, "checkout")
     def _follow(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # In autocommit for this one statement: no transaction left open (a caller may ask
+        # for autocommit next), and no COMMIT round trip.
+        autocommit, dbapi_connection.autocommit = dbapi_connection.autocommit, True
         try:
             with dbapi_connection.cursor() as cursor:
-                cursor.execute(_FOLLOW)
-        except psycopg.errors.UndefinedTable:
-            dbapi_connection.rollback()
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET search_path TO public")
+                try:
+                    cursor.execute(_FOLLOW)
+                except psycopg.errors.UndefinedTable:
+                    cursor.execute("SET search_path TO public")
+        finally:
+            dbapi_connection.autocommit = autocommit
 
 
 def pin(engine: Engine, name: str | None) -> Engine:
@@ -127,12 +131,17 @@ def pin(engine: Engine, name: str | None) -> Engine:
     def _pin(conn: sa.Connection) -> None:
         # On the driver's connection: a statement through ``conn`` would begin its transaction
         # before the caller's ``begin()`` does.
-        with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-            if not chosen:
-                cursor.execute("SELECT current_schema()")
-                chosen.append(str(cursor.fetchone()[0]))
-            path = "public" if chosen[0] == DEFAULT else f"{chosen[0]}, public"
-            cursor.execute(f"SET search_path TO {path}")
+        dbapi: Any = conn.connection.dbapi_connection
+        autocommit, dbapi.autocommit = dbapi.autocommit, True
+        try:
+            with dbapi.cursor() as cursor:
+                if not chosen:
+                    cursor.execute("SELECT current_schema()")
+                    chosen.append(str(cursor.fetchone()[0]))
+                path = "public" if chosen[0] == DEFAULT else f"{chosen[0]}, public"
+                cursor.execute(f"SET search_path TO {path}")
+        finally:
+            dbapi.autocommit = autocommit
 
     _PINNED[pinned] = chosen
     return pinned
