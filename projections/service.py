@@ -176,7 +176,9 @@ class ProjectionService:
         events = getattr(self.app.recorder, "events_table_name", "")
         schema = getattr(getattr(self.app.recorder, "datastore", None), "schema", "")
         append_only = [preparer.format_table(audit_digests)]
-        if events:
+        # Another generation protects its own tables only: its trigger function is in its
+        # schema, and dropping that schema must not take the event store's trigger with it.
+        if events and self.generation == generations.DEFAULT:
             quoted = preparer.quote(events)
             append_only.append(f"{preparer.quote(schema)}.{quoted}" if schema else quoted)
         backend_for(conn).protect_tables(

@@ -110,6 +110,15 @@ def test_a_generation_built_in_two_partitions_beside_the_live_one_is_switched_to
     generations.drop(runtime.engine, "green")
     with runtime.engine.connect() as conn:
         assert not generations.exists(conn, "green")
+        events = runtime.app.recorder.events_table_name  # type: ignore[attr-defined]
+        guarded = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = 'optaic_refuse_rewrite' "
+                "AND tgrelid = to_regclass(:events)"
+            ),
+            {"events": events},
+        ).scalar_one()
+    assert guarded == 1, "dropping a generation took the event store's guard with it"
     assert audit_rows(runtime.engine) == head
 
 
