@@ -106,8 +106,11 @@ def _line(stream: IO[str] | None) -> str:
 
 
 def run_round(url: str, count: int, batch_size: int) -> Round:
-    procs = [
-        subprocess.Popen(
+    procs = []
+    for p in all_partitions(count):
+        # One after the other: two applications creating the event store's tables at the same
+        # instant can race in PostgreSQL ("tuple concurrently updated").
+        proc = subprocess.Popen(
             [sys.executable, "-m", "bench.partitions", "--worker", url, str(p), str(batch_size)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
@@ -115,11 +118,9 @@ def run_round(url: str, count: int, batch_size: int) -> Round:
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
-        for p in all_partitions(count)
-    ]
-    for proc in procs:
         if _line(proc.stdout) != "ready":
             raise RuntimeError("a partition runner failed to start")
+        procs.append(proc)
     machine_before = machine_busy_seconds()
     started = time.perf_counter()
     for proc in procs:
