@@ -148,12 +148,6 @@ class ProjectionService:
         create_tables(self.engine)
         with self.engine.begin() as conn:
             self._protect(conn)
-            # A row still at 0 applied nothing: no layout to keep.
-            names = list(
-                conn.execute(sa.select(tracking.c.name).where(tracking.c.position > 0)).scalars()
-            )
-            for runner in self.runners.values():
-                check_layout(runner.name, runner.projection.partition, names)
             upsert(
                 conn,
                 tracking,
@@ -194,8 +188,24 @@ class ProjectionService:
             raise UnknownProjectionError(msg)
         return [self.runners[name] for name in names]
 
+    def check_layout(self, runners: Iterable[ProjectionRunner]) -> None:
+        """Refuse to run a partition count other than the one the tracking rows applied.
+
+        Checked where runners start (``catch_up``, ``follow``), not in ``setup``: every
+        process sets up, the API's included, whatever partitions the runners use.
+        """
+        with self.engine.connect() as conn:
+            # A row still at 0 applied nothing: no layout to keep.
+            names = list(
+                conn.execute(sa.select(tracking.c.name).where(tracking.c.position > 0)).scalars()
+            )
+        for runner in runners:
+            check_layout(runner.name, runner.projection.partition, names)
+
     def catch_up(self, names: Iterable[str] | None = None) -> int:
-        return sum(runner.catch_up() for runner in self.select(names))
+        runners = self.select(names)
+        self.check_layout(runners)
+        return sum(runner.catch_up() for runner in runners)
 
     def rebuild(
         self,
@@ -295,10 +305,12 @@ class ProjectionService:
 
         ``outage``: the database's state as the runners see it (readiness reads it).
         """
+        runners = self.select(names)
+        self.check_layout(runners)
         wakeup = self.wakeup()
         try:
             follow(
-                self.select(names),
+                runners,
                 stop=stop,
                 wakeup=wakeup,
                 on_batch=on_batch,

@@ -5,6 +5,7 @@ one unpartitioned runner writes, exactly once; a partition's rebuild leaves the 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from uuid import UUID
@@ -13,10 +14,12 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from bench.projections import HistoryWriter
 from optaic_activity.bootstrap import Runtime, bootstrap
 from optaic_activity.domain.errors import InvalidPartitionError
+from optaic_activity.entrypoints.cli import app as cli
 from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.partitions import Partition, all_partitions
@@ -173,12 +176,15 @@ def test_partitions_catching_up_in_random_batches_between_the_writes_give_a_rebu
         by_partitions = derived(runtime.engine)
         ProjectionService(runtime.app, runtime.engine).rebuild()
         assert derived(runtime.engine) == by_partitions
-        # The next example's runners go on from their positions, over these same rows.
+        # The reference runner retires (its rows are the partitions' rows): the next
+        # example's partitions go on from their positions, over these same rows.
+        with runtime.engine.begin() as conn:
+            conn.execute(tracking.delete().where(tracking.c.name.in_(["audit_log", "routing"])))
 
     check()
 
 
-def test_a_partition_count_other_than_the_tracked_one_is_refused_at_setup(
+def test_a_partition_count_other_than_the_tracked_one_is_refused_where_runners_start(
     runtime: Runtime, others: list[Runtime]
 ) -> None:
     HistoryWriter(runtime.app, seed=SEED, tenants=3).write(50)
@@ -187,6 +193,28 @@ def test_a_partition_count_other_than_the_tracked_one_is_refused_at_setup(
         service.catch_up()
     for partition in (Partition(0, 3), Partition(0, 1)):
         three = ProjectionService(runtime.app, runtime.engine, partition=partition)
+        three.setup()  # every process sets up (the API's too), whatever the runners' layout
         with pytest.raises(InvalidPartitionError, match=r"\[2\] partition"):
-            three.setup()
-    ProjectionService(runtime.app, runtime.engine, partition=Partition(1, 2)).setup()
+            three.catch_up()
+        with pytest.raises(InvalidPartitionError, match=r"\[2\] partition"):
+            three.follow(threading.Event())
+    assert ProjectionService(runtime.app, runtime.engine, partition=Partition(1, 2)).catch_up() == 0
+
+
+def test_the_cli_runs_a_partition_and_reports_its_own_position(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = HistoryWriter(runtime.app, seed=SEED, tenants=3).write(40)
+    monkeypatch.setenv("ACTIVITY_DATABASE_URL", runtime.settings.database_url)
+    rebuilt = CliRunner().invoke(cli, ["projections", "rebuild", "--partition", "1/2"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    result = CliRunner().invoke(cli, ["projections", "status", "--json", "--partition", "1/2"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["generation"] == status["live_generation"] == "public"
+    assert {(p["name"], p["partition"], p["position"]) for p in status["projections"]} == {
+        ("audit_log", "1/2", head),
+        ("routing", "1/2", head),
+    }
+    with runtime.engine.connect() as conn:
+        assert read_position(conn, "audit_log@0/2") == (0, None)  # the other never ran
