@@ -16,6 +16,7 @@ from optaic_activity.domain.personal import configure_sealer
 from optaic_activity.notifier.config import DeliveryMode
 from optaic_activity.notifier.health import centrifugo_check
 from optaic_activity.notifier.runtime import NotifierRuntime, choose_publisher
+from optaic_activity.projections import generations
 from optaic_activity.projections.database import create_engine
 from optaic_activity.projections.personal_view import configure_key_store, current_key_store
 from optaic_activity.projections.privacy_keys import KeyStore
@@ -122,6 +123,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         pool_size=settings.postgres_pool_size,
         pool_timeout=settings.api_pool_timeout_seconds,
     )
+    generations.follow_live(engine)  # readers read the live generation (blue/green)
     projections = ProjectionService(
         app,
         engine,

@@ -5,8 +5,10 @@
     ├── ConfigurationError           a setting is invalid or missing (Settings, NotifierConfig,
     │   │                            token secrets and lifetimes, a backend that is not PostgreSQL)
     │   ├── AuditKeyError            an audit signing or public key is missing, malformed, unpaired
-    │   └── PrivacyKeyError          the privacy master key is missing, malformed, or not the one
-    │                                that wrapped the stored data keys
+    │   ├── PrivacyKeyError          the privacy master key is missing, malformed, or not the one
+    │   │                            that wrapped the stored data keys
+    │   ├── InvalidPartitionError    a projection partition is not ``K/N`` with 0 <= K < N
+    │   └── GenerationError          a read-model generation is misnamed, unknown, live or behind
     ├── MissingActivityContextError  an event would be emitted with no tenant or no actor
     ├── InvalidActionError           an action name is not ``<resource>.<verb>`` in lower snake case
     │   ├── UnknownActionError       a well-formed action that the catalog does not list
@@ -205,6 +207,15 @@ class UnknownProjectionError(ActivityError, KeyError):
 
 class ProjectionVersionError(ActivityError, RuntimeError):
     """The tables were built by another version of the projection: rebuild it first."""
+
+
+class InvalidPartitionError(ConfigurationError):
+    """A projection partition spec is not ``K/N`` with ``0 <= K < N``."""
+
+
+class GenerationError(ConfigurationError):
+    """A read-model generation (blue/green) is misnamed, unknown, live, behind, or needs
+    PostgreSQL."""
 
 
 class SchemaMigrationError(ActivityError, RuntimeError):

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from optaic_activity.domain.errors import InvalidChainHeadError
 from optaic_activity.projections.audit_digest import DigestSealer
 from optaic_activity.projections.backends import backend_for
-from optaic_activity.projections.database import clear, metadata
+from optaic_activity.projections.database import metadata
 from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.partitions import WHOLE, Partition, clear_partition
 from optaic_activity.projections.upsert import RawJSON, insert_many, to_json
 
 GENESIS = "0" * 64
@@ -133,7 +134,8 @@ class AuditLogProjection:
     # Every index but the key: a rebuild checks the activity ids' uniqueness at its end.
     deferred_indexes = tuple(audit_log.indexes)
 
-    def __init__(self, sealer: DigestSealer | None = None) -> None:
+    def __init__(self, sealer: DigestSealer | None = None, *, partition: Partition = WHOLE) -> None:
+        self.partition = partition
         self._last_hash: dict[UUID, str] = {}
         self.sealer = sealer
         """Seals each tenant's chain with signed digests (none without a signing key)."""
@@ -156,7 +158,7 @@ class AuditLogProjection:
     def reset(self, conn: sa.Connection) -> None:
         # The one sanctioned rewrite of the table; the digests stay (module audit_digest).
         backend_for(conn).allow_audit_rewrite(conn)
-        clear(conn, audit_log)
+        clear_partition(conn, self.partition, audit_log)
         self._last_hash = {}
         if self.sealer is not None:
             self.sealer.reset()

@@ -59,25 +59,52 @@ def state_decoder(mapper: Mapper[Any]) -> Decoder:
     times faster: docs/performance.md, "Projections"); JSON that orjson refuses (NaN,
     integers beyond 64 bits) goes through the transcoder itself.
     """
+    decode = tenant_filtered_decoder(mapper, None)
+    return cast(Decoder, decode)
+
+
+FilteredDecoder = Callable[[bytes], dict[str, Any] | None]
+"""A decoder that answers None for an event whose tenant it is not asked for."""
+
+
+def tenant_filtered_decoder(
+    mapper: Mapper[Any], keep: Callable[[UUID], bool] | None
+) -> FilteredDecoder:
+    """``state_decoder``, answering None for the events whose tenant ``keep`` refuses.
+
+    The tenant is read from the parsed JSON before any transcoding, so an event of another
+    partition costs only its parse (docs/performance.md, "Partitions").
+    """
     transcoder, compressor, cipher = mapper.transcoder, mapper.compressor, mapper.cipher
     fast = type(transcoder) is JSONTranscoder
     decoders = _decoders(cast(JSONTranscoder, transcoder)) if fast else {}
 
-    def decode(data: bytes) -> dict[str, Any]:
+    def decode(data: bytes) -> dict[str, Any] | None:
         if cipher is not None:
             data = cipher.decrypt(data)
         if compressor is not None:
             data = compressor.decompress(data)
+        state: dict[str, Any]
         if fast:
             try:
                 parsed = orjson.loads(data)
             except orjson.JSONDecodeError:
                 pass
             else:
+                if keep is not None and not keep(_raw_tenant(parsed, decoders)):
+                    return None
                 return cast(dict[str, Any], _transcoded(parsed, decoders))
-        return cast(dict[str, Any], transcoder.decode(data))
+        state = cast(dict[str, Any], transcoder.decode(data))
+        if keep is not None and not keep(state["tenant_id"]):
+            return None
+        return state
 
     return decode
+
+
+def _raw_tenant(parsed: dict[str, Any], decoders: dict[str, Callable[[Any], Any]]) -> UUID:
+    """The tenant id of parsed, not yet transcoded, state: only that one value decoded."""
+    return cast(UUID, _transcoded({"tenant_id": parsed["tenant_id"]}, decoders)["tenant_id"])
 
 
 _new = object.__new__
@@ -145,12 +172,17 @@ def _transcoded(value: Any, decoders: dict[str, Callable[[Any], Any]]) -> Any:
 
 
 def decode_notifications(
-    notifications: Sequence[Notification], decode: Decoder
+    notifications: Sequence[Notification], decode: FilteredDecoder
 ) -> list[StoredActivity]:
-    """Decode without resolving topics: read models never need the aggregate classes."""
+    """Decode without resolving topics: read models never need the aggregate classes.
+
+    An event ``decode`` answers None for (another partition's) is left out.
+    """
     decoded = []
     for n in notifications:
         state = decode(n.state)
+        if state is None:
+            continue
         decoded.append(
             StoredActivity(
                 position=n.id,

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from optaic_activity.projections.database import clear
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.notifications import (
     READ_ACTION,
@@ -22,12 +21,14 @@ from optaic_activity.projections.notifications import (
     summarize,
 )
 from optaic_activity.projections.outbox import pending_row, write_rows
+from optaic_activity.projections.partitions import WHOLE, Partition, clear_partition
 from optaic_activity.projections.revocations import (
     REVOKED_ACTION,
     revocation_row,
     write_revocations,
 )
 from optaic_activity.projections.upsert import insert_many
+from optaic_activity.projections.watchers import TABLES as WATCHER_TABLES
 from optaic_activity.projections.watchers import WatcherIndex
 
 
@@ -36,15 +37,15 @@ class RoutingProjection:
     version = 1
     deferred_indexes: tuple[sa.Index, ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, *, partition: Partition = WHOLE) -> None:
+        self.partition = partition
         self.index = WatcherIndex()
 
     def load(self, conn: sa.Connection) -> None:
-        self.index = WatcherIndex.load(conn)
+        self.index = WatcherIndex.load(conn, None if self.partition.whole else self.partition.owns)
 
     def reset(self, conn: sa.Connection) -> None:
-        WatcherIndex.reset(conn)
-        clear(conn, notifications)
+        clear_partition(conn, self.partition, *WATCHER_TABLES, notifications)
         # The outbox keeps its rows: their delivery state says what was already published.
         self.index = WatcherIndex()
 

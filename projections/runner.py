@@ -29,7 +29,7 @@ from optaic_activity.projections.backends import Wakeup
 from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import DEFAULT_BATCH_SIZE
 from optaic_activity.projections.database import create_indexes, drop_indexes
-from optaic_activity.projections.events import Decoder, StoredActivity, decode_notifications
+from optaic_activity.projections.events import FilteredDecoder, StoredActivity, decode_notifications
 from optaic_activity.projections.outages import (
     TRANSIENT_DB_ERRORS,
     Outage,
@@ -43,7 +43,26 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BatchResult:
     count: int
+    """Activities applied."""
     position: int
+    read: int = -1
+    """Events read from the log (-1: as many as applied); more than ``count`` when some
+    belonged to other partitions."""
+
+    @property
+    def events(self) -> int:
+        return self.count if self.read < 0 else self.read
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A slice of the log: this partition's activities in it, and where it ends."""
+
+    activities: list[StoredActivity]
+    last: int
+    """The position of the slice's last event, this partition's or not."""
+    size: int
+    """Events in the slice."""
 
 
 class ProjectionRunner:
@@ -53,7 +72,7 @@ class ProjectionRunner:
         *,
         engine: Engine,
         recorder: ApplicationRecorder,
-        decode: Decoder,
+        decode: FilteredDecoder,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         self.projection = projection
@@ -62,6 +81,8 @@ class ProjectionRunner:
         self.decode = decode
         self.batch_size = batch_size
         self._loaded_at: int | None = None
+        self.tracking_name = projection.partition.tracking_name(projection.name)
+        """The tracking row's key: one row per partition."""
 
     @property
     def name(self) -> str:
@@ -77,40 +98,42 @@ class ProjectionRunner:
 
     def position(self) -> int:
         with self.engine.connect() as conn:
-            return read_position(conn, self.name)[0]
+            return read_position(conn, self.tracking_name)[0]
 
-    def read(self, after: int) -> list[StoredActivity]:
-        """The next batch of the log after ``after``, decoded."""
+    def read(self, after: int) -> Batch:
+        """The next batch of the log after ``after``, this partition's activities decoded."""
         notifications = self.recorder.select_notifications(
             start=after, limit=self.batch_size, inclusive_of_start=False
         )
-        return decode_notifications(notifications, self.decode)
+        last = notifications[-1].id if notifications else after
+        return Batch(decode_notifications(notifications, self.decode), last, len(notifications))
 
-    def run_batch(self, read_ahead: ReadAhead[list[StoredActivity]] | None = None) -> BatchResult:
+    def run_batch(self, read_ahead: ReadAhead[Batch] | None = None) -> BatchResult:
         """Apply the next batch, or nothing; return how many activities were applied.
 
         With ``read_ahead``, the batch after this one is read while this one is applied.
         """
         try:
             with self.engine.begin() as conn:
-                position, version = read_position(conn, self.name, for_update=True)
+                position, version = read_position(conn, self.tracking_name, for_update=True)
                 if version is not None and version != self.projection.version:
                     msg = (
-                        f"projection {self.name!r} tables are version {version}, code is "
+                        f"projection {self.tracking_name!r} tables are version {version}, code is "
                         f"{self.projection.version}: run `activity projections rebuild {self.name}`"
                     )
                     raise ProjectionVersionError(msg)
                 self._ensure_loaded(conn, position)
                 batch = read_ahead.take(position) if read_ahead else self.read(position)
-                if not batch:
-                    return BatchResult(0, position)
-                last = batch[-1].position
-                if read_ahead and len(batch) == self.batch_size:
+                if not batch.size:
+                    return BatchResult(0, position, 0)
+                last = batch.last
+                if read_ahead and batch.size == self.batch_size:
                     read_ahead.start(last)
-                self.projection.apply(conn, batch)
-                write_position(conn, self.name, last, self.projection.version)
+                if batch.activities:
+                    self.projection.apply(conn, batch.activities)
+                write_position(conn, self.tracking_name, last, self.projection.version)
             self._loaded_at = last
-            return BatchResult(len(batch), last)
+            return BatchResult(len(batch.activities), last, batch.size)
         except BaseException:
             # The transaction rolled back; in-memory state may be ahead of the tables.
             self._loaded_at = None
@@ -123,9 +146,9 @@ class ProjectionRunner:
             while True:
                 result = self.run_batch(read_ahead)
                 total += result.count
-                if on_batch is not None and result.count:
+                if on_batch is not None and result.events:
                     on_batch(result)
-                if result.count < self.batch_size:
+                if result.events < self.batch_size:
                     return total
 
     def rebuild(self, *, on_batch: Callable[[BatchResult], None] | None = None) -> int:
@@ -136,14 +159,17 @@ class ProjectionRunner:
         (``create_tables``) creates them.
         """
         with self.engine.begin() as conn:
-            read_position(conn, self.name, for_update=True)
+            read_position(conn, self.tracking_name, for_update=True)
             self.projection.reset(conn)
-            drop_indexes(conn, self.projection.deferred_indexes)
-            write_position(conn, self.name, 0, self.projection.version)
+            if self.projection.partition.whole:
+                # Other partitions' runners keep writing (and reading) beside a partition's
+                # rebuild: it keeps the indexes.
+                drop_indexes(conn, self.projection.deferred_indexes)
+            write_position(conn, self.tracking_name, 0, self.projection.version)
         self._loaded_at = None
         total = self.catch_up(on_batch=on_batch)
         with self.engine.begin() as conn:
-            read_position(conn, self.name, for_update=True)
+            read_position(conn, self.tracking_name, for_update=True)
             create_indexes(conn, self.projection.deferred_indexes)
         return total
 
@@ -206,7 +232,7 @@ def follow(
         busy = False
         for runner in runners:
             result = runner.run_batch(read_ahead[runner.name])
-            if result.count:
+            if result.events:
                 busy = True
                 if on_batch is not None:
                     on_batch(runner.name, result)

@@ -9,9 +9,10 @@ activity's position in the log (the activity itself included).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -492,29 +493,33 @@ class WatcherIndex:
         self.dirty_prefs.clear()
 
     @classmethod
-    def load(cls, conn: sa.Connection) -> WatcherIndex:
+    def load(
+        cls, conn: sa.Connection, tenants: Callable[[UUID], bool] | None = None
+    ) -> WatcherIndex:
+        """The index as its tables hold it; only the tenants ``tenants`` accepts, if given
+        (a partition's runner must not hold, nor write back, another partition's rows)."""
         index = cls()
-        for row in conn.execute(sa.select(resources)):
+        for row in _rows(conn, resources, tenants):
             index.nodes[row.resource_id] = Node(
                 row.tenant_id, row.resource_type, row.name, row.parent_id, row.owner_id, row.deleted
             )
             if row.parent_id is not None:
                 index.children[row.parent_id].add(row.resource_id)
             index.owned_by[(row.tenant_id, row.owner_id)].add(row.resource_id)
-        for row in conn.execute(sa.select(role_bindings)):
+        for row in _rows(conn, role_bindings, tenants):
             index.bindings[row.binding_id] = Binding(
                 row.tenant_id, row.resource_id, row.principal_id, row.role, row.active
             )
             if row.active:
                 index.bindings_on[row.resource_id].add(row.binding_id)
                 index.bindings_of[(row.tenant_id, row.principal_id)].add(row.binding_id)
-        for row in conn.execute(sa.select(subscriptions)):
+        for row in _rows(conn, subscriptions, tenants):
             index.subs[row.subscription_id] = Sub(
                 row.tenant_id, row.principal_id, row.resource_id, row.scope, row.active
             )
             if row.active:
                 index.subs_on[row.resource_id].add(row.subscription_id)
-        for row in conn.execute(sa.select(preferences)):
+        for row in _rows(conn, preferences, tenants):
             index.prefs[(row.tenant_id, row.principal_id)] = (
                 row.filter_mode,
                 list(row.custom_actions),
@@ -524,3 +529,10 @@ class WatcherIndex:
     @staticmethod
     def reset(conn: sa.Connection) -> None:
         clear(conn, *TABLES)
+
+
+def _rows(
+    conn: sa.Connection, table: sa.Table, tenants: Callable[[UUID], bool] | None
+) -> Iterator[sa.Row[Any]]:
+    rows = conn.execute(sa.select(table))
+    return iter(rows) if tenants is None else (row for row in rows if tenants(row.tenant_id))

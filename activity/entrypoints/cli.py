@@ -38,7 +38,7 @@ from optaic_activity.entrypoints.failures import explain
 from optaic_activity.entrypoints.notifier_cli import build_app as build_notifier_app
 from optaic_activity.entrypoints.privacy_cli import build_app as build_privacy_app
 from optaic_activity.notifier.runtime import NotifierRuntime
-from optaic_activity.projections import health
+from optaic_activity.projections import generations, health
 from optaic_activity.projections.health import (
     Readiness,
     database_check,
@@ -47,6 +47,7 @@ from optaic_activity.projections.health import (
 )
 from optaic_activity.projections.metrics import ProjectionMetrics
 from optaic_activity.projections.outages import Outage
+from optaic_activity.projections.partitions import WHOLE, Partition
 from optaic_activity.projections.runner import BatchResult
 from optaic_activity.settings import Settings, describe, load_settings
 
@@ -121,6 +122,49 @@ def _runtime() -> Runtime:
     return runtime
 
 
+def _partition(text: str | Partition | None) -> Partition:
+    if text is None:
+        return WHOLE
+    if isinstance(text, Partition):  # the default
+        return text
+    try:
+        return Partition.parse(text)
+    except ValueError as error:  # InvalidPartitionError: a usage error here (exit 2)
+        raise typer.BadParameter(str(error)) from error
+
+
+PartitionOption = Annotated[
+    Partition,
+    typer.Option(
+        "--partition",
+        parser=_partition,
+        metavar="K/N",
+        help="Only the tenants of partition K of N (tenant id mod N == K), with its own "
+        'position (docs/projections.md, "Partitions"). Default: all tenants.',
+    ),
+]
+
+
+GenerationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--generation",
+        metavar="NAME",
+        help="The read-model generation to work on (PostgreSQL; created if new): a version "
+        'built beside the live one (docs/projections.md, "Blue/green"). Default: the live one.',
+    ),
+]
+
+
+def _runtime_of(partition: Partition, generation: str | None = None) -> Runtime:
+    """``_runtime()``, its projections those of ``partition`` in ``generation``."""
+    runtime = _runtime()
+    if not partition.whole or generation is not None:
+        runtime.projections = runtime.projections.for_partition(partition, generation)
+        runtime.projections.setup()
+    return runtime
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -154,9 +198,11 @@ def projections_run(
         int | None,
         typer.Option(help="Serve Prometheus /metrics (position, lag), /healthz, /readyz here."),
     ] = None,
+    partition: PartitionOption = WHOLE,
+    generation: GenerationOption = None,
 ) -> None:
     """Follow the event store, keeping the projections caught up (until SIGTERM/SIGINT)."""
-    runtime = _runtime()
+    runtime = _runtime_of(partition, generation)
     stop = _stop_on_signals()
     database = Outage("projections: the database", logging.getLogger("optaic_activity.projections"))
     if metrics_port is not None:
@@ -195,9 +241,11 @@ def projections_rebuild(
     name: Annotated[
         list[str] | None, typer.Argument(help="Projections to rebuild (default: all).")
     ] = None,
+    partition: PartitionOption = WHOLE,
+    generation: GenerationOption = None,
 ) -> None:
     """Replay the whole log into the named projections (the outbox keeps its delivery state)."""
-    runtime = _runtime()
+    runtime = _runtime_of(partition, generation)
     head = runtime.projections.head()
     try:
         for runner in runtime.projections.select(name):
@@ -235,16 +283,23 @@ def projections_rebuild(
 @projections_app.command("status")
 def projections_status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    partition: PartitionOption = WHOLE,
+    generation: GenerationOption = None,
 ) -> None:
     """Position, lag and version of each projection."""
-    runtime = _runtime()
+    runtime = _runtime_of(partition, generation)
     try:
+        with runtime.engine.connect() as conn:
+            live = generations.live(conn)
         if as_json:
             document = {
                 "database": runtime.settings.database_label,
+                "generation": runtime.projections.generation,
+                "live_generation": live,
                 "projections": [
                     {
                         "name": status.name,
+                        "partition": str(status.partition),
                         "position": status.position,
                         "head": status.head,
                         "lag": status.lag,
@@ -256,7 +311,10 @@ def projections_status(
             }
             typer.echo(json.dumps(document, indent=2))
             return
-        console.print(f"database {runtime.settings.database_label}")
+        console.print(
+            f"database {runtime.settings.database_label}, generation "
+            f"{runtime.projections.generation} (live: {live})"
+        )
         table = Table("projection", "position", "head", "lag", "version", "state")
         for status in runtime.projections.status():
             state = (
@@ -265,7 +323,7 @@ def projections_status(
                 else ("caught up" if not status.lag else "behind")
             )
             table.add_row(
-                status.name,
+                status.name if status.partition.whole else f"{status.name}@{status.partition}",
                 str(status.position),
                 str(status.head),
                 str(status.lag),
@@ -273,6 +331,36 @@ def projections_status(
                 state,
             )
         console.print(table)
+    finally:
+        runtime.close()
+
+
+@projections_app.command("switch")
+def projections_switch(
+    generation: Annotated[str, typer.Argument(help="The generation readers read from now on.")],
+    max_lag: Annotated[
+        int | None,
+        typer.Option(help="Events each of its runners may be behind (default: the readiness lag)."),
+    ] = None,
+) -> None:
+    """Point readers (API queries) at GENERATION, once every projection there has caught up."""
+    runtime = _runtime()
+    try:
+        runtime.projections.switch(generation, max_lag=max_lag)
+        typer.echo(f"readers now read generation {generation}")
+    finally:
+        runtime.close()
+
+
+@projections_app.command("drop-generation")
+def projections_drop_generation(
+    generation: Annotated[str, typer.Argument(help="A generation readers no longer read.")],
+) -> None:
+    """Drop GENERATION's schema and tables (never the live one; stop its runners first)."""
+    runtime = _runtime()
+    try:
+        generations.drop(runtime.engine, generation)
+        typer.echo(f"dropped generation {generation}")
     finally:
         runtime.close()
 

@@ -29,11 +29,13 @@ EVENTS = 3000
 KILLS = 8
 
 
-def start_worker(url: str, log: Path) -> subprocess.Popen[str]:
-    """The runner as its own process, batch size 7, its stderr kept for failure messages."""
+def start_worker(url: str, log: Path, *partition: str) -> subprocess.Popen[str]:
+    """The runner as its own process, batch size 7, its stderr kept for failure messages
+    (``partition``: ``K/N``, that partition's runner)."""
+    worker = "tests.integration.projections.projection_worker"
     with log.open("w") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.projections.projection_worker", url, "7"],
+            [sys.executable, "-m", worker, url, "7", *partition],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -36,6 +36,8 @@ def test_every_domain_error_a_caller_can_cause_is_a_4xx_and_only_bugs_are_left_t
         errors.PublisherContractError,
         errors.AuditKeyError,
         errors.PrivacyKeyError,
+        errors.InvalidPartitionError,
+        errors.GenerationError,
         errors.DigestSinkError,
         errors.DigestConflictError,
     }
