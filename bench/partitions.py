@@ -31,7 +31,8 @@ import psutil
 import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 
-from bench.projections import HistoryWriter, databases, settle
+from bench.databases import databases
+from bench.projections import HistoryWriter, settle
 from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
 from optaic_activity.projections import generations
 from optaic_activity.projections.audit_log import audit_log
