@@ -8,7 +8,11 @@ server): ``ProjectionService.rebuild(["audit_log"])``, the full rebuild of both
 projections (resident memory sampled at every 10%), and eventsourcing's
 ``ProjectionRunner`` keeping the same audit-log table, one event per transaction.
 
+With ``--shapes`` (PostgreSQL), the routing projection's fan-out by shape follows in the
+same run, on the same server: depth 1/5/20 x subscribers 1/100/1000 (`bench.fanout`).
+
     .venv/bin/python -m bench.projections [--events 100000] [--backend both] [--rounds 3]
+        [--shapes]
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg import sql
 
+from bench import fanout
 from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
 from optaic_activity.domain import (
     CATALOG,
@@ -647,8 +652,15 @@ def measure(
         runtime.close()
 
 
+@dataclass
+class Databases:
+    found: list[tuple[str, Settings]]
+    create_postgres: Callable[[str], str] | None
+    """A fresh database on the PostgreSQL server, by name (None: no server)."""
+
+
 @contextmanager
-def databases(backends: list[str]) -> Iterator[list[tuple[str, Settings]]]:
+def databases(backends: list[str]) -> Iterator[Databases]:
     from tests.support.services import PostgresServer
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -658,11 +670,11 @@ def databases(backends: list[str]) -> Iterator[list[tuple[str, Settings]]]:
                 ("SQLite", Settings(database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite'}"))
             )
         if "postgres" not in backends:
-            yield found
+            yield Databases(found, None)
             return
         with PostgresServer() as server:
             found.append(("PostgreSQL", Settings(database_url=server.create_database("bench"))))
-            yield found
+            yield Databases(found, server.create_database)
 
 
 def report(results: list[Result], command: str) -> str:
@@ -731,17 +743,36 @@ def main() -> None:
         metavar="N",
         help="seal each tenant's chain with a signed digest every N rows (0: no digests)",
     )
+    parser.add_argument(
+        "--shapes",
+        action="store_true",
+        help="then the routing fan-out sweep, depth 1/5/20 x subscribers 1/100/1000 (PostgreSQL)",
+    )
+    parser.add_argument(
+        "--only-shapes", action="store_true", help="the sweep alone (no full rebuild)"
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if (args.shapes or args.only_shapes) and "postgres" not in backends:
+        parser.error("--shapes runs on PostgreSQL: use --backend postgres or both")
     results = []
+    shapes: list[fanout.ShapeResult] = []
     with databases(backends) as found:
-        for backend, settings in found:
+        for backend, settings in found.found if not args.only_shapes else []:
             if args.digest_every:
                 settings = settings.model_copy(update={"audit": bench_signing(args.digest_every)})
             results.append(measure(backend, settings, args.events, args.es_events, args.rounds))
+        if (args.shapes or args.only_shapes) and found.create_postgres is not None:
+            shapes = fanout.run_sweep(found.create_postgres)
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     print()
-    print(report(results, f".venv/bin/python -m bench.projections {argv}".strip()))
+    if results:
+        print(report(results, f".venv/bin/python -m bench.projections {argv}".strip()))
+    if shapes:
+        print()
+        print("Routing fan-out by shape (PostgreSQL):")
+        print()
+        print(fanout.report(shapes))
 
 
 if __name__ == "__main__":
