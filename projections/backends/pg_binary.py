@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -39,7 +40,7 @@ def _int4(value: int) -> bytes:
 
 
 def _uuid(value: UUID) -> bytes:
-    return _UUID_LENGTH + value.bytes
+    return _UUID_LENGTH + value.int.to_bytes(16)  # (what UUID.bytes does, one call less)
 
 
 def _text(value: str) -> bytes:
@@ -62,17 +63,12 @@ def _timestamp(value: datetime) -> bytes:
     return _INT8.pack(8, (value.replace(tzinfo=None) - _EPOCH) // _MICROSECOND)
 
 
+@lru_cache(maxsize=4096)
 def _json(value: str) -> bytes:
+    # Cached: a fan-out writes the same few JSON texts (reasons) into many rows.
     if not isinstance(value, str):
         raise TypeError("a JSON column takes its JSON text (RawJSON) in a binary stream")
     return _text(value)
-
-
-def _nullable(encode: Encoder) -> Encoder:
-    def encode_or_null(value: Any) -> bytes:
-        return NULL if value is None else encode(value)
-
-    return encode_or_null
 
 
 _BY_TYPE: dict[type[sa.types.TypeEngine[Any]], Encoder] = {
@@ -86,7 +82,7 @@ _BY_TYPE: dict[type[sa.types.TypeEngine[Any]], Encoder] = {
 
 
 def encoders(table: sa.Table, columns: Sequence[str]) -> list[Encoder] | None:
-    """Each column's encoder (None-safe), or None if a column's type has none here."""
+    """Each column's encoder (of a value, not None), or None if a column's type has none here."""
     found = []
     for name in columns:
         column_type = table.c[name].type
@@ -99,5 +95,5 @@ def encoders(table: sa.Table, columns: Sequence[str]) -> list[Encoder] | None:
             encode = next((_BY_TYPE[k] for k in type(column_type).__mro__ if k in _BY_TYPE), None)
         if encode is None:
             return None
-        found.append(_nullable(encode))
+        found.append(encode)
     return found

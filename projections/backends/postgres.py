@@ -291,14 +291,16 @@ class _EncodedStream(RowStream):
         self._buffer = bytearray(pg_binary.SIGNATURE)
 
     def write(self, shared: Sequence[Any], varying: Iterable[Sequence[Any]]) -> None:
+        null = pg_binary.NULL
         head = self._count + b"".join(
-            encode(value) for encode, value in zip(self._shared, shared, strict=True)
+            null if value is None else encode(value)
+            for encode, value in zip(self._shared, shared, strict=True)
         )
         buffer, encoders = self._buffer, self._varying
         for row in varying:
             buffer += head
             for encode, value in zip(encoders, row, strict=True):
-                buffer += encode(value)
+                buffer += null if value is None else encode(value)
         if len(buffer) >= _FLUSH_BYTES:
             self._copy.write(buffer)
             self._buffer = bytearray()
