@@ -8,7 +8,12 @@ server): ``ProjectionService.rebuild(["audit_log"])``, the full rebuild of both
 projections (resident memory sampled at every 10%), and eventsourcing's
 ``ProjectionRunner`` keeping the same audit-log table, one event per transaction.
 
+With ``--shapes`` (PostgreSQL), the routing projection's fan-out by shape follows in the
+same run, on a PostgreSQL server of its own: depth 1/5/20 x subscribers 1/100/1000
+(`bench.fanout`); ``--only-shapes`` runs the sweep alone.
+
     .venv/bin/python -m bench.projections [--events 100000] [--backend both] [--rounds 3]
+        [--privacy FRACTION] [--shapes | --only-shapes]
 
 ``--privacy FRACTION`` measures each backend three times, side by side, on the same history:
 plain; with signed digests (``--digest-every``, default 1000 here); with digests and FRACTION
@@ -42,6 +47,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg import sql
 
+from bench import fanout
 from bench.databases import databases
 from optaic_activity.bootstrap import bootstrap, freeze_startup_objects
 from optaic_activity.domain import (
@@ -756,8 +762,18 @@ def main() -> None:
         help="also measure, beside the plain run, the history with digests on and FRACTION of "
         "the envelope activities carrying personal fields (encrypted at emit)",
     )
+    parser.add_argument(
+        "--shapes",
+        action="store_true",
+        help="then the routing fan-out sweep, depth 1/5/20 x subscribers 1/100/1000 (PostgreSQL)",
+    )
+    parser.add_argument(
+        "--only-shapes", action="store_true", help="the sweep alone (no full rebuild)"
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if (args.shapes or args.only_shapes) and "postgres" not in backends:
+        parser.error("--shapes runs on PostgreSQL: use --backend postgres or both")
     results = []
     every = args.digest_every or 1000
     # (label suffix, digests every N rows, personal share): with --privacy, three variants of
@@ -771,7 +787,8 @@ def main() -> None:
         if args.privacy
         else [("", args.digest_every, 0.0)]
     )
-    with databases(backends, len(variants)) as found:
+    shapes: list[fanout.ShapeResult] = []
+    with databases(backends if not args.only_shapes else [], len(variants)) as found:
         for n, (backend, settings) in enumerate(found):
             suffix, digests, personal = variants[n % len(variants)]
             update: dict[str, Any] = {}
@@ -790,9 +807,20 @@ def main() -> None:
                     personal=personal,
                 )
             )
+    if args.shapes or args.only_shapes:
+        from tests.support.services import PostgresServer
+
+        with PostgresServer() as server:
+            shapes = fanout.run_sweep(server.create_database)
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     print()
-    print(report(results, f".venv/bin/python -m bench.projections {argv}".strip()))
+    if results:
+        print(report(results, f".venv/bin/python -m bench.projections {argv}".strip()))
+    if shapes:
+        print()
+        print("Routing fan-out by shape (PostgreSQL):")
+        print()
+        print(fanout.report(shapes))
 
 
 if __name__ == "__main__":

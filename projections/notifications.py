@@ -7,6 +7,7 @@ read marks included, is rebuilt identically from the log.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -52,27 +53,50 @@ def summarize(activity: StoredActivity, resource_name: str | None) -> str:
     return line[:512]
 
 
-def inbox_rows(
-    activity: StoredActivity, recipients: dict[UUID, list[str]], summary: str
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "position": activity.position,
-            "principal_id": principal,
-            "tenant_id": activity.tenant_id,
-            "activity_id": activity.activity_id,
-            "action": activity.action,
-            "resource_id": activity.resource_id,
-            "resource_type": activity.resource_type,
-            "actor_principal_id": activity.actor_principal_id,
-            "reasons": RawJSON(to_json(reasons)),
-            "summary": summary,
-            "correlation_id": activity.correlation_id,
-            "occurred_at": activity.occurred_at,
-            "read_at": None,
-        }
-        for principal, reasons in recipients.items()
-    ]
+INBOX_SHARED = (
+    "position",
+    "tenant_id",
+    "activity_id",
+    "action",
+    "resource_id",
+    "resource_type",
+    "actor_principal_id",
+    "summary",
+    "correlation_id",
+    "occurred_at",
+    "read_at",
+)
+"""The inbox columns all of an activity's rows share (`inbox_shared`)."""
+INBOX_VARYING = ("principal_id", "reasons")
+"""The inbox columns of each recipient's own row (`inbox_varying`)."""
+
+
+def inbox_shared(activity: StoredActivity, activity_id: UUID, summary: str) -> tuple[Any, ...]:
+    """The `INBOX_SHARED` values of ``activity``'s inbox rows (unread)."""
+    return (
+        activity.position,
+        activity.tenant_id,
+        activity_id,
+        activity.action,
+        activity.resource_id,
+        activity.resource_type,
+        activity.actor_principal_id,
+        summary,
+        activity.correlation_id,
+        activity.occurred_at,
+        None,
+    )
+
+
+def inbox_varying(recipients: dict[UUID, list[str]]) -> list[tuple[UUID, RawJSON]]:
+    """The `INBOX_VARYING` values of each recipient's row, in the recipients' order."""
+    return [(principal, _reasons_json(tuple(reasons))) for principal, reasons in recipients.items()]
+
+
+@lru_cache(maxsize=64)
+def _reasons_json(reasons: tuple[str, ...]) -> RawJSON:
+    # A handful of distinct lists (three reasons, sorted) for any number of rows.
+    return RawJSON(to_json(list(reasons)))
 
 
 def apply_read_marks(conn: sa.Connection, marks: Sequence[StoredActivity]) -> None:

@@ -122,19 +122,26 @@ def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
 
 
 def pending_row(
-    activity: StoredActivity, recipients: Mapping[UUID, Sequence[str]], summary: str
+    activity: StoredActivity,
+    recipients: Mapping[UUID, Sequence[str]],
+    summary: str,
+    activity_id: UUID | None = None,
 ) -> dict[str, Any]:
-    """The outbox row of ``activity``: its content, pending and due at once."""
+    """The outbox row of ``activity``: its content, pending and due at once.
+
+    ``activity_id``: ``activity.activity_id`` if the caller has it already.
+    """
     return {
         "position": activity.position,
-        "activity_id": activity.activity_id,
+        "activity_id": activity.activity_id if activity_id is None else activity_id,
         "tenant_id": activity.tenant_id,
         "correlation_id": activity.correlation_id,
         "action": activity.action,
         # JSON text made here (orjson) rather than by the driver: same values.
         "recipients": RawJSON(
             to_json(
-                [{"principal_id": str(p), "reasons": reasons} for p, reasons in recipients.items()]
+                # (orjson writes a UUID as str() does)
+                [{"principal_id": p, "reasons": reasons} for p, reasons in recipients.items()]
             )
         ),
         "channels": RawJSON(to_json(list(activity.delivery_channels))),

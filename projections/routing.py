@@ -12,11 +12,15 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.notifications import (
+    INBOX_SHARED,
+    INBOX_VARYING,
     READ_ACTION,
     apply_read_marks,
-    inbox_rows,
+    inbox_shared,
+    inbox_varying,
     notifications,
     summarize,
 )
@@ -27,7 +31,6 @@ from optaic_activity.projections.revocations import (
     revocation_row,
     write_revocations,
 )
-from optaic_activity.projections.upsert import insert_many
 from optaic_activity.projections.watchers import TABLES as WATCHER_TABLES
 from optaic_activity.projections.watchers import WatcherIndex
 
@@ -50,33 +53,40 @@ class RoutingProjection:
         self.index = WatcherIndex()
 
     def apply(self, conn: sa.Connection, batch: Sequence[StoredActivity]) -> None:
-        inbox: list[dict[str, Any]] = []
         pushes: list[dict[str, Any]] = []
         marks: list[StoredActivity] = []
         revoked: list[dict[str, Any]] = []
-        for activity in batch:
-            self.index.apply(activity)
-            if activity.action == REVOKED_ACTION:
-                principal = UUID(str(activity.payload["principal_id"]))
-                if not self._is_member(activity.tenant_id, principal):
-                    revoked.append(revocation_row(activity, principal))
-            if activity.action == READ_ACTION and activity.topic.startswith(
-                "optaic.activity_record"
-            ):
-                marks.append(activity)
-                continue
-            recipients = self.index.watchers(activity)
-            if not recipients and not activity.delivery_channels:
-                continue
-            node = self.index.nodes.get(activity.resource_id)
-            # An envelope may carry another tenant's resource id: its pushed summary must not
-            # reveal that resource's name (invariant 7).
-            named = node is not None and node.tenant_id == activity.tenant_id
-            summary = summarize(activity, node.name if node is not None and named else None)
-            inbox.extend(inbox_rows(activity, recipients, summary))
-            pushes.append(pending_row(activity, recipients, summary))
+        # The inbox rows stream into the database as they are made: memory stays flat in the
+        # number of notifications a batch fans out to (docs/performance.md, "Fan-out").
+        with backend_for(conn).stream_rows(
+            conn, notifications, shared=INBOX_SHARED, varying=INBOX_VARYING
+        ) as inbox:
+            for activity in batch:
+                self.index.apply(activity)
+                if activity.action == REVOKED_ACTION:
+                    principal = UUID(str(activity.payload["principal_id"]))
+                    if not self._is_member(activity.tenant_id, principal):
+                        revoked.append(revocation_row(activity, principal))
+                if activity.action == READ_ACTION and activity.topic.startswith(
+                    "optaic.activity_record"
+                ):
+                    marks.append(activity)
+                    continue
+                recipients = self.index.watchers(activity)
+                if not recipients and not activity.delivery_channels:
+                    continue
+                node = self.index.nodes.get(activity.resource_id)
+                # An envelope may carry another tenant's resource id: its pushed summary must
+                # not reveal that resource's name (invariant 7).
+                named = node is not None and node.tenant_id == activity.tenant_id
+                summary = summarize(activity, node.name if node is not None and named else None)
+                activity_id = activity.activity_id  # (a uuid5: made once, not once per row)
+                if recipients:
+                    inbox.write(
+                        inbox_shared(activity, activity_id, summary), inbox_varying(recipients)
+                    )
+                pushes.append(pending_row(activity, recipients, summary, activity_id))
         self.index.flush(conn)
-        insert_many(conn, notifications, inbox)  # (was conn.execute(notifications.insert(), ...))
         write_rows(conn, pushes)
         write_revocations(conn, revoked)
         apply_read_marks(conn, marks)

@@ -154,6 +154,23 @@ class Sub:
     active: bool = True
 
 
+PLANNED_CANDIDATES = 1_000_000
+"""The plans are dropped (and made again as needed) once they hold this many candidates:
+their memory stays bounded whatever the tree's shape."""
+
+_DEFAULT_PREFS: tuple[str, tuple[str, ...]] = (FilterMode.MUTATIONS.value, ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The watcher candidates of a resource as of ``made_at``, in principal order."""
+
+    chain: list[UUID]
+    made_at: int
+    candidates: list[tuple[UUID, int, list[str], bool]]
+    """(principal, its ``int``, its reasons sorted, holds a role on the chain)."""
+
+
 @dataclass
 class WatcherIndex:
     nodes: dict[UUID, Node] = field(default_factory=dict)
@@ -174,6 +191,17 @@ class WatcherIndex:
     # Each resource's chain as _walk() finds it, until a move changes it (the moved subtree's
     # are dropped): a rebuild asks for the same chains over and over.
     _chains: dict[tuple[UUID, UUID], list[UUID]] = field(default_factory=dict)
+    # Who may hear of an activity on a resource, worked out once per resource and reused
+    # until something on its chain changes (docs/performance.md, "Fan-out").
+    _plans: dict[tuple[UUID, UUID], _Plan] = field(default_factory=dict)
+    _planned: int = 0
+    """Candidates held by ``_plans`` (bounded: `PLANNED_CANDIDATES`)."""
+    _clock: int = 0
+    _changed_at: dict[UUID, int] = field(default_factory=dict)
+    """When (``_clock``) a resource last changed what its plans hold: its subscriptions,
+    role bindings, owner, or its node's existence."""
+    _prefs_by_int: dict[tuple[int, int], tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    """``prefs`` keyed by the ids' integers (hashed in C, unlike a UUID)."""
 
     # -- the tree ------------------------------------------------------------------------
 
@@ -239,10 +267,19 @@ class WatcherIndex:
             self._subscription_event(activity)
         elif topic.startswith(_PREFERENCES):
             key = (tenant, payload["principal_id"])
-            self.prefs[key] = (payload["filter_mode"], list(payload["custom_actions"]))
+            self._set_prefs(key, payload["filter_mode"], list(payload["custom_actions"]))
             self.dirty_prefs.add(key)
         elif activity.resource_id in self.nodes:
             self._renamed(activity)
+
+    def _set_prefs(self, key: tuple[UUID, UUID], mode: str, patterns: list[str]) -> None:
+        self.prefs[key] = (mode, patterns)
+        self._prefs_by_int[(key[0].int, key[1].int)] = (mode, tuple(patterns))
+
+    def _changed(self, resource_id: UUID) -> None:
+        """The plans of ``resource_id`` and of everything below it are out of date."""
+        self._clock += 1
+        self._changed_at[resource_id] = self._clock
 
     def _renamed(self, activity: StoredActivity) -> None:
         """Any aggregate's update that changes ``name`` renames the node (not only resources')."""
@@ -275,6 +312,7 @@ class WatcherIndex:
             self.children[node.parent_id].add(activity.resource_id)
         self.owned_by[(node.tenant_id, node.owner_id)].add(activity.resource_id)
         self.dirty_nodes.add(activity.resource_id)
+        self._changed(activity.resource_id)
 
     def _resource_event(self, activity: StoredActivity) -> None:
         node = self.nodes.get(activity.resource_id)
@@ -301,6 +339,7 @@ class WatcherIndex:
             node.owner_id = payload["to_owner_id"]
             self.owned_by[(node.tenant_id, node.owner_id)].add(activity.resource_id)
             self.dirty_nodes.add(activity.resource_id)
+            self._changed(activity.resource_id)
         else:  # a service resource's own activity: it may rename, like any aggregate's
             self._renamed(activity)
 
@@ -313,11 +352,13 @@ class WatcherIndex:
             self.bindings[binding_id] = binding
             self.bindings_on[binding.resource_id].add(binding_id)
             self.bindings_of[(binding.tenant_id, binding.principal_id)].add(binding_id)
+            self._changed(binding.resource_id)
         elif activity.action == "role_binding.revoked" and binding_id in self.bindings:
             binding = self.bindings[binding_id]
             binding.active = False
             self.bindings_on[binding.resource_id].discard(binding_id)
             self.bindings_of[(binding.tenant_id, binding.principal_id)].discard(binding_id)
+            self._changed(binding.resource_id)
         self.dirty_bindings.add(binding_id)
 
     def _subscription_event(self, activity: StoredActivity) -> None:
@@ -331,20 +372,65 @@ class WatcherIndex:
             )
             self.subs[sub_id] = sub
             self.subs_on[sub.resource_id].add(sub_id)
+            self._changed(sub.resource_id)
         elif activity.action == "subscription.revoked" and sub_id in self.subs:
             self.subs[sub_id].active = False
             self.subs_on[self.subs[sub_id].resource_id].discard(sub_id)
+            self._changed(self.subs[sub_id].resource_id)
         self.dirty_subs.add(sub_id)
 
     # -- who is notified ---------------------------------------------------------------------
 
     def watchers(self, activity: StoredActivity) -> dict[UUID, list[str]]:
-        """Recipients of ``activity`` and why, in principal order.
+        """Recipients of ``activity`` and why, in principal order (never change the lists).
 
         The six watcher rules of docs/architecture.md, "Watchers of an activity on resource R".
         """
-        tenant, actor = activity.tenant_id, activity.actor_principal_id
-        chain = self._chain(activity.resource_id, tenant)
+        tenant = activity.tenant_id
+        plan = self._plan(activity.resource_id, tenant)
+        actor, visibility, action = (
+            activity.actor_principal_id.int,
+            activity.visibility,
+            activity.action,
+        )
+        by_role = visibility in ("resource", "scope", "tenant")
+        prefs, tenant_int = self._prefs_by_int, tenant.int
+        found: dict[UUID, list[str]] = {}
+        for principal, number, reasons, holder in plan.candidates:
+            if number == actor:
+                continue
+            # A role on the chain is a role in the scope, and makes a member of the tenant;
+            # "resource" visibility admits no one else.
+            if not (holder and by_role) and (
+                visibility == "resource" or not self.admits(principal, activity, plan.chain)
+            ):
+                continue
+            mode, patterns = prefs.get((tenant_int, number), _DEFAULT_PREFS)
+            if _wants(mode, patterns, action):
+                found[principal] = reasons
+        return found
+
+    def _plan(self, resource_id: UUID, tenant: UUID) -> _Plan:
+        """The resource's candidates, made again if its chain or anything on it changed."""
+        chain = self._chain(resource_id, tenant)
+        key = (resource_id, tenant)
+        plan = self._plans.get(key)
+        if plan is not None and plan.chain is chain:
+            changed = self._changed_at.get
+            if all(changed(r, 0) <= plan.made_at for r in chain):
+                return plan
+        plan = _Plan(chain, self._clock, self._candidates(chain, tenant))
+        if self._planned + len(plan.candidates) > PLANNED_CANDIDATES:
+            self._plans.clear()
+            self._planned = 0
+        old = self._plans.get(key)
+        self._planned += len(plan.candidates) - (len(old.candidates) if old is not None else 0)
+        self._plans[key] = plan
+        return plan
+
+    def _candidates(
+        self, chain: list[UUID], tenant: UUID
+    ) -> list[tuple[UUID, int, list[str], bool]]:
         found: dict[UUID, set[str]] = defaultdict(set)
         # Who holds any role on R or an ancestor, gathered on the way: "resource" visibility
         # then admits a candidate without walking the chain again for each.
@@ -365,23 +451,11 @@ class WatcherIndex:
                 # The owner of R is its owner; owning an ancestor makes one a delegator of R.
                 holders.add(node.owner_id)
                 found[node.owner_id].add(OWNER if depth == 0 else DELEGATOR)
-        found.pop(actor, None)
-        visibility = activity.visibility
-
-        def admitted(principal: UUID) -> bool:
-            if visibility == "resource":
-                return principal in holders
-            # A role on the chain is a role in the scope, and makes a member of the tenant.
-            if visibility in ("scope", "tenant") and principal in holders:
-                return True
-            return self.admits(principal, activity, chain)
-
-        return {
-            principal: sorted(reasons)
+        return [
+            (principal, principal.int, sorted(reasons), principal in holders)
             # (UUID order is the order of their strings, cheaper to compare as ints)
             for principal, reasons in sorted(found.items(), key=lambda item: item[0].int)
-            if admitted(principal) and self.wants(tenant, principal, activity.action)
-        }
+        ]
 
     def admits(self, principal: UUID, activity: StoredActivity, chain: list[UUID]) -> bool:
         """May ``principal`` see ``activity``? (docs/architecture.md, "Visibility")."""
@@ -416,8 +490,8 @@ class WatcherIndex:
         )
 
     def wants(self, tenant: UUID, principal: UUID, action: str) -> bool:
-        mode, patterns = self.prefs.get((tenant, principal), (FilterMode.MUTATIONS.value, []))
-        return _wants(mode, tuple(patterns), action)
+        mode, patterns = self._prefs_by_int.get((tenant.int, principal.int), _DEFAULT_PREFS)
+        return _wants(mode, patterns, action)
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -520,9 +594,8 @@ class WatcherIndex:
             if row.active:
                 index.subs_on[row.resource_id].add(row.subscription_id)
         for row in _rows(conn, preferences, tenants):
-            index.prefs[(row.tenant_id, row.principal_id)] = (
-                row.filter_mode,
-                list(row.custom_actions),
+            index._set_prefs(
+                (row.tenant_id, row.principal_id), row.filter_mode, list(row.custom_actions)
             )
         return index
 

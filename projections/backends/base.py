@@ -21,6 +21,7 @@ from sqlalchemy.sql.selectable import GenerativeSelect
 
 from optaic_activity.projections.backends.glob import Glob
 from optaic_activity.projections.backends.rows import RawJSON, Rows
+from optaic_activity.projections.backends.stream import RowStream
 
 Query = TypeVar("Query", bound=GenerativeSelect)
 
@@ -128,6 +129,18 @@ class Backend(ABC):
     @abstractmethod
     def insert_new_rows(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         """Insert ``rows`` (at least one), none of which exists yet."""
+
+    @abstractmethod
+    def stream_rows(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        *,
+        shared: Sequence[str],
+        varying: Sequence[str],
+    ) -> AbstractContextManager[RowStream]:
+        """A `RowStream` of new rows into ``table``, written by the end of the block; nothing
+        else may run on ``conn`` within it."""
 
     @abstractmethod
     def executemany(

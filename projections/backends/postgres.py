@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -16,15 +17,19 @@ from psycopg.types.json import Json
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
+from optaic_activity.projections.backends import pg_binary
 from optaic_activity.projections.backends.base import Backend, DatabaseOptions, Query, Wakeup
 from optaic_activity.projections.backends.glob import AnyChar, AnyRun, CharSet, Glob
 from optaic_activity.projections.backends.rows import (
+    Processor,
     RawJSON,
     Rows,
     column_names,
     driver_rows,
+    processors,
     quoted_target,
 )
+from optaic_activity.projections.backends.stream import RowStream
 
 log = logging.getLogger(__name__)
 GROUP_COMMIT_FACTORY = "optaic_activity.projections.backends.group_commit:GroupCommitFactory"
@@ -134,6 +139,35 @@ class PostgresBackend(Backend):
                 stream.set_types(copy_types)
             for converted_row in converted:
                 stream.write_row(converted_row)
+
+    @contextlib.contextmanager
+    def stream_rows(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        *,
+        shared: Sequence[str],
+        varying: Sequence[str],
+    ) -> Iterator[RowStream]:
+        """One binary ``COPY``: encoded here (`pg_binary`) where every column's type allows,
+        else row by row through psycopg's own dumpers."""
+        columns = [*shared, *varying]
+        into, names = quoted_target(conn, table, columns)
+        found = pg_binary.encoders(table, columns)
+        binary = " (FORMAT BINARY)" if found is not None else ""
+        driver = conn.connection.driver_connection
+        with (
+            driver.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f"COPY {into} ({names}) FROM STDIN{binary}") as copy,
+        ):
+            if found is None:
+                yield _DumpedStream(
+                    copy, processors(conn, table, shared), processors(conn, table, varying)
+                )
+                return
+            stream = _EncodedStream(copy, found[: len(shared)], found[len(shared) :])
+            yield stream
+            stream.close()
 
     def executemany(
         self, conn: sa.Connection, statement: str, values: Sequence[tuple[Any, ...]]
@@ -257,6 +291,60 @@ class ListenWakeup(Wakeup):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+_FLUSH_BYTES = 1 << 20
+"""Encoded rows are handed to the COPY in blocks of about this size."""
+
+
+class _EncodedStream(RowStream):
+    def __init__(
+        self,
+        copy: psycopg.Copy,
+        shared: list[pg_binary.Encoder],
+        varying: list[pg_binary.Encoder],
+    ) -> None:
+        self._copy = copy
+        self._shared, self._varying = shared, varying
+        self._count = struct.pack("!h", len(shared) + len(varying))
+        self._buffer = bytearray(pg_binary.SIGNATURE)
+
+    def write(self, shared: Sequence[Any], varying: Iterable[Sequence[Any]]) -> None:
+        null = pg_binary.NULL
+        head = self._count + b"".join(
+            null if value is None else encode(value)
+            for encode, value in zip(self._shared, shared, strict=True)
+        )
+        buffer, encoders = self._buffer, self._varying
+        for row in varying:
+            buffer += head
+            for encode, value in zip(encoders, row, strict=True):
+                buffer += null if value is None else encode(value)
+        if len(buffer) >= _FLUSH_BYTES:
+            self._copy.write(buffer)
+            self._buffer = bytearray()
+
+    def close(self) -> None:
+        self._buffer += pg_binary.TRAILER
+        self._copy.write(self._buffer)
+        self._buffer = bytearray()
+
+
+class _DumpedStream(RowStream):
+    """A text COPY, each value dumped by psycopg (a column type `pg_binary` does not know)."""
+
+    def __init__(
+        self, copy: psycopg.Copy, shared: list[Processor], varying: list[Processor]
+    ) -> None:
+        self._copy = copy
+        self._shared, self._varying = shared, varying
+
+    def write(self, shared: Sequence[Any], varying: Iterable[Sequence[Any]]) -> None:
+        head = [process(v) for process, v in zip(self._shared, shared, strict=True)]
+        for row in varying:
+            self._copy.write_row(
+                [*head, *(process(v) for process, v in zip(self._varying, row, strict=True))]
+            )
 
 
 # PostgreSQL's binary COPY format of each column type insert_many knows (the rest: text COPY).

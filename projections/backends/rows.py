@@ -46,6 +46,30 @@ def driver_rows(
     return list(zip(*values_by_column, strict=True))
 
 
+Processor = Callable[[Any], Any]
+
+
+def processors(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> list[Processor]:
+    """Each column's value as the driver takes it (`driver_rows`, one value at a time)."""
+    dialect = conn.dialect
+    found = []
+    for name in columns:
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        found.append(_keep_raw(process) if process is not None else _as_is)
+    return found
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _keep_raw(process: Processor) -> Processor:
+    def processed(value: Any) -> Any:
+        return value if value is None or type(value) is RawJSON else process(value)
+
+    return processed
+
+
 def column_names(table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[str]:
     """The table's columns that the rows give, in the table's order."""
     return [column.name for column in table.c if column.name in rows[0]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,7 +13,15 @@ from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.backends.base import Backend, DatabaseOptions, Query, Wakeup
 from optaic_activity.projections.backends.glob import AnyChar, AnyRun, CharSet, Glob
-from optaic_activity.projections.backends.rows import Rows, column_names, driver_rows, quoted_target
+from optaic_activity.projections.backends.rows import (
+    Processor,
+    Rows,
+    column_names,
+    driver_rows,
+    processors,
+    quoted_target,
+)
+from optaic_activity.projections.backends.stream import RowStream
 
 IN_CHUNK = 500
 """Values per ``IN (...)`` (far below SQLite's limit on bound parameters)."""
@@ -134,6 +142,28 @@ class SQLiteBackend(Backend):
         statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders})"  # noqa: S608
         self.executemany(conn, statement, driver_rows(conn, table, columns, rows, wrap_json=None))
 
+    @contextmanager
+    def stream_rows(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        *,
+        shared: Sequence[str],
+        varying: Sequence[str],
+    ) -> Iterator[RowStream]:
+        """An ``executemany`` per group, its rows made as the driver reads them."""
+        columns = [*shared, *varying]
+        into, names = quoted_target(conn, table, columns)
+        placeholders = ", ".join("?" * len(columns))
+        statement = f"INSERT INTO {into} ({names}) VALUES ({placeholders})"  # noqa: S608
+        cursor: sqlite3.Cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr,assignment]
+        try:
+            yield _InsertStream(
+                cursor, statement, processors(conn, table, shared), processors(conn, table, varying)
+            )
+        finally:
+            cursor.close()
+
     def executemany(
         self, conn: sa.Connection, statement: str, values: Sequence[tuple[Any, ...]]
     ) -> None:
@@ -171,3 +201,26 @@ class SQLiteBackend(Backend):
     def wakeup(self, engine: Engine, *, channel: str, poll_interval: float) -> Wakeup:
         """Polling: SQLite has no notifications between processes."""
         return Wakeup(poll_interval=poll_interval)
+
+
+class _InsertStream(RowStream):
+    def __init__(
+        self,
+        cursor: sqlite3.Cursor,
+        statement: str,
+        shared: list[Processor],
+        varying: list[Processor],
+    ) -> None:
+        self._cursor, self._statement = cursor, statement
+        self._shared, self._varying = shared, varying
+
+    def write(self, shared: Sequence[Any], varying: Iterable[Sequence[Any]]) -> None:
+        head = tuple(process(v) for process, v in zip(self._shared, shared, strict=True))
+        encoders = self._varying
+        self._cursor.executemany(
+            self._statement,
+            (
+                head + tuple(process(v) for process, v in zip(encoders, row, strict=True))
+                for row in varying
+            ),
+        )

@@ -127,6 +127,106 @@ def test_raw_json_text_is_stored_as_the_value_it_spells(engine: Engine) -> None:
         assert conn.execute(sa.select(docs.c.doc)).scalar_one() == value
 
 
+SHARED = ("label", "note", "count", "flag", "doc", "at")
+
+
+def streamed(values: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """``n`` rows from each row of ``values``: its values but a position and an id each."""
+    return [
+        {**row, "position": group * 100 + k, "id": uuid4() if k % 2 else None}
+        for group, row in enumerate(values)
+        for k in range(n)
+    ]
+
+
+def write_streamed(conn: sa.Connection, t: sa.Table, made: list[dict[str, Any]], n: int) -> None:
+    with backend_for(conn).stream_rows(conn, t, shared=SHARED, varying=("position", "id")) as out:
+        for start in range(0, len(made), n):
+            group = made[start : start + n]
+            first = group[0]
+            doc = first["doc"]
+            out.write(
+                [
+                    RawJSON(json.dumps(doc)) if c == "doc" and doc is not None else first[c]
+                    for c in SHARED
+                ],
+                [(row["position"], row["id"]) for row in group],
+            )
+
+
+@pytest.mark.parametrize("per_group", [1, 3])
+def test_stream_rows_stores_exactly_what_an_ordinary_insert_stores(
+    engine: Engine, per_group: int
+) -> None:
+    ours, reference = table("t_stream"), table("t_stream_reference")
+    for t in (ours, reference):
+        t.create(engine)
+    made = streamed(rows(), per_group)
+    with engine.begin() as conn:
+        write_streamed(conn, ours, made, per_group)
+        conn.execute(reference.insert(), made)
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(ours).order_by(ours.c.position)).all()
+        want = conn.execute(sa.select(reference).order_by(reference.c.position)).all()
+    assert [tuple(r) for r in got] == [tuple(r) for r in want]
+    assert len(got) == len(TRICKY) * per_group
+
+
+def test_stream_rows_of_a_type_without_a_binary_encoder_store_the_same(engine: Engine) -> None:
+    def with_enum(name: str) -> sa.Table:
+        t = table(name)
+        t.append_column(sa.Column("kind", sa.Enum("a", "b", name=f"{name}_kind"), nullable=True))
+        return t
+
+    ours, reference = with_enum("t_stream_enum"), with_enum("t_stream_enum_reference")
+    for t in (ours, reference):
+        t.create(engine)
+    made = [{**row, "kind": "ab"[n % 2]} for n, row in enumerate(streamed(rows(), 2))]
+    with engine.begin() as conn:
+        shared = (*SHARED, "kind")
+        with backend_for(conn).stream_rows(
+            conn, ours, shared=shared, varying=("position", "id")
+        ) as out:
+            for row in made:
+                doc = row["doc"]
+                out.write(
+                    [
+                        RawJSON(json.dumps(doc)) if c == "doc" and doc is not None else row[c]
+                        for c in shared
+                    ],
+                    [(row["position"], row["id"])],
+                )
+        conn.execute(reference.insert(), made)
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(ours).order_by(ours.c.position)).all()
+        want = conn.execute(sa.select(reference).order_by(reference.c.position)).all()
+    assert [tuple(r) for r in got] == [tuple(r) for r in want]
+    assert len(got) == len(made)
+
+
+class Midway(Exception):
+    """What a projection's code raises while rows are streaming."""
+
+
+def test_a_stream_that_fails_midway_saves_nothing(engine: Engine) -> None:
+    t = table("t_stream_failed")
+    t.create(engine)
+
+    def fail_after_some_rows() -> None:
+        with engine.begin() as conn:
+            write_streamed(conn, t, streamed(rows(), 2)[:6], 2)
+            with backend_for(conn).stream_rows(
+                conn, t, shared=("label",), varying=("position",)
+            ) as out:
+                out.write(["fine"], [(9000,)])
+                raise Midway
+
+    with pytest.raises(Midway):
+        fail_after_some_rows()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0
+
+
 def reference_upsert(
     conn: sa.Connection, t: sa.Table, rows: list[dict[str, Any]], update: list[str] | None
 ) -> None:
