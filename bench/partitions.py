@@ -109,8 +109,8 @@ def _line(stream: IO[str] | None) -> str:
 def run_round(url: str, count: int, batch_size: int) -> Round:
     procs = []
     for p in all_partitions(count):
-        # One after the other: two applications creating the event store's tables at the same
-        # instant can race in PostgreSQL ("tuple concurrently updated").
+        # One after the other, each ready before the next starts: a round times the catch-up,
+        # not the start-ups.
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench.partitions", "--worker", url, str(p), str(batch_size)],
             cwd=ROOT,

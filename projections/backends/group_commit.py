@@ -36,11 +36,13 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.abc import Query
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+
+from optaic_activity.projections.backends.pg_setup import SerialSetupFactory, SerialSetupRecorder
 
 DEFAULT_MAX_GROUP_EVENTS = 1000
 Key = tuple[Any, int]
@@ -68,7 +70,7 @@ class _Save:
         return self.ids
 
 
-class GroupCommitRecorder(PostgresApplicationRecorder):
+class GroupCommitRecorder(SerialSetupRecorder):
     """eventsourcing's PostgreSQL application recorder, committing concurrent saves together."""
 
     def __init__(
@@ -260,7 +262,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             start += len(save.events)
 
 
-class GroupCommitFactory(PostgresFactory):
+class GroupCommitFactory(SerialSetupFactory):
     """eventsourcing's PostgreSQL persistence, with the group-committing recorder."""
 
     GROUP_COMMIT_MAX_EVENTS = "GROUP_COMMIT_MAX_EVENTS"

@@ -33,6 +33,7 @@ from optaic_activity.projections.backends.stream import RowStream
 
 log = logging.getLogger(__name__)
 GROUP_COMMIT_FACTORY = "optaic_activity.projections.backends.group_commit:GroupCommitFactory"
+SERIAL_SETUP_FACTORY = "optaic_activity.projections.backends.pg_setup:SerialSetupFactory"
 
 
 def _json(text: RawJSON) -> Json:
@@ -53,7 +54,7 @@ class PostgresBackend(Backend):
     def eventsourcing_env(self, options: DatabaseOptions) -> dict[str, str]:
         parts = urlsplit(options.url)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": SERIAL_SETUP_FACTORY,
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")),
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),

@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError, ProgrammingError
-from eventsourcing.postgres import PostgresApplicationRecorder
 
 from optaic_activity.bootstrap import bootstrap
 from optaic_activity.domain import ConcurrencyConflictError, Resource, activity_context
@@ -23,6 +22,7 @@ from optaic_activity.projections.backends.group_commit import (
     GroupCommitFactory,
     GroupCommitRecorder,
 )
+from optaic_activity.projections.backends.pg_setup import SerialSetupRecorder
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.settings import Settings
 
@@ -35,6 +35,26 @@ def pg_app(pg_database_url: str) -> Iterator[ActivityApplication]:
     runtime = bootstrap(Settings(database_url=pg_database_url, postgres_pool_size=10))
     yield runtime.app
     runtime.close()
+
+
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group-commit", "plain"])
+def test_processes_starting_together_on_a_fresh_database_all_find_their_tables(
+    pg_database_url: str, group_commit: bool
+) -> None:
+    settings = Settings(database_url=pg_database_url, postgres_group_commit=group_commit)
+    gate = threading.Barrier(8)
+
+    def start() -> str:
+        gate.wait(WAIT_SECONDS)
+        app = ActivityApplication(settings)
+        try:
+            return type(app.recorder).__name__
+        finally:
+            app.close()
+
+    started = run_all([start] * 8)
+    assert not [s for s in started if isinstance(s, Exception)], started
+    assert set(started) == {"GroupCommitRecorder" if group_commit else "SerialSetupRecorder"}
 
 
 def recorder_of(app: ActivityApplication) -> GroupCommitRecorder:
@@ -94,7 +114,7 @@ def test_the_default_on_postgresql_is_the_group_committing_recorder(pg_database_
     )
     try:
         assert isinstance(on.recorder, GroupCommitRecorder)
-        assert type(off.recorder) is PostgresApplicationRecorder
+        assert type(off.recorder) is SerialSetupRecorder
         assert recorder_of(sized).max_group_events == 7
     finally:
         for app in (on, off, sized):

@@ -1,0 +1,31 @@
+"""eventsourcing's PostgreSQL tables, created by one process at a time.
+
+Processes starting together on a fresh database (a runner per partition, the API beside
+the notifier) race in ``CREATE TABLE``/``CREATE INDEX IF NOT EXISTS``, and PostgreSQL answers
+the loser with "tuple concurrently updated". An advisory lock held for the creating
+transaction lets one of them create and the others find everything there.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+SETUP_LOCK = 0x6F70_7461_6963_01
+"""The advisory lock key of table creation ("optaic" and 1): any constant unique to it."""
+
+
+class SerialSetupRecorder(PostgresApplicationRecorder):
+    """eventsourcing's application recorder, creating its tables under the setup lock."""
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        curs.execute(SQL("SELECT pg_advisory_xact_lock(%s)"), (SETUP_LOCK,), prepare=False)
+        super()._create_table(curs)
+
+
+class SerialSetupFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL persistence, its tables created under the setup lock."""
+
+    application_recorder_class = SerialSetupRecorder
