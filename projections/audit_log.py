@@ -59,7 +59,8 @@ audit_log = sa.Table(
     sa.Index("ix_audit_tenant_resource", "tenant_id", "resource_id", "position"),
     sa.Index("ix_audit_tenant_action", "tenant_id", "action", "position"),
     sa.Index("ix_audit_tenant_correlation", "tenant_id", "correlation_id", "position"),
-    sa.Index("ix_audit_tenant_time", "tenant_id", "occurred_at"),
+    # With the position: a time window's first and last positions, read from the index alone.
+    sa.Index("ix_audit_tenant_time", "tenant_id", "occurred_at", "position"),
     # The feed's "visible to the whole tenant" branch (projections.queries.query_feed).
     sa.Index("ix_audit_tenant_visibility", "tenant_id", "visibility", "position"),
 )

@@ -231,6 +231,38 @@ def _newest_of(
     return _page(conn, query, audit_log.c.position, limit, cursor)
 
 
+MAX_WINDOW_ROWS = 20_000
+"""Up to this many rows in a time window, a page reads the window by its positions."""
+
+
+def _time_window(
+    conn: sa.Connection, tenant_id: UUID, since: datetime | None, until: datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    """``since <= occurred_at < until``, and for a window of at most ``MAX_WINDOW_ROWS``
+    rows its first and last positions too (read from ``ix_audit_tenant_time`` alone).
+
+    Why: PostgreSQL, taking the window's rows to be spread over the whole log, walks the
+    position index back from the newest row to the window (116 ms a day a year back at a
+    million rows). Bounded by position, the walk starts at the window's newest row. The
+    time conditions stay: positions and times are nearly monotonic, not exactly.
+    """
+    t = audit_log.c
+    window = [t.tenant_id == tenant_id]
+    if since is not None:
+        window.append(t.occurred_at >= since)
+    if until is not None:
+        window.append(t.occurred_at < until)
+    sample = sa.select(t.position).where(*window).limit(MAX_WINDOW_ROWS + 1).subquery()
+    first, last, count = conn.execute(
+        sa.select(sa.func.min(sample.c.position), sa.func.max(sample.c.position), sa.func.count())
+    ).one()
+    if count == 0:
+        return [*window[1:], sa.false()]
+    if count > MAX_WINDOW_ROWS:
+        return window[1:]
+    return [*window[1:], t.position >= first, t.position <= last]
+
+
 def audit_conditions(
     conn: sa.Connection, tenant_id: UUID, filters: AuditFilter | None = None
 ) -> list[sa.ColumnElement[bool]]:
@@ -255,10 +287,8 @@ def audit_conditions(
             conditions.append(audit_log.c.resource_id == f.resource_id)
     if f.correlation_id is not None:
         conditions.append(audit_log.c.correlation_id == f.correlation_id)
-    if f.since is not None:
-        conditions.append(audit_log.c.occurred_at >= f.since)
-    if f.until is not None:
-        conditions.append(audit_log.c.occurred_at < f.until)
+    if f.since is not None or f.until is not None:
+        conditions += _time_window(conn, tenant_id, f.since, f.until)
     if f.action:
         matches = _action_matches(conn, tenant_id, f.action)
         # No action name of the tenant matches: a condition no row meets, read through no index.

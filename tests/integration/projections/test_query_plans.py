@@ -135,3 +135,29 @@ def test_the_apis_read_connections_plan_each_statement_for_its_values(loaded: Lo
     with guarded_reads(loaded.runtime) as conn:
         mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
     assert mode == "force_custom_plan"
+
+
+@postgres_only
+def test_a_time_window_read_by_positions_returns_exactly_the_window(loaded: Loaded) -> None:
+    """The window's position range narrows the walk; the rows are the time filter's own."""
+    from optaic_activity.projections.queries import AuditFilter, iter_audit
+
+    since, until = loaded.data.day
+    tenant = loaded.data.tenant_id
+    t = audit_log.c
+    with loaded.runtime.engine.connect() as conn:
+        expected = (
+            conn.execute(
+                sa.select(t.position)
+                .where(t.tenant_id == tenant, t.occurred_at >= since, t.occurred_at < until)
+                .order_by(t.position.desc())
+            )
+            .scalars()
+            .all()
+        )
+        found = [
+            row["position"]
+            for row in iter_audit(conn, tenant, AuditFilter(since=since, until=until), page_size=7)
+        ]
+    assert expected, "the day holds rows"
+    assert found == expected
