@@ -40,10 +40,21 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg import Cursor
 from psycopg.abc import Query
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 
 DEFAULT_MAX_GROUP_EVENTS = 1000
 Key = tuple[Any, int]
+
+
+def _as_bytes(statement: Query, conn: psycopg.Connection[DictRow]) -> bytes:
+    if isinstance(statement, Composable):
+        return statement.as_bytes(conn)
+    if isinstance(statement, str):
+        return statement.encode(conn.info.encoding)
+    if isinstance(statement, bytes):
+        return statement
+    msg = f"cannot render {type(statement).__name__} once"
+    raise TypeError(msg)
 
 
 class _Save:
@@ -97,6 +108,15 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             " ON t.originator_id = k.originator_id"
             " AND t.originator_version = k.originator_version"
         ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
+        self._rendered: tuple[list[bytes], bytes] | None = None
+
+    def _statements(self, conn: psycopg.Connection[DictRow]) -> tuple[list[bytes], bytes]:
+        """The group's opening statements and the insert, rendered once: psycopg would
+        otherwise compose each ``SQL`` object to bytes again at every execute."""
+        if self._rendered is None:
+            begin = [_as_bytes(statement, conn) for statement in self._begin]
+            self._rendered = begin, _as_bytes(self.insert_events_statement, conn)
+        return self._rendered
 
     def pending(self) -> int:
         """Saves queued and not yet taken by a leader."""
@@ -165,16 +185,17 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
     def _commit(self, group: list[_Save]) -> None:
         with self.datastore.get_connection() as conn:
             assert conn.autocommit
+            begin, insert = self._statements(conn)
             try:
-                if not self._commit_pipelined(conn, self._decide(group, stored=set())):
+                if not self._commit_pipelined(conn, begin, insert, self._decide(group, set())):
                     # A key was taken by an earlier writer: decide again, save by save,
                     # knowing the stored keys (read under the lock, so they stay true).
                     with conn.cursor() as curs:
-                        for statement in self._begin:
+                        for statement in begin:
                             curs.execute(statement)
                         accepted = self._decide(group, stored=self._stored(curs, group))
                         if accepted:
-                            curs.execute(self.insert_events_statement, (self._rows(accepted),))
+                            curs.execute(insert, (self._rows(accepted),))
                             self._hand_out(curs.fetchall(), accepted)
                         curs.execute("COMMIT")
             except BaseException:
@@ -187,7 +208,13 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                     save.error = None
                 raise
 
-    def _commit_pipelined(self, conn: psycopg.Connection[DictRow], accepted: list[_Save]) -> bool:
+    def _commit_pipelined(
+        self,
+        conn: psycopg.Connection[DictRow],
+        begin: list[bytes],
+        insert_statement: bytes,
+        accepted: list[_Save],
+    ) -> bool:
         """Lock, insert and commit in one round trip; False: a unique violation, nothing saved.
 
         The usual case. On an error the server skips the rest of the pipeline (the COMMIT
@@ -198,9 +225,9 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         conflict = False
         try:
             with conn.pipeline() as pipeline, conn.cursor() as prefix, conn.cursor() as insert:
-                for statement in self._begin:
+                for statement in begin:
                     prefix.execute(statement)
-                insert.execute(self.insert_events_statement, (self._rows(accepted),))
+                insert.execute(insert_statement, (self._rows(accepted),))
                 prefix.execute("COMMIT")
                 pipeline.sync()
                 self._hand_out(insert.fetchall(), accepted)
