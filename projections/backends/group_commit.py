@@ -40,12 +40,23 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.abc import Query
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 
 from optaic_activity.projections.backends.pg_setup import SerialSetupFactory, SerialSetupRecorder
 
 DEFAULT_MAX_GROUP_EVENTS = 1000
 Key = tuple[Any, int]
+
+
+def _as_bytes(statement: Query, conn: psycopg.Connection[DictRow]) -> bytes:
+    if isinstance(statement, Composable):
+        return statement.as_bytes(conn)
+    if isinstance(statement, str):
+        return statement.encode(conn.info.encoding)
+    if isinstance(statement, bytes):
+        return statement
+    msg = f"cannot render {type(statement).__name__} once"
+    raise TypeError(msg)
 
 
 class _Save:
@@ -55,10 +66,23 @@ class _Save:
 
     def __init__(self, events: Sequence[StoredEvent]) -> None:
         self.events = events
-        self.wakeup = threading.Event()
+        # A held lock as a one-shot signal: acquiring and releasing a C lock costs a fraction
+        # of threading.Event's Condition (a Python object, built and waited on per save).
+        self.wakeup = threading.Lock()
+        self.wakeup.acquire()
         self.lead = False
         self.ids: list[int] | None = None
         self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        """Until ``wake``: the leader took this save and finished, or handed over the lead."""
+        self.wakeup.acquire()
+
+    def wake(self) -> None:
+        """Like ``Event.set``: a save woken twice without a wait between stays woken once
+        (only the caller's own thread acquires, so the check does not race a release)."""
+        if self.wakeup.locked():
+            self.wakeup.release()
 
     def event_keys(self) -> list[Key]:
         return [(e.originator_id, e.originator_version) for e in self.events]
@@ -99,6 +123,15 @@ class GroupCommitRecorder(SerialSetupRecorder):
             " ON t.originator_id = k.originator_id"
             " AND t.originator_version = k.originator_version"
         ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
+        self._rendered: tuple[list[bytes], bytes] | None = None
+
+    def _statements(self, conn: psycopg.Connection[DictRow]) -> tuple[list[bytes], bytes]:
+        """The group's opening statements and the insert, rendered once: psycopg would
+        otherwise compose each ``SQL`` object to bytes again at every execute."""
+        if self._rendered is None:
+            begin = [_as_bytes(statement, conn) for statement in self._begin]
+            self._rendered = begin, _as_bytes(self.insert_events_statement, conn)
+        return self._rendered
 
     def pending(self) -> int:
         """Saves queued and not yet taken by a leader."""
@@ -121,7 +154,7 @@ class GroupCommitRecorder(SerialSetupRecorder):
             lead = not self._leading
             self._leading = True
         if not lead:
-            save.wakeup.wait()
+            save.wait()
             if not save.lead:
                 return save.result()
         self._lead()
@@ -145,11 +178,11 @@ class GroupCommitRecorder(SerialSetupRecorder):
                 if self._queue:
                     # Hand over: the longest waiter leads the next group.
                     self._queue[0].lead = True
-                    self._queue[0].wakeup.set()
+                    self._queue[0].wake()
                 else:
                     self._leading = False
             for save in group:
-                save.wakeup.set()
+                save.wake()
 
     def _take_group(self) -> list[_Save]:
         group: list[_Save] = []
@@ -167,16 +200,17 @@ class GroupCommitRecorder(SerialSetupRecorder):
     def _commit(self, group: list[_Save]) -> None:
         with self.datastore.get_connection() as conn:
             assert conn.autocommit
+            begin, insert = self._statements(conn)
             try:
-                if not self._commit_pipelined(conn, self._decide(group, stored=set())):
+                if not self._commit_pipelined(conn, begin, insert, self._decide(group, set())):
                     # A key was taken by an earlier writer: decide again, save by save,
                     # knowing the stored keys (read under the lock, so they stay true).
                     with conn.cursor() as curs:
-                        for statement in self._begin:
+                        for statement in begin:
                             curs.execute(statement)
                         accepted = self._decide(group, stored=self._stored(curs, group))
                         if accepted:
-                            curs.execute(self.insert_events_statement, (self._rows(accepted),))
+                            curs.execute(insert, (self._rows(accepted),))
                             self._hand_out(curs.fetchall(), accepted)
                         curs.execute("COMMIT")
             except BaseException:
@@ -189,7 +223,13 @@ class GroupCommitRecorder(SerialSetupRecorder):
                     save.error = None
                 raise
 
-    def _commit_pipelined(self, conn: psycopg.Connection[DictRow], accepted: list[_Save]) -> bool:
+    def _commit_pipelined(
+        self,
+        conn: psycopg.Connection[DictRow],
+        begin: list[bytes],
+        insert_statement: bytes,
+        accepted: list[_Save],
+    ) -> bool:
         """Lock, insert and commit in one round trip; False: a unique violation, nothing saved.
 
         The usual case. On an error the server skips the rest of the pipeline (the COMMIT
@@ -200,9 +240,9 @@ class GroupCommitRecorder(SerialSetupRecorder):
         conflict = False
         try:
             with conn.pipeline() as pipeline, conn.cursor() as prefix, conn.cursor() as insert:
-                for statement in self._begin:
+                for statement in begin:
                     prefix.execute(statement)
-                insert.execute(self.insert_events_statement, (self._rows(accepted),))
+                insert.execute(insert_statement, (self._rows(accepted),))
                 prefix.execute("COMMIT")
                 pipeline.sync()
                 self._hand_out(insert.fetchall(), accepted)

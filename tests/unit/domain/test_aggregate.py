@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID, uuid4
 
 import eventsourcing.utils
@@ -283,3 +284,31 @@ def test_an_application_refuses_events_that_are_not_activities() -> None:
     with pytest.raises(ActivityDefinitionError, match="not an activity event"):
         app.save(Plain())
     assert app.recorder.max_notification_id() in (None, 0)
+
+
+def test_payload_binding_by_keyword_matches_inspect_and_refuses_what_it_refuses() -> None:
+    def handler(self: object, a: int, b: str = "d", *, c: list[int] | None = None) -> None:
+        pass
+
+    from optaic_activity.domain.aggregate import ActivitySpec
+    from optaic_activity.domain.envelope import Visibility
+
+    spec = ActivitySpec("x.y", handler, Visibility.RESOURCE, (), False, 1, {}, "Y")
+
+    def by_inspect(args: tuple[object, ...], kwargs: dict[str, object]) -> dict[str, object]:
+        bound = spec.signature.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        return dict(list(bound.arguments.items())[1:])
+
+    calls: list[tuple[tuple[object, ...], dict[str, Any]]] = [
+        ((), {"a": 1}),
+        ((), {"c": [2], "a": 1}),
+        ((1, "e"), {}),
+        ((1,), {}),
+    ]
+    for args, kwargs in calls:
+        assert list(spec.payload_of(args, kwargs).items()) == list(by_inspect(args, kwargs).items())
+    refused: list[dict[str, Any]] = [{}, {"a": 1, "z": 2}, {"self": 1, "a": 1}]
+    for kwargs in refused:
+        with pytest.raises(TypeError):
+            spec.payload_of((), kwargs)
