@@ -37,6 +37,28 @@ def build_app(runtime_factory: Callable[[], Runtime], console: Console) -> typer
         no_args_is_help=True,
     )
 
+    def change_hold(
+        change: Callable[..., bool],
+        tenant: UUID,
+        subject: UUID | None,
+        actor: UUID,
+        reason: str,
+    ) -> tuple[bool, str]:
+        """Place or release a hold through ``change``; whether it changed, and what it holds."""
+        runtime = runtime_factory()
+        try:
+            changed = change(
+                runtime.app,
+                runtime.engine,
+                tenant,
+                actor_principal_id=actor,
+                subject_id=subject,
+                reason=reason,
+            )
+        finally:
+            runtime.close()
+        return changed, f"principal {subject}" if subject else "the whole tenant"
+
     @app.command("erase")
     def erase(
         principal: Annotated[UUID, typer.Argument(help="The subject whose data to erase")],
@@ -81,19 +103,7 @@ def build_app(runtime_factory: Callable[[], Runtime], console: Console) -> typer
         reason: ReasonOption = "",
     ) -> None:
         """Place a legal hold: no erasure in the tenant (or of the subject) until released."""
-        runtime = runtime_factory()
-        try:
-            placed = place_legal_hold(
-                runtime.app,
-                runtime.engine,
-                tenant,
-                actor_principal_id=actor,
-                subject_id=subject,
-                reason=reason,
-            )
-        finally:
-            runtime.close()
-        on = f"principal {subject}" if subject else "the whole tenant"
+        placed, on = change_hold(place_legal_hold, tenant, subject, actor, reason)
         state = "placed" if placed else "already in place"
         console.print(f"hold {state}: {on} in tenant {tenant}", highlight=False, soft_wrap=True)
 
@@ -105,19 +115,7 @@ def build_app(runtime_factory: Callable[[], Runtime], console: Console) -> typer
         reason: ReasonOption = "",
     ) -> None:
         """Release a legal hold placed with ``activity privacy hold`` (same tenant, subject)."""
-        runtime = runtime_factory()
-        try:
-            released = release_legal_hold(
-                runtime.app,
-                runtime.engine,
-                tenant,
-                actor_principal_id=actor,
-                subject_id=subject,
-                reason=reason,
-            )
-        finally:
-            runtime.close()
-        on = f"principal {subject}" if subject else "the whole tenant"
+        released, on = change_hold(release_legal_hold, tenant, subject, actor, reason)
         if not released:
             console.print(f"no hold on {on} in tenant {tenant}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)

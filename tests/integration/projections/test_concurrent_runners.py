@@ -6,7 +6,6 @@ the other one moved the position.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +18,7 @@ from optaic_activity.projections.base import Projection
 from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.routing import RoutingProjection
 from optaic_activity.projections.service import ProjectionService
+from tests.integration.projections.concurrently import catch_up_in_threads
 from tests.integration.projections.tables import Rows, snapshot
 
 EVENTS = 800
@@ -92,23 +92,7 @@ def test_two_runners_catching_up_concurrently_from_threads_give_the_tables_of_on
         ProjectionService(runtime.app, runtime.engine, config=ProjectionConfig(batch_size=7)),
         ProjectionService(second.app, second.engine, config=ProjectionConfig(batch_size=7)),
     ]
-    start = threading.Barrier(len(services))
-    applied = [0] * len(services)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            start.wait()
-            applied[i] = services[i].catch_up()
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(services))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    applied = catch_up_in_threads(services)
     assert sum(applied) == 2 * head  # exactly once per projection, whoever applied it
     assert {p.position for p in services[0].status()} == {head}
     caught_up, rebuilt = rows_then_rebuilt(runtime)

@@ -25,6 +25,7 @@ from optaic_activity.projections.config import ProjectionConfig
 from optaic_activity.projections.partitions import Partition, all_partitions
 from optaic_activity.projections.service import ProjectionService
 from optaic_activity.projections.tracking import read_position, tracking
+from tests.integration.projections.concurrently import catch_up_in_threads
 from tests.integration.projections.histories import Driver, Op, histories
 from tests.integration.projections.tables import Rows, snapshot
 
@@ -66,27 +67,6 @@ def partitioned(runtimes: list[Runtime], count: int, batch_size: int) -> list[Pr
         )
         for rt, partition in zip(runtimes, all_partitions(count), strict=True)
     ]
-
-
-def catch_up_in_threads(services: list[ProjectionService]) -> list[int]:
-    start = threading.Barrier(len(services))
-    applied = [0] * len(services)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            start.wait()
-            applied[i] = services[i].catch_up()
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(services))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    return applied
 
 
 def test_two_partitions_running_concurrently_write_the_rows_of_one_unpartitioned_rebuild(
