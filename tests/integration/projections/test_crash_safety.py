@@ -5,11 +5,7 @@ duplicates nothing, and ends with the tables a clean rebuild gives.
 from __future__ import annotations
 
 import bisect
-import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -22,26 +18,11 @@ from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.outbox import outbox
 from optaic_activity.projections.tracking import read_position
+from tests.integration.projections.killing import kill_mid_work, start_worker
 from tests.integration.projections.tables import snapshot
 
-ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 3000
 KILLS = 8
-
-
-def start_worker(url: str, log: Path, *partition: str) -> subprocess.Popen[str]:
-    """The runner as its own process, batch size 7, its stderr kept for failure messages
-    (``partition``: ``K/N``, that partition's runner)."""
-    worker = "tests.integration.projections.projection_worker"
-    with log.open("w") as stderr:
-        return subprocess.Popen(
-            [sys.executable, "-m", worker, url, "7", *partition],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
 
 
 def assert_no_half_batch(runtime: Runtime, log_ids: list[int]) -> tuple[int, int]:
@@ -75,20 +56,8 @@ def test_a_runner_killed_at_random_moments_and_restarted_ends_with_the_tables_of
     progress: list[tuple[int, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for kill in range(KILLS):
-            log = Path(tmp) / f"worker-{kill}.log"
-            worker = start_worker(url, log)
-            assert worker.stdout is not None
-            # Kill once it has reported some batches; it is already busy with the next
-            # one by then, so the SIGKILL lands anywhere in a batch (or between two).
-            for _ in range(rng.randrange(1, 60)):
-                if not worker.stdout.readline():
-                    break
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            worker.stdout.close()
-            assert worker.returncode == -signal.SIGKILL, (
-                f"kill {kill} (seed {seed}): the worker ended by itself:\n{log.read_text()}"
-            )
+            why = f"kill {kill} (seed {seed})"
+            kill_mid_work(url, Path(tmp) / f"worker-{kill}.log", rng, why)
             progress.append(assert_no_half_batch(runtime, log_ids))
         last = start_worker(url, Path(tmp) / "worker-last.log")
         out, _ = last.communicate(timeout=120)

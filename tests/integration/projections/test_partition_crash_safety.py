@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import bisect
 import random
-import signal
 import tempfile
 from pathlib import Path
 from uuid import UUID
@@ -22,7 +21,7 @@ from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.outbox import outbox
 from optaic_activity.projections.partitions import Partition
 from optaic_activity.projections.tracking import read_position
-from tests.integration.projections.test_crash_safety import start_worker
+from tests.integration.projections.killing import kill_mid_work, start_worker
 from tests.integration.projections.test_partitions import SEED, derived
 
 EVENTS = 2000
@@ -80,18 +79,8 @@ def test_a_partitions_runner_killed_at_random_and_restarted_beside_the_other_los
     with tempfile.TemporaryDirectory() as tmp:
         other = start_worker(url, Path(tmp) / "other.log", "1/2")
         for kill in range(KILLS):
-            log = Path(tmp) / f"worker-{kill}.log"
-            worker = start_worker(url, log, str(KILLED))
-            assert worker.stdout is not None
-            for _ in range(rng.randrange(1, 60)):
-                if not worker.stdout.readline():
-                    break
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            worker.stdout.close()
-            assert worker.returncode == -signal.SIGKILL, (
-                f"kill {kill} (seed {seed}): the worker ended by itself:\n{log.read_text()}"
-            )
+            why = f"kill {kill} (seed {seed})"
+            kill_mid_work(url, Path(tmp) / f"worker-{kill}.log", rng, why, str(KILLED))
             progress.append(assert_no_half_batch(runtime, own, KILLED))
         last = start_worker(url, Path(tmp) / "worker-last.log", str(KILLED))
         out, _ = last.communicate(timeout=300)
