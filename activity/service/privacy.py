@@ -10,6 +10,7 @@ personal data: the subject's id, the key ids, the reason.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID, uuid5
 
@@ -143,13 +144,13 @@ def place_legal_hold(
     with engine.begin() as conn:
         if not place_hold(conn, tenant_id, subject, reason[:500]):
             return False
-    try:
-        _record(app, tenant_id, actor_principal_id, HOLD_PLACED, _hold_payload(subject, reason))
-    except BaseException:
-        # A hold the audit trail does not show must not stay.
-        with engine.begin() as conn:
-            release_hold(conn, tenant_id, subject)
-        raise
+    _recorded_or_undone(
+        engine,
+        lambda: _record(
+            app, tenant_id, actor_principal_id, HOLD_PLACED, _hold_payload(subject, reason)
+        ),
+        undo=lambda conn: release_hold(conn, tenant_id, subject),
+    )
     return True
 
 
@@ -168,13 +169,27 @@ def release_legal_hold(
         held = [h for h in holds_on(conn, tenant_id, subject) if h.subject_id == subject]
         if not held or not release_hold(conn, tenant_id, subject):
             return False
+    _recorded_or_undone(
+        engine,
+        lambda: _record(
+            app, tenant_id, actor_principal_id, HOLD_RELEASED, _hold_payload(subject, reason)
+        ),
+        undo=lambda conn: place_hold(conn, tenant_id, subject, held[0].reason),
+    )
+    return True
+
+
+def _recorded_or_undone(
+    engine: Engine, record: Callable[[], object], *, undo: Callable[[sa.Connection], object]
+) -> None:
+    """Record the hold change just made, or undo it: a change to a hold that the audit trail
+    does not show must not stay."""
     try:
-        _record(app, tenant_id, actor_principal_id, HOLD_RELEASED, _hold_payload(subject, reason))
+        record()
     except BaseException:
         with engine.begin() as conn:
-            place_hold(conn, tenant_id, subject, held[0].reason)
+            undo(conn)
         raise
-    return True
 
 
 def _hold_payload(subject: UUID, reason: str) -> dict[str, object]:

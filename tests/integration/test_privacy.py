@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import pytest
@@ -29,8 +29,9 @@ from optaic_activity.projections.audit_digest import DirectorySink, public_key_t
 from optaic_activity.projections.audit_log import audit_log, verify_chain
 from optaic_activity.projections.audit_trail import verify_tenant, write_export
 from optaic_activity.projections.database import import_read_models, metadata
-from optaic_activity.projections.privacy_keys import privacy_keys
+from optaic_activity.projections.privacy_keys import holds_on, privacy_keys
 from optaic_activity.projections.queries import query_audit, query_feed
+from optaic_activity.service.application import ActivityApplication
 from optaic_activity.service.emit import record_activity
 from optaic_activity.service.privacy import (
     erase_subject,
@@ -293,6 +294,39 @@ def test_a_legal_hold_refuses_the_erasure_and_changes_nothing(
     released = audit_payloads(runtime, people.tenant, "privacy.hold_released")
     assert [p["scope"] for p in placed + released] == [scope, scope]
     assert placed[0]["reason"] == "case 42"
+
+
+class _SavesFail:
+    """The application with its event store refusing every save (an outage mid-command)."""
+
+    def __init__(self, app: ActivityApplication) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("event store down")
+
+
+def test_a_hold_change_the_audit_trail_cannot_record_is_undone(
+    runtime: Runtime, people: People
+) -> None:
+    failing = cast(ActivityApplication, _SavesFail(runtime.app))
+    head = runtime.projections.head()
+    with pytest.raises(RuntimeError, match="event store down"):
+        place_legal_hold(failing, runtime.engine, people.tenant, actor_principal_id=people.clerk)
+    with runtime.engine.connect() as conn:
+        assert holds_on(conn, people.tenant, people.member) == []
+
+    assert place_legal_hold(
+        runtime.app, runtime.engine, people.tenant, actor_principal_id=people.clerk, reason="r1"
+    )
+    with pytest.raises(RuntimeError, match="event store down"):
+        release_legal_hold(failing, runtime.engine, people.tenant, actor_principal_id=people.clerk)
+    with runtime.engine.connect() as conn:
+        assert [h.reason for h in holds_on(conn, people.tenant, people.member)] == ["r1"]
+    assert runtime.projections.head() == head + 1  # only the one hold that was recorded
 
 
 def test_an_erasure_of_an_unknown_principal_is_a_typed_error_and_records_nothing(
