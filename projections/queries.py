@@ -367,14 +367,18 @@ def _anchors(tenant_id: UUID, principal_id: UUID) -> sa.CTE:
 def _visible(
     conn: sa.Connection, tenant_id: UUID, principal_id: UUID
 ) -> list[sa.ColumnElement[bool]]:
-    """One condition per way ``principal_id`` may see an activity, each resolved by the
-    database in the page's own statement: the caller's anchors (roles, owned resources),
-    their trees and their subtrees are common table expressions over the role bindings and
-    the resource tree, read once per statement however many branches test them.
+    """Two conditions, either of which lets ``principal_id`` see an activity: their own
+    (read by ``ix_audit_tenant_actor``) and what a member sees, resolved by the database in
+    the page's own statement: the caller's anchors (roles, owned resources), their trees
+    and their subtrees are common table expressions over the role bindings and the
+    resource tree, read once per statement however many branches test them.
 
     A member (someone with an anchor) sees the tenant's ``tenant`` activities, the
     ``scope`` ones on any resource of a tree they hold a role in, and the ``resource`` ones
-    on any resource under one they hold a role on; everyone sees their own.
+    on any resource under one they hold a role on. Those three are one ``OR``, tested on
+    one walk in position order, not a branch each: the walk stops at a page of rows any of
+    them admits (at a million rows, ~130 rows read for a page of 50, against ~1,900 for
+    three branches each cut at a page). A non-member's ``EXISTS`` is false: no walk.
     """
     backend = backend_for(conn)
     t, r = audit_log.c, resources.c
@@ -388,12 +392,15 @@ def _visible(
         r.tenant_id == tenant_id, backend.prefix_column_condition(r.path, anchors.c.path)
     )
     scope_ids, subtree_ids = in_scope.cte("feed_scope"), in_subtree.cte("feed_subtree")
-    return [
-        t.actor_principal_id == principal_id,
-        sa.and_(t.visibility == "tenant", sa.select(anchors.c.path).exists()),
-        sa.and_(t.visibility == "scope", _resource_in(conn, sa.select(scope_ids))),
-        sa.and_(t.visibility == "resource", _resource_in(conn, sa.select(subtree_ids))),
-    ]
+    as_member = sa.and_(
+        sa.select(anchors.c.path).exists(),
+        sa.or_(
+            t.visibility == "tenant",
+            sa.and_(t.visibility == "scope", _resource_in(conn, sa.select(scope_ids))),
+            sa.and_(t.visibility == "resource", _resource_in(conn, sa.select(subtree_ids))),
+        ),
+    )
+    return [t.actor_principal_id == principal_id, as_member]
 
 
 def query_feed(
@@ -407,7 +414,8 @@ def query_feed(
 ) -> Page:
     """What ``principal_id`` may see, by each activity's visibility, against current access.
 
-    One branch per way of seeing an activity, each served by its own index and cut at a
+    A branch for their own activities and one for what they see as a member (`_visible`),
+    times one per action name a glob matches, each served by its own index and cut at a
     page; the page is the newest of their union.
     """
     # The action first: a glob no action of the tenant matches answers without the rest.
