@@ -47,7 +47,7 @@ READ_INDEXES = sorted(
 
 REPLACEABLE = {
     "ix_audit_tenant_position": "a small tenant's page: ix_audit_tenant_time, then a sort of it",
-    "ix_audit_tenant_visibility": "the feed's tenant branch (a fifth of the rows): the key walk",
+    "ix_audit_tenant_visibility": "no feed branch walks it: the member's ways are one OR",
     "ix_notifications_inbox": "the inbox pages: the key walk, or ix_notifications_unread",
 }
 """Indexes whose loss another index hides on this data (measured, docs/projections.md)."""
