@@ -105,6 +105,14 @@ class Backend(ABC):
         ``column`` serves."""
 
     @abstractmethod
+    def prefix_column_condition(
+        self, column: sa.ColumnElement[str], prefix: sa.ColumnElement[str]
+    ) -> sa.ColumnElement[bool]:
+        """``column`` starts with the value of ``prefix`` (another row's column, never
+        empty), as a range an index on ``column`` serves in a join: the rows from ``prefix``
+        up to it with its last character incremented, compared byte by byte."""
+
+    @abstractmethod
     def read_only(self, conn: sa.Connection) -> None:
         """Mark ``conn``, before its first statement, as one that only reads: the database
         may then run it beside other transactions without taking locks."""
@@ -197,6 +205,11 @@ class Backend(ABC):
     ) -> Iterator[tuple[sa.ColumnElement[bool], dict[str, Any]]]:
         """``column`` is one of ``values``: as one condition or several (each with the
         parameters to bind), which together name every value once."""
+
+    def in_set(self, column: sa.ColumnElement[Any], ids: sa.Select[Any]) -> sa.ColumnElement[bool]:
+        """``column IN (ids)``, with ``ids`` read once per statement into a set that each
+        row is looked up in (a page's walk tests a few hundred rows against it)."""
+        return column.in_(ids)
 
     hashes_listed_values = False
     """Does `listed_values` give a list the database tests each row against by a hash?

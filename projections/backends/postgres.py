@@ -105,6 +105,18 @@ class PostgresBackend(Backend):
         """LIKE 'prefix%': an index with ``text_pattern_ops`` serves it in any collation."""
         return column.startswith(prefix, autoescape=True)
 
+    def prefix_column_condition(
+        self, column: sa.ColumnElement[str], prefix: sa.ColumnElement[str]
+    ) -> sa.ColumnElement[bool]:
+        """``~>=~`` and ``~<~``, the byte-wise comparisons of ``text_pattern_ops``: an index
+        with that class serves them (a ``LIKE`` whose pattern is a column it cannot)."""
+        last = sa.func.chr(sa.func.ascii(sa.func.right(prefix, 1)) + 1)
+        upper = sa.func.left(prefix, -1, type_=sa.Text).concat(last).self_group()
+        return sa.and_(
+            column.op("~>=~", is_comparison=True)(prefix),
+            column.op("~<~", is_comparison=True)(upper),
+        )
+
     def read_only(self, conn: sa.Connection) -> None:
         """No lock to avoid (a PostgreSQL reader takes none another transaction waits on);
         but custom plans only: psycopg prepares a statement run five times, and PostgreSQL
@@ -213,6 +225,13 @@ class PostgresBackend(Backend):
         """One array parameter: the same statement text whatever the number of values."""
         array = sa.bindparam("in_values", type_=postgresql.ARRAY(column.type))
         yield column == sa.any_(array), {"in_values": list(values)}
+
+    def in_set(self, column: sa.ColumnElement[Any], ids: sa.Select[Any]) -> sa.ColumnElement[bool]:
+        """``(column IN (ids)) IS TRUE``: PostgreSQL turns a bare ``IN`` of the ``WHERE`` into
+        a semi-join, which looks each walked row's id up in ``ids`` anew (a subtree's
+        ranges of the tree, per row); wrapped, the ``IN`` stays a hashed subplan: ``ids``
+        read once, one hash probe per row."""
+        return column.in_(ids).is_(sa.true())
 
     hashes_listed_values = True
 

@@ -111,6 +111,14 @@ class SQLiteBackend(Backend):
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         return sa.and_(column >= prefix, column < upper)
 
+    def prefix_column_condition(
+        self, column: sa.ColumnElement[str], prefix: sa.ColumnElement[str]
+    ) -> sa.ColumnElement[bool]:
+        """The BINARY collation's range, as in `prefix_condition`."""
+        head = sa.func.substr(prefix, 1, sa.func.length(prefix) - 1, type_=sa.Text)
+        upper = head.concat(sa.func.char(sa.func.unicode(sa.func.substr(prefix, -1)) + 1))
+        return sa.and_(column >= prefix, column < upper)
+
     def read_only(self, conn: sa.Connection) -> None:
         """Its transactions begin DEFERRED, not IMMEDIATE (see `create_engine`)."""
         conn.execution_options(**{READ_ONLY: True})

@@ -2,7 +2,8 @@
 
 Bulk writes store what ordinary statements store; ``clear`` empties tables in the caller's
 transaction; the tracking row's lock keeps a second runner out until the first commits;
-``update_in`` changes exactly the rows it names, however many; a follower's wake-up returns
+``update_in`` changes exactly the rows it names, however many; a prefix taken from another
+column and a set from a query match as Python's would; a follower's wake-up returns
 on an append where the database notifies, else after its poll interval.
 """
 
@@ -366,6 +367,37 @@ def test_update_in_changes_exactly_the_rows_it_names_however_many(engine: Engine
     expected = {p for p in range(total) if p % 2 and p % 3}
     assert done == expected
     assert changed == len(expected)
+
+
+def test_a_prefix_from_another_column_and_a_set_from_a_query_match_as_python_does(
+    engine: Engine,
+) -> None:
+    """`prefix_column_condition` is ``str.startswith`` (last characters ``/``, ``z`` and a
+    non-ASCII one included); `in_set` is ``in`` of the query's values."""
+    words = sa.Table(
+        "t_prefixes",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("text", sa.Text, nullable=False),
+    )
+    words.create(engine)
+    texts = ["/a/", "/a/b/", "/a0", "/a/z", "/a/zz", "/b/", "/az", "/é", "/éa", "/f", "/", "/A/"]
+    with engine.begin() as conn:
+        insert_many(conn, words, [{"id": i, "text": t} for i, t in enumerate(texts)])
+    word, prefix = words.alias("word"), words.alias("prefix")
+    with engine.connect() as conn:
+        backend = backend_for(conn)
+        pairs = conn.execute(
+            sa.select(word.c.text, prefix.c.text).where(
+                backend.prefix_column_condition(word.c.text, prefix.c.text)
+            )
+        ).all()
+        chosen = sa.select(words.c.id).where(backend.prefix_condition(words.c.text, "/a"))
+        in_set = conn.execute(
+            sa.select(words.c.text).where(backend.in_set(words.c.id, chosen))
+        ).scalars()
+        assert set(in_set) == {t for t in texts if t.startswith("/a")}
+    assert sorted(pairs) == sorted((w, p) for w in texts for p in texts if w.startswith(p))
 
 
 POLL = 1.0

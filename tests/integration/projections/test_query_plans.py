@@ -14,7 +14,7 @@ rolls back) and requires that some shape then fails the first test's check.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -47,7 +47,7 @@ READ_INDEXES = sorted(
 
 REPLACEABLE = {
     "ix_audit_tenant_position": "a small tenant's page: ix_audit_tenant_time, then a sort of it",
-    "ix_audit_tenant_visibility": "the feed's tenant branch (a fifth of the rows): the key walk",
+    "ix_audit_tenant_visibility": "no feed branch walks it: the member's ways are one OR",
     "ix_notifications_inbox": "the inbox pages: the key walk, or ix_notifications_unread",
 }
 """Indexes whose loss another index hides on this data (measured, docs/projections.md)."""
@@ -161,3 +161,34 @@ def test_a_time_window_read_by_positions_returns_exactly_the_window(loaded: Load
         ]
     assert expected, "the day holds rows"
     assert found == expected
+
+
+def page_of(shape: Shape) -> Callable[[sa.Connection], object]:
+    return lambda conn: shape.read(conn, shape.limit, shape.cursor)
+
+
+FEED_TREE_INDEXES = {"ix_watch_resources_tenant_owner", "ix_watch_resources_tenant_path"}
+"""The caller's owned resources, and their subtrees as ranges of paths."""
+
+
+@postgres_only
+def test_the_feed_resolves_the_callers_subtrees_once_by_the_trees_indexes(loaded: Loaded) -> None:
+    """The caller's anchors, trees and subtrees are resolved inside the page's statement:
+    by index, and once per statement (no lookup in the tree per audit row walked), so the
+    tree's rows read over all loops stay within twice the tree, whatever the page walks."""
+    feeds = [shape for shape in loaded.shapes if shape.path == "/activities"]
+    assert len(feeds) >= 4, "the feed and the feed with a glob, page one and deep"
+    tree = ("watch_resources",)
+    with loaded.runtime.engine.connect() as conn:
+        for shape in feeds:
+            read = page_of(shape)
+            facts = explain_read(conn, read, tree)
+            assert facts.indexes >= FEED_TREE_INDEXES, (shape.name, sorted(facts.indexes))
+            assert facts.rows_read <= 2 * loaded.data.resources, (shape.name, facts.rows_read)
+            conn.rollback()
+            with conn.begin() as transaction:
+                conn.exec_driver_sql("DROP INDEX ix_watch_resources_tenant_path")
+                without = explain_read(conn, read, tree)
+                transaction.rollback()
+            assert "ix_watch_resources_tenant_path" not in without.indexes
+            assert without.seq_scans, f"{shape.name}: the subtrees read without their index"
