@@ -9,14 +9,16 @@ sets exactly what the live run set.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
+from optaic_activity.domain.errors import ActivityError
 from optaic_activity.domain.inbox import CHANGES, InboxFilter
 from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.backends.glob import parse_glob
@@ -24,6 +26,7 @@ from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.notifications import notifications
 
 n = notifications.c
+log = logging.getLogger(__name__)
 
 
 def is_state_change(activity: StoredActivity) -> bool:
@@ -132,7 +135,8 @@ def _update(change: StoredActivity) -> tuple[sa.ColumnElement[bool], dict[str, A
     if verb == "unarchived":
         return n.archived_at.is_not(None), {"archived_at": None}
     if verb == "snoozed":
-        return sa.true(), {"snoozed_until": datetime.fromisoformat(change.payload["until"])}
+        until = datetime.fromisoformat(str(change.payload["until"])).astimezone(UTC)
+        return sa.true(), {"snoozed_until": until}
     return n.snoozed_until.is_not(None), {"snoozed_until": None}  # unsnoozed
 
 
@@ -140,10 +144,16 @@ def apply_state_changes(conn: sa.Connection, changes: Sequence[StoredActivity]) 
     """Apply each change in log order (one UPDATE each); the actor's counts after each."""
     after: list[Counts] = []
     for change in changes:
-        unchanged, values = _update(change)
-        conn.execute(
-            notifications.update().where(*_selected(conn, change), unchanged).values(**values)
-        )
+        try:
+            unchanged, values = _update(change)
+            selected = _selected(conn, change)
+        except (ActivityError, KeyError, TypeError, ValueError):
+            # The service checks every change before recording it; an envelope recorded
+            # some other way with a payload off the contract changes nothing (rather than
+            # stopping the projection at it, for good).
+            log.warning("inbox state change at %s is malformed: ignored", change.position)
+        else:
+            conn.execute(notifications.update().where(*selected, unchanged).values(**values))
         after.append(
             counts(conn, change.tenant_id, change.actor_principal_id, before=change.position)
         )

@@ -431,7 +431,8 @@ def query_inbox(
     f = filters or InboxFilter()
     if f.state is None:
         f = replace(f, state="unread" if unread_only else DEFAULT_STATE)
-    conditions = filter_conditions(conn, f, now or datetime.now(UTC))
+    # UTC: SQLite compares stored times as text, written in UTC.
+    conditions = filter_conditions(conn, f, (now or datetime.now(UTC)).astimezone(UTC))
     query = sa.select(notifications).where(*owned_by(tenant_id, principal_id), *conditions)
     return _page(conn, query, notifications.c.position, limit, cursor)
 
