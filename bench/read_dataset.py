@@ -48,9 +48,10 @@ UNSEEN_SHARE = 0.025
 """The newest share of the reader's inbox is unseen (the rest of the unread was seen)."""
 ARCHIVED_SHARE = 0.5
 """The oldest share of the reader's inbox is archived (done), but one row in `KEPT_EVERY`."""
-KEPT_EVERY = 1000
-SNOOZED_EVERY = 500
-"""One row in this many of the reader's not archived rows is snoozed (a month ahead)."""
+KEPT_EVERY = 997
+SNOOZED_EVERY = 499
+"""One row in this many of the reader's not archived rows is snoozed (a month ahead); both
+primes, so that hardly a kept row is snoozed too."""
 CHUNK = 50_000
 SPAN = timedelta(days=365)
 
