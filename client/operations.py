@@ -19,9 +19,11 @@ from optaic_activity.api.schemas import (
     ActivityPage,
     AuditFilters,
     AuditPage,
+    DigestRules,
     FilterModeName,
     InboxPage,
     MarkReadResult,
+    NotificationList,
     Preferences,
     RealtimeToken,
     ScopeName,
@@ -148,6 +150,32 @@ def mark_read(
     if up_to_position is not None:
         body["up_to_position"] = up_to_position
     return Call("POST", "/notifications/read", _model(MarkReadResult), body=body)
+
+
+class DigestRuleArgs(TypedDict):
+    """A digest rule: an action pattern and a window of 60 to 86400 seconds."""
+
+    pattern: str
+    window_seconds: int
+
+
+def get_digest_rules(*, tenant: bool = False) -> Call[DigestRules]:
+    """Yours (or, ``tenant``, your tenant's defaults)."""
+    path = "/tenant/preferences/digests" if tenant else "/preferences/digests"
+    return Call("GET", path, _model(DigestRules))
+
+
+def update_digest_rules(
+    rules: Sequence[DigestRuleArgs], *, tenant: bool = False
+) -> Call[DigestRules]:
+    """Replace yours (or, ``tenant``, as a tenant administrator, the tenant's defaults)."""
+    path = "/tenant/preferences/digests" if tenant else "/preferences/digests"
+    body = {"rules": [dict(rule) for rule in rules]}
+    return Call("PUT", path, _model(DigestRules), body=body)
+
+
+def digest_members(position: int) -> Call[NotificationList]:
+    return Call("GET", f"/notifications/{position}/members", _model(NotificationList))
 
 
 # -- activities, audit, realtime ---------------------------------------------------------------

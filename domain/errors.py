@@ -15,6 +15,7 @@
     │   └── StateChangeActionError   an aggregate's state-change action recorded from an envelope
     ├── InvalidChannelError          a delivery channel name is empty, too long or has spaces
     ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
+    │   └── InvalidDigestRuleError   a digest rule's window is outside 60..86400 s, or malformed
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
@@ -105,6 +106,10 @@ class InvalidChannelError(ActivityError, ValueError):
 
 class InvalidPatternError(ActivityError, ValueError):
     """A notification preference pattern is not a usable fnmatch pattern."""
+
+
+class InvalidDigestRuleError(InvalidPatternError):
+    """A digest rule is malformed or its window is outside one minute to one day."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):

@@ -18,6 +18,7 @@ from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.upsert import RawJSON, to_json
 
 READ_ACTION = "notification.read"
+ACTIVITY = "activity"
 
 notifications = sa.Table(
     "activity_notifications",
@@ -35,6 +36,9 @@ notifications = sa.Table(
     sa.Column("correlation_id", sa.Uuid, nullable=False),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+    # "activity", or "digest": one row standing for its members (projections/digests.py)
+    sa.Column("kind", sa.String(16), nullable=False, server_default=ACTIVITY),
+    sa.Column("digest", sa.JSON, nullable=True),
     sa.Index("ix_notifications_inbox", "tenant_id", "principal_id", "position"),
     sa.Index("ix_notifications_unread", "tenant_id", "principal_id", "read_at"),
 )

@@ -47,7 +47,10 @@ MESSAGE_V1_FIELDS = (
     "correlation_id",
 )
 """The compact message's fields, in the order the projection writes them; nothing else
-of a stored message is ever pushed."""
+of a stored message is ever pushed (but `MESSAGE_OPTIONAL_FIELDS`)."""
+MESSAGE_OPTIONAL_FIELDS = ("kind", "digest")
+"""Pushed when the stored message has them: a digest's ``"kind": "digest"`` and its
+``digest`` object (projections/digests.py); a message without them is an activity's."""
 
 outbox = sa.Table(
     "activity_outbox",
