@@ -4,7 +4,6 @@ principal or tenant default, immediate actions never held back, rebuild == incre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -47,10 +46,10 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr("eventsourcing.domain.datetime_now_with_tzinfo", clock)
-    yield clock
+    return clock
 
 
 class World:
