@@ -40,7 +40,7 @@ from optaic_activity.projections.database import metadata
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.outbox import MESSAGE_VERSION, outbox
-from optaic_activity.projections.upsert import RawJSON, to_json, upsert
+from optaic_activity.projections.upsert import RawJSON, insert_many, to_json, upsert
 
 DIGEST = "digest"
 TENANT_DEFAULT = UUID(int=0)
@@ -241,7 +241,9 @@ class DigestBatch:
     def write(self, conn: sa.Connection) -> None:
         """Add the members; rewrite each touched digest's row, inbox row and outbox row."""
         members = [m for t in self._touched.values() for m in t.added]
-        upsert(conn, digest_members, members, key=("digest_id", "position"), update=())
+        # Plain inserts (a COPY on PostgreSQL): a position is routed once per committed batch,
+        # and a rebuild clears the table first, so a member is never there already.
+        insert_many(conn, digest_members, members)
         stored = {
             row.digest_id: row
             for row in conn.execute(
