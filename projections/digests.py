@@ -124,6 +124,8 @@ class DigestRuleIndex:
         self.rules: dict[tuple[UUID, UUID], tuple[DigestRule, ...]] = {}
         self.tenants: set[UUID] = set()
         self._dirty: dict[tuple[UUID, UUID], tuple[DigestRule, ...]] = {}
+        # (tenant, principal, action) -> rule: a few distinct keys for many notifications
+        self._matched: dict[tuple[UUID, UUID, str], DigestRule | None] = {}
 
     @classmethod
     def load(cls, conn: sa.Connection, owns: Callable[[UUID], bool] | None) -> DigestRuleIndex:
@@ -138,6 +140,7 @@ class DigestRuleIndex:
         self.rules[(tenant_id, principal_id)] = rules
         self._dirty[(tenant_id, principal_id)] = rules
         self.tenants.add(tenant_id)
+        self._matched.clear()
 
     def apply(self, activity: StoredActivity) -> None:
         if activity.action == DIGEST_RULES_ACTION:
@@ -150,10 +153,18 @@ class DigestRuleIndex:
 
     def rule_for(self, tenant_id: UUID, principal_id: UUID, action: str) -> DigestRule | None:
         """The first matching rule: the principal's own rules if set, else the tenant's."""
+        key = (tenant_id, principal_id, action)
+        try:
+            return self._matched[key]
+        except KeyError:
+            pass
         own = self.rules.get((tenant_id, principal_id))
         if own is None:
             own = self.rules.get((tenant_id, TENANT_DEFAULT), ())
-        return first_match(own, action)
+        if len(self._matched) > 100_000:  # bounded: principals x actions can be many
+            self._matched.clear()
+        rule = self._matched[key] = first_match(own, action)
+        return rule
 
     def holds_back(self, activity: StoredActivity) -> bool:
         """Could a rule hold back ``activity`` for anyone (the fast path says no)?"""
@@ -189,6 +200,7 @@ class DigestBatch:
 
     def __init__(self) -> None:
         self._touched: dict[UUID, _Touched] = {}
+        self._ids: dict[tuple[UUID, UUID, UUID, DigestRule, int], UUID] = {}
 
     def __bool__(self) -> bool:
         return bool(self._touched)
@@ -204,15 +216,22 @@ class DigestBatch:
     ) -> dict[UUID, list[str]]:
         """Take the recipients a rule digests ``activity`` for; return the others."""
         immediate: dict[UUID, list[str]] = {}
+        windows: dict[int, tuple[int, datetime, datetime]] = {}
+        tenant, resource = activity.tenant_id, activity.resource_id
         for principal, reasons in recipients.items():
-            rule = rules.rule_for(activity.tenant_id, principal, activity.action)
+            rule = rules.rule_for(tenant, principal, activity.action)
             if rule is None:
                 immediate[principal] = reasons
                 continue
-            window, start, end = window_of(activity.occurred_at, rule.window_seconds)
-            digest_id = digest_id_of(
-                activity.tenant_id, principal, activity.resource_id, rule, window
-            )
+            seconds = rule.window_seconds
+            found = windows.get(seconds)
+            if found is None:
+                found = windows[seconds] = window_of(activity.occurred_at, seconds)
+            window, start, end = found
+            key = (tenant, principal, resource, rule, window)
+            digest_id = self._ids.get(key)
+            if digest_id is None:
+                digest_id = self._ids[key] = digest_id_of(tenant, principal, resource, rule, window)
             member = {
                 "digest_id": digest_id,
                 "position": activity.position,
@@ -271,6 +290,7 @@ class DigestBatch:
         )
         upsert(conn, outbox, outbox_rows, key=("position",), update=_OUTBOX_CONTENT)
         self._touched.clear()
+        self._ids.clear()
 
 
 _OUTBOX_CONTENT = ("recipients", "message", "action", "correlation_id")
