@@ -6,11 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from optaic_activity.bootstrap import Runtime
+from optaic_activity.client.errors import Forbidden as ClientForbidden
+from optaic_activity.client.operations import DigestRuleArgs
 from optaic_activity.domain.authorization import DefaultAuthorizationPolicy
 from optaic_activity.testing import ActivityRecorder
 from tests.integration.api.conftest import ClientFor, World, edit
+from tests.integration.api.test_client_roundtrip import async_client, sync_client
 
 pytestmark = pytest.mark.anyio
 
@@ -109,3 +113,28 @@ async def test_a_digest_lists_its_members_to_its_recipient_only(
     async with client_for(world.vic) as http:
         answer = await http.get(f"/notifications/{digest['position']}/members")
         assert answer.status_code == 404
+
+
+@pytest.mark.anyio
+async def test_both_clients_set_rules_and_read_a_digests_members(
+    world: World, runtime: Runtime, api: FastAPI
+) -> None:
+    rules: list[DigestRuleArgs] = [{"pattern": "resource.*", "window_seconds": 3600}]
+    async with async_client(api, world.owner) as owner:
+        answer = await owner.notifications.update_digest_rules(rules)
+        assert [r.model_dump() for r in answer.rules] == rules
+        assert answer == await owner.notifications.get_digest_rules()
+        with pytest.raises(ClientForbidden):
+            await owner.notifications.update_digest_rules(rules, tenant=True)
+    edit(runtime, world.vic, world.folder, name="Research 1")
+    edit(runtime, world.vic, world.folder, name="Research 2")
+    with sync_client(api, world.owner) as owner_sync:
+        [digest] = [i for i in owner_sync.notifications.list().items if i.kind == "digest"]
+        assert digest.digest is not None
+        assert digest.digest.count == 2
+        members = owner_sync.notifications.digest_members(digest.position)
+        assert [m.summary for m in members.items] == [
+            "folder “Research 2”: resource updated",
+            "folder “Research 1”: resource updated",
+        ]
+        assert owner_sync.notifications.get_digest_rules(tenant=True).rules == []
