@@ -25,6 +25,7 @@ from optaic_activity.api.problems import install_problem_handlers
 from optaic_activity.api.routes import (
     activities,
     audit,
+    digests,
     inbox,
     preferences,
     realtime,
@@ -34,6 +35,7 @@ from optaic_activity.bootstrap import Runtime
 
 ROUTERS = (
     preferences.router,
+    digests.router,
     inbox.router,
     subscriptions.router,
     activities.router,

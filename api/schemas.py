@@ -131,6 +131,42 @@ class Preferences(ResponseBody):
     custom_actions: list[str]
 
 
+MIN_DIGEST_WINDOW = 60
+"""domain.digests.MIN_WINDOW_SECONDS"""
+MAX_DIGEST_WINDOW = 86_400
+"""domain.digests.MAX_WINDOW_SECONDS"""
+
+
+class DigestRule(RequestBody):
+    pattern: Annotated[str, ACTION_PATTERN] = Field(
+        description="fnmatch pattern, e.g. 'resource.*'"
+    )
+    window_seconds: int = Field(
+        ge=MIN_DIGEST_WINDOW,
+        le=MAX_DIGEST_WINDOW,
+        description="The window's length: 60 (a minute) to 86400 (a day)",
+    )
+
+
+class DigestRulesUpdate(RequestBody):
+    rules: list[DigestRule] = Field(
+        max_length=MAX_PATTERNS,
+        description="In order: a notification joins the digest of the first rule it matches",
+    )
+
+
+class DigestRuleOut(ResponseBody):
+    pattern: str
+    window_seconds: int
+
+
+class DigestRules(ResponseBody):
+    rules: list[DigestRuleOut]
+    inherited: bool = Field(
+        default=False, description="True: you set none, these are your tenant's defaults"
+    )
+
+
 # -- subscriptions -----------------------------------------------------------------------------
 
 
@@ -153,6 +189,20 @@ class SubscriptionList(ResponseBody):
 # -- inbox ---------------------------------------------------------------------------------------
 
 
+KindName = Literal["activity", "digest"]
+
+
+class Digest(ResponseBody):
+    count: int = Field(description="How many notifications it collapses")
+    actors: list[UUID] = Field(description="The distinct actors, in order of first appearance")
+    actor_names: list[str | None] = Field(
+        default_factory=list, description="The actors' display names (null: none known)"
+    )
+    pattern: str = Field(description="The digest rule that collected them")
+    window_start: UtcDatetime
+    window_end: UtcDatetime = Field(description="When it is pushed: its window closes")
+
+
 class Notification(ResponseBody):
     position: int = Field(description="The activity's log position (mark read with it)")
     activity_id: UUID
@@ -170,6 +220,12 @@ class Notification(ResponseBody):
     snoozed_until: UtcDatetime | None = Field(
         description="Out of the inbox until then (null: not snoozed)"
     )
+    kind: KindName = Field(default="activity", description="'digest': one item for its members")
+    digest: Digest | None = Field(default=None, description="What a digest item collapses")
+
+
+class NotificationList(ResponseBody):
+    items: list[Notification]
 
 
 class InboxCounts(ResponseBody):

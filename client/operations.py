@@ -19,12 +19,14 @@ from optaic_activity.api.schemas import (
     ActivityPage,
     AuditFilters,
     AuditPage,
+    DigestRules,
     FilterModeName,
     InboxCounts,
     InboxPage,
     InboxStateName,
     InboxVerb,
     MarkReadResult,
+    NotificationList,
     Preferences,
     RealtimeToken,
     ScopeName,
@@ -194,6 +196,32 @@ def mark_read(
 ) -> Call[MarkReadResult]:
     """One of ``positions`` or ``up_to_position`` (the API refuses both or neither: 422)."""
     return mark("read", positions=positions, up_to_position=up_to_position)
+
+
+class DigestRuleArgs(TypedDict):
+    """A digest rule: an action pattern and a window of 60 to 86400 seconds."""
+
+    pattern: str
+    window_seconds: int
+
+
+def get_digest_rules(*, tenant: bool = False) -> Call[DigestRules]:
+    """Yours (or, ``tenant``, your tenant's defaults)."""
+    path = "/tenant/preferences/digests" if tenant else "/preferences/digests"
+    return Call("GET", path, _model(DigestRules))
+
+
+def update_digest_rules(
+    rules: Sequence[DigestRuleArgs], *, tenant: bool = False
+) -> Call[DigestRules]:
+    """Replace yours (or, ``tenant``, as a tenant administrator, the tenant's defaults)."""
+    path = "/tenant/preferences/digests" if tenant else "/preferences/digests"
+    body = {"rules": [dict(rule) for rule in rules]}
+    return Call("PUT", path, _model(DigestRules), body=body)
+
+
+def digest_members(position: int) -> Call[NotificationList]:
+    return Call("GET", f"/notifications/{position}/members", _model(NotificationList))
 
 
 # -- activities, audit, realtime ---------------------------------------------------------------

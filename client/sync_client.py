@@ -19,11 +19,13 @@ from optaic_activity.api.schemas import (
     ActivityPage,
     AuditEntry,
     AuditPage,
+    DigestRules,
     FilterModeName,
     InboxCounts,
     InboxPage,
     InboxVerb,
     MarkReadResult,
+    NotificationList,
     Preferences,
     RealtimeToken,
     ScopeName,
@@ -144,6 +146,20 @@ class Notifications(_Namespace):
         self, *, positions: Sequence[int] | None = None, up_to_position: int | None = None
     ) -> MarkReadResult:
         return self._client.send(op.mark_read(positions=positions, up_to_position=up_to_position))
+
+    def get_digest_rules(self, *, tenant: bool = False) -> DigestRules:
+        """Your digest rules (``tenant``: your tenant's defaults)."""
+        return self._client.send(op.get_digest_rules(tenant=tenant))
+
+    def update_digest_rules(
+        self, rules: Sequence[op.DigestRuleArgs], *, tenant: bool = False
+    ) -> DigestRules:
+        """Replace your digest rules (``tenant``: the tenant's defaults, administrators only)."""
+        return self._client.send(op.update_digest_rules(rules, tenant=tenant))
+
+    def digest_members(self, position: int) -> NotificationList:
+        """The notifications the digest at ``position`` collapses, newest first."""
+        return self._client.send(op.digest_members(position))
 
 
 class Activities(_Namespace):

@@ -36,6 +36,8 @@ class ActionSpec:
     """Payload fields (dotted paths) holding personal data: sealed before they are stored."""
     subject: str = ACTOR
     """Whose data the personal fields are: ``"actor"`` or a payload field holding a principal id."""
+    immediate: bool = False
+    """Never held back in a digest: delivered at once whatever the recipient's digest rules."""
 
     @property
     def resource(self) -> str:
@@ -60,6 +62,7 @@ class ActionCatalog:
                 notify_by_default=spec.notify_by_default,
                 personal=spec.personal,
                 subject=spec.subject,
+                immediate=spec.immediate,
             )
 
     def register(
@@ -71,8 +74,11 @@ class ActionCatalog:
         notify_by_default: bool = False,
         personal: Iterable[str] = (),
         subject: str = ACTOR,
+        immediate: bool = False,
     ) -> ActionSpec:
         """Add ``name``; ``notify_by_default`` puts it in the default ``mutations`` filter.
+
+        ``immediate`` marks an action that is never digested (docs/notifications.md).
 
         ``personal`` names the payload fields (dotted paths) that hold personal data of
         ``subject`` (the actor, or the principal whose id a payload field holds): they are
@@ -91,6 +97,7 @@ class ActionCatalog:
             notify_by_default=notify_by_default,
             personal=fields,
             subject=subject,
+            immediate=immediate,
         )
         with self._lock:
             existing = self._specs.get(name)
@@ -109,6 +116,11 @@ class ActionCatalog:
         """Is ``action`` a catalogued action in the default ``mutations`` filter?"""
         spec = self._specs.get(action)
         return spec is not None and spec.notify_by_default
+
+    def is_immediate(self, action: str) -> bool:
+        """Is ``action`` catalogued as never digested?"""
+        spec = self._specs.get(action)
+        return spec is not None and spec.immediate
 
     def get(self, action: str) -> ActionSpec | None:
         """The spec of ``action``, or ``None`` if the catalog does not list it."""
@@ -218,6 +230,8 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "notification.unarchived",
         "notification.snoozed",
         "notification.unsnoozed",
+        "digest_rules.updated",
+        "tenant_digest_rules.updated",
     ),
     "audit": ("audit.queried", "audit.exported", "auth.refused"),
     "privacy": ("privacy.erased", "privacy.hold_placed", "privacy.hold_released"),
@@ -231,6 +245,13 @@ _GUIDE_DEFAULT_NOTIFIED = re.compile(
 promotion.* (``preferences.MUTATION_PATTERNS`` keeps them as patterns too)."""
 
 
+_GUIDE_IMMEDIATE = re.compile(
+    r"^(guardrails\.blocked|monitoring\.(alert|drift_detected|performance_alert"
+    r"|data_quality_alert|threshold_breach))$"
+)
+"""Built-in actions never held back in a digest: guardrail blocks and monitoring alerts."""
+
+
 def default_catalog() -> ActionCatalog:
     """A fresh catalog holding every action of the OptAIC guide and the framework."""
     return ActionCatalog(
@@ -238,6 +259,7 @@ def default_catalog() -> ActionCatalog:
             name=name,
             group=group,
             notify_by_default=bool(_GUIDE_DEFAULT_NOTIFIED.match(name)),
+            immediate=bool(_GUIDE_IMMEDIATE.match(name)),
         )
         for group, names in _GUIDE_ACTIONS.items()
         for name in names

@@ -15,6 +15,7 @@
     │   └── StateChangeActionError   an aggregate's state-change action recorded from an envelope
     ├── InvalidChannelError          a delivery channel name is empty, too long or has spaces
     ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
+    │   └── InvalidDigestRuleError   a digest rule's window is outside 60..86400 s, or malformed
     ├── InvalidInboxChangeError      an inbox state change's selector, filter, state or snooze
     │                                time is invalid (nothing was saved)
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
@@ -111,6 +112,10 @@ class InvalidPatternError(ActivityError, ValueError):
 
 class InvalidInboxChangeError(ActivityError, ValueError):
     """An inbox state change or inbox filter is invalid: selector, state, reason, snooze time."""
+
+
+class InvalidDigestRuleError(InvalidPatternError):
+    """A digest rule is malformed or its window is outside one minute to one day."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):

@@ -33,6 +33,7 @@ from optaic_activity.notifier.channels import (
 from optaic_activity.projections.outbox import (
     COUNTS_FIELDS,
     COUNTS_TYPE,
+    MESSAGE_OPTIONAL_FIELDS,
     MESSAGE_V1_FIELDS,
     MESSAGE_VERSION,
     REASONS,
@@ -172,6 +173,9 @@ def _compact_message(row: OutboxRow, activity_id: str) -> dict[str, Any]:
         raise MalformedOutboxRowError(f"message lacks {', '.join(missing)}") from None
     if str(compact["activity_id"]) != activity_id:
         raise MalformedOutboxRowError("message activity_id differs from the row's")
+    for optional in MESSAGE_OPTIONAL_FIELDS:
+        if optional in message:
+            compact[optional] = message[optional]
     return compact
 
 

@@ -17,6 +17,8 @@ from optaic_activity.projections.database import metadata
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.upsert import RawJSON, to_json
 
+ACTIVITY = "activity"
+
 notifications = sa.Table(
     "activity_notifications",
     metadata,
@@ -36,6 +38,9 @@ notifications = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True),
+    # "activity", or "digest": one row standing for its members (projections/digests.py)
+    sa.Column("kind", sa.String(16), nullable=False, server_default=ACTIVITY),
+    sa.Column("digest", sa.JSON, nullable=True),
     sa.Index("ix_notifications_inbox", "tenant_id", "principal_id", "position"),
     # One partial index per state a page lists or a count counts: each holds that state's
     # rows only, so a page of them (or their number) never walks the others (1M-row inboxes:

@@ -47,11 +47,14 @@ MESSAGE_V1_FIELDS = (
     "correlation_id",
 )
 """The compact message's fields, in the order the projection writes them; nothing else
-of a stored message is ever pushed."""
+of a stored message is ever pushed (but `MESSAGE_OPTIONAL_FIELDS`)."""
 COUNTS_TYPE = "counts"
 COUNTS_FIELDS = ("type", "unread_count", "unseen_count")
 """A counter row's message (``"type": "counts"``) is the v1 message of the inbox state change
 plus these; only these are pushed, to the actor's own personal channel (no recipients)."""
+MESSAGE_OPTIONAL_FIELDS = ("kind", "digest")
+"""Pushed when the stored message has them: a digest's ``"kind": "digest"`` and its
+``digest`` object (projections/digests.py); a message without them is an activity's."""
 
 outbox = sa.Table(
     "activity_outbox",

@@ -13,6 +13,8 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from optaic_activity.projections.backends import backend_for
+from optaic_activity.projections.digests import TABLES as DIGEST_TABLES
+from optaic_activity.projections.digests import DigestBatch, DigestRuleIndex
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.inbox_states import apply_state_changes, is_state_change
 from optaic_activity.projections.notifications import (
@@ -42,19 +44,24 @@ class RoutingProjection:
     def __init__(self, *, partition: Partition = WHOLE) -> None:
         self.partition = partition
         self.index = WatcherIndex()
+        self.digest_rules = DigestRuleIndex()
 
     def load(self, conn: sa.Connection) -> None:
-        self.index = WatcherIndex.load(conn, None if self.partition.whole else self.partition.owns)
+        owns = None if self.partition.whole else self.partition.owns
+        self.index = WatcherIndex.load(conn, owns)
+        self.digest_rules = DigestRuleIndex.load(conn, owns)
 
     def reset(self, conn: sa.Connection) -> None:
-        clear_partition(conn, self.partition, *WATCHER_TABLES, notifications)
+        clear_partition(conn, self.partition, *WATCHER_TABLES, *DIGEST_TABLES, notifications)
         # The outbox keeps its rows: their delivery state says what was already published.
         self.index = WatcherIndex()
+        self.digest_rules = DigestRuleIndex()
 
     def apply(self, conn: sa.Connection, batch: Sequence[StoredActivity]) -> None:
         pushes: list[dict[str, Any]] = []
         marks: list[StoredActivity] = []
         revoked: list[dict[str, Any]] = []
+        held = DigestBatch()
         # The inbox rows stream into the database as they are made: memory stays flat in the
         # number of notifications a batch fans out to (docs/performance.md, "Fan-out").
         with backend_for(conn).stream_rows(
@@ -62,6 +69,7 @@ class RoutingProjection:
         ) as inbox:
             for activity in batch:
                 self.index.apply(activity)
+                self.digest_rules.apply(activity)
                 if activity.action == REVOKED_ACTION:
                     principal = UUID(str(activity.payload["principal_id"]))
                     if not self._is_member(activity.tenant_id, principal):
@@ -76,14 +84,24 @@ class RoutingProjection:
                 # An envelope may carry another tenant's resource id: its pushed summary must
                 # not reveal that resource's name (invariant 7).
                 named = node is not None and node.tenant_id == activity.tenant_id
-                summary = summarize(activity, node.name if node is not None and named else None)
+                name = node.name if node is not None and named else None
+                summary = summarize(activity, name)
                 activity_id = activity.activity_id  # (a uuid5: made once, not once per row)
+                if recipients and self.digest_rules.holds_back(activity):
+                    recipients = held.hold_back(
+                        activity, activity_id, recipients, summary, name, self.digest_rules
+                    )
+                    if not recipients and not activity.delivery_channels:
+                        continue
                 if recipients:
                     inbox.write(
                         inbox_shared(activity, activity_id, summary), inbox_varying(recipients)
                     )
                 pushes.append(pending_row(activity, recipients, summary, activity_id))
         self.index.flush(conn)
+        self.digest_rules.flush(conn)
+        if held:
+            held.write(conn)
         write_rows(conn, pushes)
         write_revocations(conn, revoked)
         # After the batch's inbox rows: each change then meets every row older than it.
