@@ -335,7 +335,7 @@
     const actions = el("div", { class: "item-actions" });
     const read = !n.read_at;
     actions.append(
-      el("button", { type: "button", class: "button small", "data-verb": read ? "read" : "unread", "aria-label": `${read ? "Mark read" : "Mark unread"}: ${label}` }, read ? "Mark read" : "Mark unread"),
+      el("button", { type: "button", class: "button quiet small", "data-verb": read ? "read" : "unread", "aria-label": `${read ? "Mark read" : "Mark unread"}: ${label}` }, read ? "Mark read" : "Mark unread"),
     );
     if (!caps.states) {
       // This API can mark read only: no "unread" to go back to.
@@ -344,11 +344,11 @@
     }
     const archived = Boolean(n.archived_at);
     actions.append(
-      el("button", { type: "button", class: "button small", "data-verb": archived ? "unarchive" : "archive", "aria-label": `${archived ? "Move back to the inbox" : "Done"}: ${label}` }, archived ? "Move to inbox" : "Done"),
+      el("button", { type: "button", class: "button quiet small", "data-verb": archived ? "unarchive" : "archive", "aria-label": `${archived ? "Move back to the inbox" : "Done"}: ${label}` }, archived ? "Move to inbox" : "Done"),
     );
     const snoozed = n.snoozed_until && new Date(n.snoozed_until) > new Date();
     if (snoozed) {
-      actions.append(el("button", { type: "button", class: "button small", "data-verb": "unsnooze", "aria-label": `Unsnooze: ${label}` }, "Unsnooze"));
+      actions.append(el("button", { type: "button", class: "button quiet small", "data-verb": "unsnooze", "aria-label": `Unsnooze: ${label}` }, "Unsnooze"));
     } else {
       const snooze = el(
         "select",
@@ -609,6 +609,15 @@
     } else if (event.type === "click") {
       changeItem(item, control.dataset.verb);
     }
+  }
+
+  // You looked: what the list shows is seen (one notification.seen, only when needed).
+  async function markSeen() {
+    if (!caps.states || state.unseen === 0 || document.visibilityState !== "visible") return;
+    const positions = [...ui.inboxList.children].map((item) => Number(item.dataset.position || 0));
+    const newest = Math.max(0, ...positions);
+    if (!newest) return;
+    setCounts(await api("/notifications/seen", { method: "POST", body: { up_to_position: newest } }));
   }
 
   async function markAllRead() {
@@ -900,6 +909,7 @@
     if (state.token !== token) return; // signed out (or in again) meanwhile
     try {
       await Promise.all([loadInbox(), loadFeed()]);
+      await markSeen();
     } catch (error) {
       report(error);
       if (error instanceof SignedOut) return;
@@ -960,7 +970,9 @@
     window.addEventListener("hashchange", onHashChange);
     document.addEventListener("visibilitychange", () => {
       // Back to the tab: what you did elsewhere (another client) is in your feed now.
-      if (document.visibilityState === "visible" && state.token) later("feed", () => refreshFeedHead().catch(report));
+      if (document.visibilityState !== "visible" || !state.token) return;
+      later("feed", () => refreshFeedHead().catch(report));
+      markSeen().catch(report);
     });
 
     if (typeof window.Centrifuge !== "function") ui.realtimeMissing.hidden = false;
