@@ -499,7 +499,7 @@
       case "inbox":
         return !n.archived_at && !snoozed;
       case "unread":
-        return !n.read_at && !n.archived_at && !snoozed;
+        return !n.read_at && !n.archived_at;
       case "archived":
         return Boolean(n.archived_at);
       case "snoozed":
