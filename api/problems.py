@@ -4,7 +4,7 @@ What becomes which status:
 
     request validation (malformed UUID, JSON, body, query)   422 validation (with ``errors``)
     domain input errors: InvalidPatternError, InvalidActionError,
-        InvalidChannelError, InvalidChainHeadError,
+        InvalidChannelError, InvalidChainHeadError, InvalidInboxChangeError,
         PayloadPolicyError                                    422 validation
     InvalidCursorError                                        400 invalid-cursor
     missing / forged / expired bearer token                   401 unauthorized
@@ -62,6 +62,7 @@ from optaic_activity.domain.errors import (
     InvalidChainHeadError,
     InvalidChannelError,
     InvalidCursorError,
+    InvalidInboxChangeError,
     InvalidPatternError,
     InvalidTokenError,
     MalformedOutboxRowError,
@@ -156,6 +157,7 @@ DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     InvalidActionError: VALIDATION,
     InvalidChannelError: VALIDATION,
     InvalidChainHeadError: VALIDATION,
+    InvalidInboxChangeError: VALIDATION,
     PayloadPolicyError: VALIDATION,
     InvalidCursorError: INVALID_CURSOR,
     UnknownSubjectError: NOT_FOUND,

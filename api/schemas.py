@@ -30,6 +30,13 @@ ScopeName = Literal["resource", "descendants"]
 VisibilityName = Literal["private", "resource", "scope", "tenant"]
 """domain.envelope.Visibility"""
 ExportFormat = Literal["json", "jsonl", "csv", "ocsf"]
+InboxStateName = Literal["inbox", "unread", "unseen", "read", "archived", "snoozed", "all"]
+"""domain.inbox.STATES"""
+InboxVerb = Literal["seen", "read", "unread", "archive", "unarchive", "snooze", "unsnooze"]
+"""domain.inbox.ACTIONS"""
+REASON_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+REASON_NAME = StringConstraints(pattern=REASON_PATTERN)
+"""domain.inbox: a reason's name (subscriber, owner, ...)."""
 
 MAX_POSITION = 2**53 - 1
 """The largest log position a request may name: the largest integer every JSON reader
@@ -158,12 +165,32 @@ class Notification(ResponseBody):
     correlation_id: UUID
     occurred_at: UtcDatetime
     read_at: UtcDatetime | None
+    seen_at: UtcDatetime | None = Field(description="Shown to you (reading implies it)")
+    archived_at: UtcDatetime | None = Field(description="Marked done: out of the inbox")
+    snoozed_until: UtcDatetime | None = Field(
+        description="Out of the inbox until then (null: not snoozed)"
+    )
 
 
-class InboxPage(ResponseBody):
+class InboxCounts(ResponseBody):
+    unread_count: int = Field(description="All your unread notifications, archived ones left out")
+    unseen_count: int = Field(description="All your unseen notifications, archived ones left out")
+
+
+class InboxPage(InboxCounts):
     items: list[Notification]
     next_cursor: str | None
-    unread_count: int = Field(description="All your unread notifications, not just this page's")
+
+
+class InboxFilterBody(RequestBody):
+    """Which of your notifications: every given field must match."""
+
+    state: InboxStateName | None = None
+    reason: Annotated[str, REASON_NAME] | None = None
+    action: Annotated[str, ACTION_PATTERN] | None = Field(
+        default=None, description="An fnmatch glob over action names, e.g. promotion.*"
+    )
+    resource_id: Uuid | None = None
 
 
 class ReadPositions(RequestBody):
@@ -174,11 +201,54 @@ class ReadUpTo(RequestBody):
     up_to_position: Position
 
 
-MarkRead = ReadPositions | ReadUpTo
+class ByFilter(RequestBody):
+    filter: InboxFilterBody
 
 
-class MarkReadResult(ResponseBody):
-    unread_count: int
+class SelectAll(RequestBody):
+    all: Literal[True]
+
+
+StateChange = ReadPositions | ReadUpTo | ByFilter | SelectAll
+"""Exactly one selector: the body of POST /notifications/{verb} (but snooze)."""
+MarkRead = StateChange
+
+
+def _rfc3339_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("give an RFC 3339 date-time as a string, e.g. 2026-01-31T09:00:00Z")
+    return _rfc3339(value)
+
+
+BodyTime = Annotated[
+    datetime, BeforeValidator(_rfc3339_text), AfterValidator(_as_utc), Field(strict=False)
+]
+"""A time in a JSON body: RFC 3339 text only (the strict body would take no text at all)."""
+
+
+class Snoozing(RequestBody):
+    until: BodyTime = Field(description="RFC 3339, in the future, at most a year ahead")
+
+
+class SnoozePositions(ReadPositions, Snoozing):
+    pass
+
+
+class SnoozeUpTo(ReadUpTo, Snoozing):
+    pass
+
+
+class SnoozeByFilter(ByFilter, Snoozing):
+    pass
+
+
+class SnoozeAll(SelectAll, Snoozing):
+    pass
+
+
+SnoozeChange = SnoozePositions | SnoozeUpTo | SnoozeByFilter | SnoozeAll
+"""The body of POST /notifications/snooze: one selector and ``until``."""
+MarkReadResult = InboxCounts
 
 
 # -- activities and the audit log -----------------------------------------------------------------

@@ -4,7 +4,9 @@ One big tenant holds most of the audit log (a few small tenants share the tables
 resource tree a few levels deep, many actors (a few very active), action names from the
 catalog (a few very common), runs of activities sharing a correlation id and one long
 workflow spread over the whole history. One principal, the ``reader``, has an inbox row
-for nearly every activity of the tenant, most of them read. ``bench.reads`` times the GETs
+for nearly every activity of the tenant in every state (`InboxStates`): the oldest half
+archived (done) but a few, the rest read but the newest share, of which half is unseen,
+a few snoozed. ``bench.reads`` times the GETs
 over it; ``tests/integration/api/test_query_plans.py`` checks their plans on a smaller one.
 
 The hash columns hold random hex: no read checks the chain (``activity audit verify``
@@ -42,6 +44,14 @@ WORKFLOW_ROWS = 40
 """Activities of the one long workflow (its correlation id), spread over the history."""
 UNREAD_SHARE = 0.05
 """The newest share of the reader's inbox is unread; the older rows were read."""
+UNSEEN_SHARE = 0.025
+"""The newest share of the reader's inbox is unseen (the rest of the unread was seen)."""
+ARCHIVED_SHARE = 0.5
+"""The oldest share of the reader's inbox is archived (done), but one row in `KEPT_EVERY`."""
+KEPT_EVERY = 997
+SNOOZED_EVERY = 499
+"""One row in this many of the reader's not archived rows is snoozed (a month ahead); both
+primes, so that hardly a kept row is snoozed too."""
 CHUNK = 50_000
 SPAN = timedelta(days=365)
 
@@ -68,6 +78,8 @@ class Dataset:
     """Someone with an inbox of about 1% of the reader's."""
     day: tuple[datetime, datetime]
     """One day in the middle of the history (a time-window filter)."""
+    archived_below: int = 0
+    """Rows of the reader's below this position are archived (all but a few)."""
     audit_rows: int = 0
     inbox_rows: int = 0
     resources: int = 0
@@ -156,6 +168,12 @@ def build(engine: sa.Engine, *, rows: int, seed: int = 7) -> Dataset:
     workflow_every = max(1, rows // WORKFLOW_ROWS)
     counts = {"audit": 0}
     read_below = int(rows * (1 - UNREAD_SHARE))
+    states = InboxStates(
+        read_below=read_below,
+        seen_below=int(rows * (1 - UNSEEN_SHARE)),
+        archived_below=int(rows * ARCHIVED_SHARE),
+        snoozed_until=datetime.now(UTC) + timedelta(days=30),
+    )
 
     def audit_rows() -> Iterator[dict[str, Any]]:
         correlation = _uuid(rng)
@@ -208,6 +226,7 @@ def build(engine: sa.Engine, *, rows: int, seed: int = 7) -> Dataset:
         day=(start + SPAN / 2, start + SPAN / 2 + timedelta(days=1)),
         resources=len(tree.ids),
         paths=tree.paths,
+        archived_below=states.archived_below,
     )
     tables = (audit_log, notifications)
     with engine.begin() as conn:
@@ -235,7 +254,9 @@ def build(engine: sa.Engine, *, rows: int, seed: int = 7) -> Dataset:
         for chunk in _chunks(audit_rows()):
             insert_many(conn, audit_log, chunk)
             inbox = [
-                _inbox_row(row, reader, read_below) for row in chunk if row["tenant_id"] == tenant
+                _inbox_row(row, reader, read_below, states)
+                for row in chunk
+                if row["tenant_id"] == tenant
             ]
             # A few other people's inboxes share the table (and its index).
             inbox += [
@@ -263,9 +284,45 @@ def analyze(engine: sa.Engine) -> None:
             conn.exec_driver_sql("ANALYZE")
 
 
-def _inbox_row(activity: dict[str, Any], principal: UUID, read_below: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class InboxStates:
+    """The reader's inbox states, by position (the other inboxes are only read or unread)."""
+
+    read_below: int
+    seen_below: int
+    archived_below: int
+    snoozed_until: datetime
+
+    def of(self, position: int, occurred: datetime) -> dict[str, Any]:
+        archived = position < self.archived_below and position % KEPT_EVERY != 0
+        return {
+            "seen_at": occurred + timedelta(minutes=30) if position < self.seen_below else None,
+            "archived_at": occurred + timedelta(hours=2) if archived else None,
+            "snoozed_until": (
+                self.snoozed_until if not archived and position % SNOOZED_EVERY == 0 else None
+            ),
+        }
+
+
+def _inbox_row(
+    activity: dict[str, Any],
+    principal: UUID,
+    read_below: int,
+    states: InboxStates | None = None,
+) -> dict[str, Any]:
     occurred: datetime = activity["occurred_at"]
+    read = activity["position"] < read_below
+    state = (
+        states.of(activity["position"], occurred)
+        if states is not None
+        else {
+            "seen_at": occurred + timedelta(minutes=30) if read else None,
+            "archived_at": None,
+            "snoozed_until": None,
+        }
+    )
     return {
+        **state,
         "position": activity["position"],
         "principal_id": principal,
         "tenant_id": activity["tenant_id"],

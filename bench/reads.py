@@ -35,16 +35,17 @@ from bench.read_dataset import Dataset, build
 from optaic_activity.api.app import create_app
 from optaic_activity.api.auth import mint_api_token
 from optaic_activity.bootstrap import Runtime, bootstrap, freeze_startup_objects
+from optaic_activity.domain.inbox import InboxFilter
 from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.queries import (
     MAX_LIMIT,
     AuditFilter,
     Page,
     encode_cursor,
+    inbox_counts,
     query_audit,
     query_feed,
     query_inbox,
-    unread_count,
 )
 from optaic_activity.settings import Settings
 
@@ -70,6 +71,8 @@ class Shape:
     """The caller's tenant, if not the big one."""
     principal: UUID | None = None
     """The caller, if not the reader."""
+    paged: bool = True
+    """Takes ``limit`` and ``cursor`` (``/notifications/counts`` takes no parameter)."""
 
     def deep_page(self, cursor: str) -> Shape:
         return replace(self, name=f"{self.name}, deep page", deep=True, cursor=cursor)
@@ -140,41 +143,81 @@ def shapes(data: Dataset) -> list[Shape]:
             lambda c, n, cur: query_feed(c, t, reader, action="promotion.*", limit=n, cursor=cur),
             50,
         ),
+        *inbox_shapes(data),
         Shape(
-            "inbox (page + unread count)",
-            "/notifications",
+            "inbox counts",
+            "/notifications/counts",
             {},
             False,
-            lambda c, n, cur: (
-                query_inbox(c, t, reader, limit=n, cursor=cur),
-                unread_count(c, t, reader),
-            ),
+            lambda c, n, cur: (Page([], None), _counted(c, t, reader)),
             50,
-        ),
-        Shape(
-            "inbox, unread only",
-            "/notifications",
-            {"unread_only": "true"},
-            False,
-            lambda c, n, cur: (
-                query_inbox(c, t, reader, unread_only=True, limit=n, cursor=cur),
-                unread_count(c, t, reader),
-            ),
-            50,
-        ),
-        Shape(
-            "inbox, light reader",
-            "/notifications",
-            {},
-            False,
-            lambda c, n, cur: (
-                query_inbox(c, t, data.light_reader, limit=n, cursor=cur),
-                unread_count(c, t, data.light_reader),
-            ),
-            50,
-            principal=data.light_reader,
+            paged=False,
         ),
     ]
+
+
+def _counted(conn: sa.Connection, tenant: UUID, principal: UUID) -> int:
+    """The counts of a page (unread and unseen): the rows counting them reads."""
+    counted = inbox_counts(conn, tenant, principal)
+    return counted.unread + counted.unseen
+
+
+def inbox_shapes(data: Dataset, *, rare_filters: bool = False) -> list[Shape]:
+    """``GET /notifications`` in each state and with the filters a page offers; with
+    ``rare_filters``, the filters no index serves too (a rare action or resource: the
+    walk reads the inbox until a page matches, measured but not plan-checked)."""
+    t, reader = data.tenant_id, data.reader
+
+    def inbox(
+        name: str,
+        params: dict[str, str],
+        filters: InboxFilter,
+        *,
+        principal: UUID = reader,
+        cursor: str | None = None,
+    ) -> Shape:
+        return Shape(
+            f"inbox, {name}",
+            "/notifications",
+            params,
+            False,
+            lambda c, n, cur: (
+                query_inbox(c, t, principal, filters=filters, limit=n, cursor=cur),
+                _counted(c, t, principal),
+            ),
+            50,
+            deep=cursor is not None,
+            cursor=cursor,
+            principal=None if principal == reader else principal,
+        )
+
+    found = [
+        inbox("default state (page + counts)", {}, InboxFilter()),
+        inbox("unread", {"state": "unread"}, InboxFilter(state="unread")),
+        inbox("unseen", {"state": "unseen"}, InboxFilter(state="unseen")),
+        inbox("read", {"state": "read"}, InboxFilter(state="read")),
+        inbox("archived", {"state": "archived"}, InboxFilter(state="archived")),
+        inbox("snoozed", {"state": "snoozed"}, InboxFilter(state="snoozed")),
+        inbox("all states", {"state": "all"}, InboxFilter(state="all")),
+        # Load more past the done pile: a few kept rows among the archived ones.
+        inbox(
+            "default state, past the archived",
+            {},
+            InboxFilter(),
+            cursor=encode_cursor(data.archived_below),
+        ),
+        inbox("reason", {"reason": "subscriber"}, InboxFilter(reason="subscriber")),
+        inbox("action glob, common", {"action": "*.updated"}, InboxFilter(action="*.updated")),
+        inbox("light reader", {}, InboxFilter(), principal=data.light_reader),
+    ]
+    if rare_filters:
+        found += [
+            inbox(
+                "action glob, rare", {"action": "promotion.*"}, InboxFilter(action="promotion.*")
+            ),
+            inbox("resource", {"resource_id": str(data.leaf)}, InboxFilter(resource_id=data.leaf)),
+        ]
+    return found
 
 
 def deep_cursor(conn: sa.Connection, shape: Shape, depth: int) -> str | None:
@@ -218,8 +261,9 @@ async def measure(runtime: Runtime, data: Dataset, repeat: int, depth: int) -> l
         )
 
     timings: list[Timing] = []
+    measured = [*shapes(data), *inbox_shapes(data, rare_filters=True)[-2:]]
     with runtime.engine.connect() as conn:
-        for shape in shapes(data):
+        for shape in measured:
             timings.append(Timing(shape))
             cursor = deep_cursor(conn, shape, depth)
             if cursor is not None:
@@ -231,7 +275,7 @@ async def measure(runtime: Runtime, data: Dataset, repeat: int, depth: int) -> l
         for round_ in range(repeat + 3):  # three warm-up rounds, not counted
             for timing in timings:
                 shape = timing.shape
-                params = {**shape.params, "limit": str(shape.limit)}
+                params = {**shape.params, "limit": str(shape.limit)} if shape.paged else {}
                 if shape.cursor:
                     params["cursor"] = shape.cursor
                 headers = {"Authorization": f"Bearer {tokens[shape.name]}"}
@@ -248,7 +292,7 @@ async def measure(runtime: Runtime, data: Dataset, repeat: int, depth: int) -> l
                     timing.http_ms.append(http_ms)
                     timing.query_ms.append(query_ms)
                 elif round_ == 0:
-                    timing.rows_in = len(response.json()["items"])
+                    timing.rows_in = len(response.json().get("items", []))
     return timings
 
 

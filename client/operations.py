@@ -20,7 +20,10 @@ from optaic_activity.api.schemas import (
     AuditFilters,
     AuditPage,
     FilterModeName,
+    InboxCounts,
     InboxPage,
+    InboxStateName,
+    InboxVerb,
     MarkReadResult,
     Preferences,
     RealtimeToken,
@@ -46,6 +49,15 @@ class AuditQueryArgs(TypedDict, total=False):
     since: datetime
     until: datetime
     correlation_id: UUID | str
+
+
+class InboxFilterArgs(TypedDict, total=False):
+    """Which notifications (``GET /notifications``'s filters, a state change's ``filter``)."""
+
+    state: InboxStateName
+    reason: str
+    action: str
+    resource_id: UUID | str
 
 
 @dataclass(frozen=True)
@@ -132,22 +144,56 @@ def update_preferences(
 
 
 def list_notifications(
-    *, unread_only: bool = False, limit: int = 50, cursor: str | None = None
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+    **filters: Any,
 ) -> Call[InboxPage]:
-    params = _query(unread_only=unread_only, limit=limit, cursor=cursor)
+    """``filters``: `InboxFilterArgs` (state, reason, action, resource_id)."""
+    unknown = sorted(set(filters) - set(InboxFilterArgs.__annotations__))
+    if unknown:
+        raise TypeError(f"unknown inbox filters {unknown}")
+    params = _query(**filters, limit=limit, cursor=cursor)
+    if unread_only:
+        params["unread_only"] = True
     return Call("GET", "/notifications", _model(InboxPage), params=params)
+
+
+def notification_counts() -> Call[InboxCounts]:
+    return Call("GET", "/notifications/counts", _model(InboxCounts))
+
+
+def mark(
+    verb: InboxVerb,
+    *,
+    positions: Sequence[int] | None = None,
+    up_to_position: int | None = None,
+    filter: InboxFilterArgs | None = None,
+    all: bool = False,
+    until: datetime | None = None,
+) -> Call[InboxCounts]:
+    """One selector of ``positions``, ``up_to_position``, ``filter`` or ``all`` (the API
+    refuses none or several: 422); ``until`` for ``snooze`` only."""
+    body: dict[str, Any] = {}
+    if positions is not None:
+        body["positions"] = list(positions)
+    if up_to_position is not None:
+        body["up_to_position"] = up_to_position
+    if filter is not None:
+        body["filter"] = {name: _text(value) for name, value in filter.items()}
+    if all:
+        body["all"] = True
+    if until is not None:
+        body["until"] = until.isoformat()
+    return Call("POST", f"/notifications/{verb}", _model(InboxCounts), body=body)
 
 
 def mark_read(
     *, positions: Sequence[int] | None = None, up_to_position: int | None = None
 ) -> Call[MarkReadResult]:
     """One of ``positions`` or ``up_to_position`` (the API refuses both or neither: 422)."""
-    body: dict[str, Any] = {}
-    if positions is not None:
-        body["positions"] = list(positions)
-    if up_to_position is not None:
-        body["up_to_position"] = up_to_position
-    return Call("POST", "/notifications/read", _model(MarkReadResult), body=body)
+    return mark("read", positions=positions, up_to_position=up_to_position)
 
 
 # -- activities, audit, realtime ---------------------------------------------------------------

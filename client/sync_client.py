@@ -7,6 +7,7 @@ with SyncActivityClient("https://activity.example", token) as client:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 from uuid import UUID
@@ -19,7 +20,9 @@ from optaic_activity.api.schemas import (
     AuditEntry,
     AuditPage,
     FilterModeName,
+    InboxCounts,
     InboxPage,
+    InboxVerb,
     MarkReadResult,
     Preferences,
     RealtimeToken,
@@ -100,10 +103,41 @@ class Notifications(_Namespace):
         return self._client.send(op.update_preferences(filter_mode, custom_actions))
 
     def list(
-        self, *, unread_only: bool = False, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        unread_only: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+        **filters: Unpack[op.InboxFilterArgs],
     ) -> InboxPage:
+        """Your inbox; ``filters``: state, reason, action (a glob), resource_id."""
         return self._client.send(
-            op.list_notifications(unread_only=unread_only, limit=limit, cursor=cursor)
+            op.list_notifications(unread_only=unread_only, limit=limit, cursor=cursor, **filters)
+        )
+
+    def counts(self) -> InboxCounts:
+        return self._client.send(op.notification_counts())
+
+    def mark(
+        self,
+        verb: InboxVerb,
+        *,
+        positions: Sequence[int] | None = None,
+        up_to_position: int | None = None,
+        filter: op.InboxFilterArgs | None = None,
+        all: bool = False,
+        until: datetime | None = None,
+    ) -> InboxCounts:
+        """``verb``: seen, read, unread, archive, unarchive, snooze (with ``until``), unsnooze."""
+        return self._client.send(
+            op.mark(
+                verb,
+                positions=positions,
+                up_to_position=up_to_position,
+                filter=filter,
+                all=all,
+                until=until,
+            )
         )
 
     def mark_read(

@@ -15,6 +15,8 @@
     │   └── StateChangeActionError   an aggregate's state-change action recorded from an envelope
     ├── InvalidChannelError          a delivery channel name is empty, too long or has spaces
     ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
+    ├── InvalidInboxChangeError      an inbox state change's selector, filter, state or snooze
+    │                                time is invalid (nothing was saved)
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
@@ -105,6 +107,10 @@ class InvalidChannelError(ActivityError, ValueError):
 
 class InvalidPatternError(ActivityError, ValueError):
     """A notification preference pattern is not a usable fnmatch pattern."""
+
+
+class InvalidInboxChangeError(ActivityError, ValueError):
+    """An inbox state change or inbox filter is invalid: selector, state, reason, snooze time."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):

@@ -10,6 +10,9 @@ A recipient's channel is its personal channel in the row's tenant (the message's
 from the recipients' principal ids, so rows already in the outbox need no rewrite to reach
 tenant-scoped channels.
 
+A counter row (``"type": "counts"``, an inbox state change's) has no recipients: it pushes
+``{"type": "counts", "unread_count", "unseen_count"}`` to its actor's personal channel only.
+
 A retried row leaves out the channels an earlier attempt already delivered to (the row's
 ``delivered_channels``); a broadcast keeps its idempotency key whatever channels are left.
 """
@@ -28,6 +31,8 @@ from optaic_activity.notifier.channels import (
     is_personal_channel,
 )
 from optaic_activity.projections.outbox import (
+    COUNTS_FIELDS,
+    COUNTS_TYPE,
     MESSAGE_V1_FIELDS,
     MESSAGE_VERSION,
     REASONS,
@@ -81,6 +86,8 @@ def plan(row: OutboxRow) -> DeliveryPlan:
     """
     activity_id = str(row.activity_id)
     message = _compact_message(row, activity_id)
+    if row.message.get("type") == COUNTS_TYPE:
+        return _counts_plan(row, message, activity_id)
     delivered = row.delivered_channels
     # Personal channels are the tenant's: a principal of two tenants has one per tenant.
     prefix = PERSONAL_PREFIX + _tenant(message) + TENANT_SEPARATOR
@@ -113,6 +120,30 @@ def plan(row: OutboxRow) -> DeliveryPlan:
             )
         )
     return DeliveryPlan(row=row, broadcasts=tuple(broadcasts))
+
+
+def _counts_plan(row: OutboxRow, message: Mapping[str, Any], activity_id: str) -> DeliveryPlan:
+    counts = {field: row.message.get(field) for field in COUNTS_FIELDS}
+    for field in COUNTS_FIELDS[1:]:
+        value = counts[field]
+        if type(value) is not int or value < 0:
+            raise MalformedOutboxRowError(f"counts message {field} is {value!r}")
+    if row.recipients or row.channels:
+        raise MalformedOutboxRowError("a counts row has no recipients and no channels")
+    try:
+        actor = canonical_principal(str(message["actor_principal_id"]))
+    except ValueError:
+        msg = f"counts message actor {message['actor_principal_id']!r} is not a UUID"
+        raise MalformedOutboxRowError(msg) from None
+    channel = PERSONAL_PREFIX + _tenant(message) + TENANT_SEPARATOR + actor
+    if channel in row.delivered_channels:
+        return DeliveryPlan(row=row, broadcasts=())
+    broadcast = Broadcast(
+        channels=(channel,),
+        data=counts,
+        idempotency_key=_key(row.position, activity_id, COUNTS_TYPE),
+    )
+    return DeliveryPlan(row=row, broadcasts=(broadcast,))
 
 
 def _is_object(value: Any) -> bool:

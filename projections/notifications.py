@@ -1,12 +1,12 @@
-"""Read model: per-recipient inbox rows, with the reasons and the read mark.
+"""Read model: per-recipient inbox rows, with the reasons and the inbox states.
 
-Marking read is itself an activity (``notification.read``, private), so the inbox,
-read marks included, is rebuilt identically from the log.
+Every state change (seen, read, archived, snoozed and their undoing) is itself a private
+activity (``notification.<verb>``, ``domain.inbox``), so the inbox, states included, is
+rebuilt identically from the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -16,8 +16,6 @@ import sqlalchemy as sa
 from optaic_activity.projections.database import metadata
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.upsert import RawJSON, to_json
-
-READ_ACTION = "notification.read"
 
 notifications = sa.Table(
     "activity_notifications",
@@ -35,8 +33,30 @@ notifications = sa.Table(
     sa.Column("correlation_id", sa.Uuid, nullable=False),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_notifications_inbox", "tenant_id", "principal_id", "position"),
-    sa.Index("ix_notifications_unread", "tenant_id", "principal_id", "read_at"),
+    # One partial index per state a page lists or a count counts: each holds that state's
+    # rows only, so a page of them (or their number) never walks the others (1M-row inboxes:
+    # docs/performance.md, "Inbox states").
+    *(
+        sa.Index(
+            name,
+            "tenant_id",
+            "principal_id",
+            "position",
+            postgresql_where=sa.text(where),
+            sqlite_where=sa.text(where),
+        )
+        for name, where in (
+            ("ix_notifications_unread", "read_at IS NULL AND archived_at IS NULL"),
+            ("ix_notifications_unseen", "seen_at IS NULL AND archived_at IS NULL"),
+            ("ix_notifications_active", "archived_at IS NULL"),
+            ("ix_notifications_archived", "archived_at IS NOT NULL"),
+            ("ix_notifications_snoozed", "snoozed_until IS NOT NULL AND archived_at IS NULL"),
+        )
+    ),
 )
 
 
@@ -65,6 +85,9 @@ INBOX_SHARED = (
     "correlation_id",
     "occurred_at",
     "read_at",
+    "seen_at",
+    "archived_at",
+    "snoozed_until",
 )
 """The inbox columns all of an activity's rows share (`inbox_shared`)."""
 INBOX_VARYING = ("principal_id", "reasons")
@@ -85,6 +108,9 @@ def inbox_shared(activity: StoredActivity, activity_id: UUID, summary: str) -> t
         activity.correlation_id,
         activity.occurred_at,
         None,
+        None,
+        None,
+        None,
     )
 
 
@@ -97,23 +123,3 @@ def inbox_varying(recipients: dict[UUID, list[str]]) -> list[tuple[UUID, RawJSON
 def _reasons_json(reasons: tuple[str, ...]) -> RawJSON:
     # A handful of distinct lists (three reasons, sorted) for any number of rows.
     return RawJSON(to_json(list(reasons)))
-
-
-def apply_read_marks(conn: sa.Connection, marks: Sequence[StoredActivity]) -> None:
-    """Apply ``notification.read`` activities: the actor's own rows only, first read wins."""
-    for mark in marks:
-        condition = sa.and_(
-            notifications.c.tenant_id == mark.tenant_id,
-            notifications.c.principal_id == mark.actor_principal_id,
-            notifications.c.read_at.is_(None),
-            notifications.c.position < mark.position,
-        )
-        positions = mark.payload.get("positions")
-        up_to = mark.payload.get("up_to_position")
-        if positions is not None:
-            condition = sa.and_(
-                condition, notifications.c.position.in_([int(p) for p in positions])
-            )
-        elif up_to is not None:
-            condition = sa.and_(condition, notifications.c.position <= int(up_to))
-        conn.execute(notifications.update().where(condition).values(read_at=mark.occurred_at))

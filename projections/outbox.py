@@ -48,6 +48,10 @@ MESSAGE_V1_FIELDS = (
 )
 """The compact message's fields, in the order the projection writes them; nothing else
 of a stored message is ever pushed."""
+COUNTS_TYPE = "counts"
+COUNTS_FIELDS = ("type", "unread_count", "unseen_count")
+"""A counter row's message (``"type": "counts"``) is the v1 message of the inbox state change
+plus these; only these are pushed, to the actor's own personal channel (no recipients)."""
 
 outbox = sa.Table(
     "activity_outbox",
@@ -149,6 +153,23 @@ def pending_row(
         "created_at": activity.occurred_at,
         "next_attempt_at": activity.occurred_at,
     }
+
+
+def counts_row(
+    activity: StoredActivity, summary: str, unread_count: int, unseen_count: int
+) -> dict[str, Any]:
+    """The outbox row of an inbox state change: the actor's counts after it.
+
+    Keyed by the change's own position, which has no other row (the change is private and
+    has no recipients): a rebuild rewrites it, the notifier publishes it once.
+    """
+    message = {
+        **message_of(activity, summary),
+        "type": COUNTS_TYPE,
+        "unread_count": unread_count,
+        "unseen_count": unseen_count,
+    }
+    return {**pending_row(activity, {}, summary), "message": RawJSON(to_json(message))}
 
 
 def write_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -10,17 +10,19 @@ import base64
 import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
 from optaic_activity.domain.errors import InvalidCursorError
+from optaic_activity.domain.inbox import DEFAULT_STATE, InboxFilter
 from optaic_activity.domain.preferences import validate_patterns
 from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.backends.glob import parse_glob
+from optaic_activity.projections.inbox_states import Counts, counts, filter_conditions, owned_by
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.personal_view import reveal_items
 from optaic_activity.projections.watchers import resources, role_bindings
@@ -416,24 +418,29 @@ def query_inbox(
     principal_id: UUID,
     *,
     unread_only: bool = False,
+    filters: InboxFilter | None = None,
+    now: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page:
-    query = sa.select(notifications).where(
-        notifications.c.tenant_id == tenant_id, notifications.c.principal_id == principal_id
-    )
-    if unread_only:
-        query = query.where(notifications.c.read_at.is_(None))
+    """The principal's notifications, newest first, keyset-paged; ``filters`` narrow them
+    (their state by default ``inbox``: not archived, not snoozed at ``now``).
+
+    ``unread_only`` is the older spelling of ``state="unread"``.
+    """
+    f = filters or InboxFilter()
+    if f.state is None:
+        f = replace(f, state="unread" if unread_only else DEFAULT_STATE)
+    # UTC: SQLite compares stored times as text, written in UTC.
+    conditions = filter_conditions(conn, f, (now or datetime.now(UTC)).astimezone(UTC))
+    query = sa.select(notifications).where(*owned_by(tenant_id, principal_id), *conditions)
     return _page(conn, query, notifications.c.position, limit, cursor)
 
 
+def inbox_counts(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> Counts:
+    """Unread and unseen (archived ones left out), over the principal's whole inbox."""
+    return counts(conn, tenant_id, principal_id)
+
+
 def unread_count(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> int:
-    return int(
-        conn.execute(
-            sa.select(sa.func.count()).where(
-                notifications.c.tenant_id == tenant_id,
-                notifications.c.principal_id == principal_id,
-                notifications.c.read_at.is_(None),
-            )
-        ).scalar_one()
-    )
+    return counts(conn, tenant_id, principal_id).unread

@@ -14,17 +14,16 @@ import sqlalchemy as sa
 
 from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.events import StoredActivity
+from optaic_activity.projections.inbox_states import apply_state_changes, is_state_change
 from optaic_activity.projections.notifications import (
     INBOX_SHARED,
     INBOX_VARYING,
-    READ_ACTION,
-    apply_read_marks,
     inbox_shared,
     inbox_varying,
     notifications,
     summarize,
 )
-from optaic_activity.projections.outbox import pending_row, write_rows
+from optaic_activity.projections.outbox import counts_row, pending_row, write_rows
 from optaic_activity.projections.partitions import WHOLE, Partition, clear_partition
 from optaic_activity.projections.revocations import (
     REVOKED_ACTION,
@@ -67,9 +66,7 @@ class RoutingProjection:
                     principal = UUID(str(activity.payload["principal_id"]))
                     if not self._is_member(activity.tenant_id, principal):
                         revoked.append(revocation_row(activity, principal))
-                if activity.action == READ_ACTION and activity.topic.startswith(
-                    "optaic.activity_record"
-                ):
+                if is_state_change(activity):
                     marks.append(activity)
                     continue
                 recipients = self.index.watchers(activity)
@@ -89,7 +86,15 @@ class RoutingProjection:
         self.index.flush(conn)
         write_rows(conn, pushes)
         write_revocations(conn, revoked)
-        apply_read_marks(conn, marks)
+        # After the batch's inbox rows: each change then meets every row older than it.
+        counted = apply_state_changes(conn, marks)
+        write_rows(
+            conn,
+            [
+                counts_row(mark, summarize(mark, None), c.unread, c.unseen)
+                for mark, c in zip(marks, counted, strict=True)
+            ],
+        )
 
     def _is_member(self, tenant: UUID, principal: UUID) -> bool:
         # As visibility "tenant" counts members: a role binding or an owned resource.

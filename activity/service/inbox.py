@@ -1,17 +1,59 @@
-"""Marking notifications read is a command: a private ``notification.read`` activity."""
+"""Inbox state changes are commands: one private ``notification.<verb>`` activity each.
+
+Seen, read, unread, archive, unarchive, snooze, unsnooze (``domain.inbox.ACTIONS``), each
+over one selector (``domain.inbox.Selector``). Everything is checked before the activity is
+recorded: a bad change raises ``InvalidInboxChangeError`` and saves nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
 from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
-from optaic_activity.domain.errors import DomainRuleError
+from optaic_activity.domain.errors import InvalidInboxChangeError
+from optaic_activity.domain.inbox import (
+    ACTIONS,
+    MAX_POSITION,
+    MAX_POSITIONS,
+    Selector,
+    check_snooze,
+)
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.service.emit import RecordedActivity, record_activity
 
-MAX_POSITIONS = 1000
-MAX_POSITION = 2**53 - 1  # exact in JSON and JavaScript; far beyond any real log
+__all__ = ["MAX_POSITION", "MAX_POSITIONS", "change_state", "mark_read"]
+
+
+def change_state(
+    app: ActivityApplication,
+    *,
+    tenant_id: UUID,
+    principal_id: UUID,
+    verb: str,
+    selector: Selector,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> RecordedActivity:
+    """Record the principal's ``verb`` (a key of ``ACTIONS``) over their own notifications."""
+    action = ACTIONS.get(verb)
+    if action is None:
+        raise InvalidInboxChangeError(f"{verb!r} is not one of {', '.join(ACTIONS)}")
+    snooze = check_snooze(until, verb=verb, now=now or datetime.now(UTC))
+    payload = selector.to_payload()
+    if snooze is not None:
+        payload["until"] = snooze.isoformat()
+    envelope = ActivityEnvelope(
+        tenant_id=tenant_id,
+        actor_principal_id=principal_id,
+        resource_id=principal_id,
+        resource_type="principal",
+        action=action,
+        visibility=Visibility.PRIVATE,
+        payload=payload,
+    )
+    return record_activity(app, envelope)
 
 
 def mark_read(
@@ -23,26 +65,7 @@ def mark_read(
     up_to_position: int | None = None,
 ) -> RecordedActivity:
     """Mark the principal's own notifications read: some positions, or all up to one."""
-    if (positions is None) == (up_to_position is None):
-        raise DomainRuleError("give either positions or up_to_position")
-    if positions is not None:
-        if not positions or len(positions) > MAX_POSITIONS:
-            raise DomainRuleError(f"give between 1 and {MAX_POSITIONS} positions")
-        if any(not isinstance(p, int) or not 1 <= p <= MAX_POSITION for p in positions):
-            raise DomainRuleError(f"positions are integers from 1 to {MAX_POSITION}")
-        payload: dict[str, object] = {"positions": sorted(set(positions))}
-    else:
-        assert up_to_position is not None
-        if not 1 <= up_to_position <= MAX_POSITION:
-            raise DomainRuleError(f"up_to_position is an integer from 1 to {MAX_POSITION}")
-        payload = {"up_to_position": up_to_position}
-    envelope = ActivityEnvelope(
-        tenant_id=tenant_id,
-        actor_principal_id=principal_id,
-        resource_id=principal_id,
-        resource_type="principal",
-        action="notification.read",
-        visibility=Visibility.PRIVATE,
-        payload=payload,
+    selector = Selector(positions=positions, up_to_position=up_to_position)
+    return change_state(
+        app, tenant_id=tenant_id, principal_id=principal_id, verb="read", selector=selector
     )
-    return record_activity(app, envelope)

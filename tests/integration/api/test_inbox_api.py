@@ -57,12 +57,12 @@ async def test_marking_read_by_positions_or_up_to_a_position_lowers_the_unread_c
         )
         recorder.mark()
         one = await http.post("/notifications/read", json={"positions": [middle]})
-        assert (one.status_code, one.json()) == (200, {"unread_count": 2})
+        assert (one.status_code, one.json()) == (200, {"unread_count": 2, "unseen_count": 2})
         unread = (await http.get("/notifications", params={"unread_only": True})).json()
         assert [n["position"] for n in unread["items"]] == [newest, oldest]
 
         rest = await http.post("/notifications/read", json={"up_to_position": newest})
-        assert rest.json() == {"unread_count": 0}
+        assert rest.json() == {"unread_count": 0, "unseen_count": 0}
         assert (await http.get("/notifications", params={"unread_only": "true"})).json()[
             "items"
         ] == []

@@ -16,7 +16,8 @@ def test_the_benchmark_times_each_shape_over_http_and_alone(store_settings: Sett
     rows = [line for line in table.splitlines() if line.startswith("| audit") or "| feed" in line]
     assert "| audit, subtree |" in table
     assert "| audit, no filter, deep page |" in table
-    assert "| inbox (page + unread count) |" in table
+    assert "| inbox, default state (page + counts) |" in table
+    assert "| inbox counts |" in table
     assert "| feed, action glob |" in table
     for line in rows:
         cells = [cell.strip() for cell in line.strip("|").split("|")]

@@ -37,6 +37,8 @@ from optaic_activity.domain import (
     activity_context,
 )
 from optaic_activity.domain.aggregate import ActivityAggregate
+from optaic_activity.domain.inbox import ACTIONS as INBOX_ACTIONS
+from optaic_activity.domain.inbox import InboxFilter, Selector
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.service.emit import record_activity
 from tests.integration.projections.reference_model import ReferenceModel
@@ -160,9 +162,14 @@ class Envelope:
 
 @dataclass(frozen=True)
 class ReadMark:
+    """An inbox state change (``domain.inbox.ACTIONS``) by one principal, over one selector."""
+
     tenant: int
     actor: int
     everything: bool
+    verb: str = "read"
+    selector: str = "positions"
+    """positions (the last few emitted), up_to (the last emitted), filter or all."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +222,7 @@ Op = (
 )
 
 _i = st.integers(min_value=0, max_value=63)
+INBOX_VERBS = tuple(INBOX_ACTIONS)
 
 
 def _one_of(*options: T) -> st.SearchStrategy[T]:
@@ -265,7 +273,17 @@ _OP_TABLE: tuple[st.SearchStrategy[Op], ...] = (
     * 2,
     st.builds(Rename, resource=_i, actor=_i),
     st.builds(Delete, resource=_i, actor=_i),
-    st.builds(ReadMark, tenant=_i, actor=_i, everything=st.booleans()),
+    *[
+        st.builds(
+            ReadMark,
+            tenant=_i,
+            actor=_i,
+            everything=st.booleans(),
+            verb=_one_of(*INBOX_VERBS),
+            selector=_one_of("positions", "up_to", "filter", "all"),
+        )
+    ]
+    * 3,
     st.builds(Probe, actor=_i, action=_one_of(*ACTIONS)),
     st.just(CatchUp()),
 )
@@ -513,23 +531,18 @@ class Driver:
                 self.set_prefs(op)
             case Envelope():
                 self.envelope(op)
-            case ReadMark(tenant=t, actor=a, everything=everything):
+            case ReadMark(tenant=t, actor=a, verb=verb):
                 if self.emitted:
                     actor = self.principal(a)
-                    payload: dict[str, object] = (
-                        {"up_to_position": self.emitted[-1].position}
-                        if everything
-                        else {"positions": [e.position for e in self.emitted[-3:]]}
-                    )
                     self.record(
                         ActivityEnvelope(
                             tenant_id=self.tenant(t),
                             actor_principal_id=actor,
                             resource_id=actor,
                             resource_type="principal",
-                            action="notification.read",
+                            action=INBOX_ACTIONS[verb],
                             visibility="private",
-                            payload=payload,
+                            payload=self.inbox_change(op),
                         )
                     )
             case Probe(actor=a, action=action):
@@ -550,6 +563,22 @@ class Driver:
                     self.on_catch_up()
             case CreateTangled():
                 self.create_tangled(op)
+
+    def inbox_change(self, op: ReadMark) -> dict[str, object]:
+        selector = "up_to" if op.everything and op.selector == "positions" else op.selector
+        if selector == "positions":
+            chosen = Selector(positions=[e.position for e in self.emitted[-3:]])
+        elif selector == "up_to":
+            chosen = Selector(up_to_position=self.emitted[-1].position)
+        elif selector == "filter":
+            # Times decided by the log: the filter's "inbox" is as of the change itself.
+            chosen = Selector(filter=InboxFilter(state="inbox", action="resource.*"))
+        else:
+            chosen = Selector(all=True)
+        payload = chosen.to_payload()
+        if op.verb == "snooze":
+            payload["until"] = "2031-01-01T00:00:00+00:00"
+        return payload
 
     def create(self, op: Create) -> None:
         tenant = self.tenant(op.tenant)

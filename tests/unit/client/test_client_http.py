@@ -170,15 +170,16 @@ def anyio_backend() -> str:
 
 @pytest.mark.anyio
 async def test_the_async_client_sends_the_same_requests_and_raises_the_same_errors() -> None:
-    sync_api = Recorded(httpx.Response(200, json={"unread_count": 0}))
-    async_api = Recorded(httpx.Response(200, json={"unread_count": 0}))
+    counts = {"unread_count": 0, "unseen_count": 0}
+    sync_api = Recorded(httpx.Response(200, json=counts))
+    async_api = Recorded(httpx.Response(200, json=counts))
     with _sync(sync_api) as sync:
         sync.notifications.mark_read(positions=[3, 1])
         sync.notifications.mark_read(up_to_position=9)
     async with _async(async_api) as asynchronous:
         await asynchronous.notifications.mark_read(positions=[3, 1])
         assert await asynchronous.notifications.mark_read(up_to_position=9) == (
-            client.MarkReadResult(unread_count=0)
+            client.MarkReadResult(unread_count=0, unseen_count=0)
         )
 
     def as_sent(api: Recorded) -> list[tuple[str, str, Any]]:

@@ -157,7 +157,13 @@ OPTAIC_GROUPS = (
 
 FRAMEWORK_ENVELOPE_ONLY = frozenset(
     {
+        "notification.seen",
         "notification.read",
+        "notification.unread",
+        "notification.archived",
+        "notification.unarchived",
+        "notification.snoozed",
+        "notification.unsnoozed",
         "authorization.refused",
         "audit.queried",
         "audit.exported",
@@ -167,8 +173,8 @@ FRAMEWORK_ENVELOPE_ONLY = frozenset(
         "privacy.hold_released",
     }
 )
-"""The framework's own envelope-only actions (activity/inbox.py records notification.read;
-api/self_audit.py the audit trail's own records)."""
+"""The framework's own envelope-only actions (activity/service/inbox.py records the
+notification.* state changes; api/self_audit.py the audit trail's own records)."""
 
 
 def declared_actions() -> set[str]:
