@@ -4,7 +4,7 @@ What becomes which status:
 
     request validation (malformed UUID, JSON, body, query)   422 validation (with ``errors``)
     domain input errors: InvalidPatternError, InvalidActionError,
-        InvalidChannelError, InvalidChainHeadError,
+        InvalidChannelError, InvalidChainHeadError, InvalidProfileError,
         PayloadPolicyError                                    422 validation
     InvalidCursorError                                        400 invalid-cursor
     missing / forged / expired bearer token                   401 unauthorized
@@ -63,6 +63,7 @@ from optaic_activity.domain.errors import (
     InvalidChannelError,
     InvalidCursorError,
     InvalidPatternError,
+    InvalidProfileError,
     InvalidTokenError,
     MalformedOutboxRowError,
     MissingActivityContextError,
@@ -153,6 +154,7 @@ DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     DomainRuleError: CONFLICT,
     ConcurrencyConflictError: CONCURRENCY_CONFLICT,
     InvalidPatternError: VALIDATION,
+    InvalidProfileError: VALIDATION,
     InvalidActionError: VALIDATION,
     InvalidChannelError: VALIDATION,
     InvalidChainHeadError: VALIDATION,

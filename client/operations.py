@@ -23,6 +23,7 @@ from optaic_activity.api.schemas import (
     InboxPage,
     MarkReadResult,
     Preferences,
+    PrincipalProfile,
     RealtimeToken,
     ScopeName,
     Subscription,
@@ -148,6 +149,19 @@ def mark_read(
     if up_to_position is not None:
         body["up_to_position"] = up_to_position
     return Call("POST", "/notifications/read", _model(MarkReadResult), body=body)
+
+
+# -- the principal directory -------------------------------------------------------------------
+
+
+def get_principal(principal_id: UUID | str) -> Call[PrincipalProfile]:
+    """A principal of your tenant (``"me"``: yourself); NotFound when it has no profile."""
+    return Call("GET", f"/principals/{principal_id}", _model(PrincipalProfile))
+
+
+def update_profile(display_name: str, avatar_url: str | None = None) -> Call[PrincipalProfile]:
+    body: dict[str, Any] = {"display_name": display_name, "avatar_url": avatar_url}
+    return Call("PUT", "/principals/me", _model(PrincipalProfile), body=body)
 
 
 # -- activities, audit, realtime ---------------------------------------------------------------

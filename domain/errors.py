@@ -15,6 +15,7 @@
     │   └── StateChangeActionError   an aggregate's state-change action recorded from an envelope
     ├── InvalidChannelError          a delivery channel name is empty, too long or has spaces
     ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
+    ├── InvalidProfileError          a display name or avatar URL is unusable (nothing saved)
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
@@ -105,6 +106,10 @@ class InvalidChannelError(ActivityError, ValueError):
 
 class InvalidPatternError(ActivityError, ValueError):
     """A notification preference pattern is not a usable fnmatch pattern."""
+
+
+class InvalidProfileError(ActivityError, ValueError):
+    """A principal profile's display name or avatar URL is unusable; nothing was saved."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):

@@ -48,6 +48,9 @@ MESSAGE_V1_FIELDS = (
 )
 """The compact message's fields, in the order the projection writes them; nothing else
 of a stored message is ever pushed."""
+MESSAGE_V1_OPTIONAL_FIELDS = ("actor_name", "resource_name")
+"""Fields of the compact message pushed when the row has them: a row written before they
+existed (or with no name to give) lacks them, and is pushed without."""
 
 outbox = sa.Table(
     "activity_outbox",
@@ -105,8 +108,17 @@ DELIVERY_COLUMNS = tuple(c.name for c in outbox.c if c.name not in DERIVED_COLUM
 # -- the writer's side ------------------------------------------------------------------------
 
 
-def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
-    """The compact message pushed to clients: ids and a summary, never the payload."""
+def message_of(
+    activity: StoredActivity,
+    summary: str,
+    *,
+    actor_name: str | None = None,
+    resource_name: str | None = None,
+) -> dict[str, Any]:
+    """The compact message pushed to clients: ids, names and a summary, never the payload.
+
+    The names are the directory's and the watcher index's as of the activity (None: unknown).
+    """
     return {
         "v": MESSAGE_VERSION,
         "activity_id": str(activity.activity_id),
@@ -118,6 +130,8 @@ def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
         "summary": summary,
         "occurred_at": activity.occurred_at.astimezone(UTC).isoformat(),
         "correlation_id": str(activity.correlation_id),
+        "actor_name": actor_name,
+        "resource_name": resource_name,
     }
 
 
@@ -126,10 +140,14 @@ def pending_row(
     recipients: Mapping[UUID, Sequence[str]],
     summary: str,
     activity_id: UUID | None = None,
+    *,
+    actor_name: str | None = None,
+    resource_name: str | None = None,
 ) -> dict[str, Any]:
     """The outbox row of ``activity``: its content, pending and due at once.
 
-    ``activity_id``: ``activity.activity_id`` if the caller has it already.
+    ``activity_id``: ``activity.activity_id`` if the caller has it already; the names as
+    `message_of` takes them.
     """
     return {
         "position": activity.position,
@@ -145,7 +163,11 @@ def pending_row(
             )
         ),
         "channels": RawJSON(to_json(list(activity.delivery_channels))),
-        "message": RawJSON(to_json(message_of(activity, summary))),
+        "message": RawJSON(
+            to_json(
+                message_of(activity, summary, actor_name=actor_name, resource_name=resource_name)
+            )
+        ),
         "created_at": activity.occurred_at,
         "next_attempt_at": activity.occurred_at,
     }

@@ -17,6 +17,7 @@ from optaic_activity.api.schemas import (
     ReadUpTo,
 )
 from optaic_activity.api.wire import BooleanText
+from optaic_activity.projections.directory import with_names
 from optaic_activity.projections.queries import query_inbox, unread_count
 from optaic_activity.service.inbox import mark_read
 
@@ -40,6 +41,7 @@ def list_notifications(
         limit=limit,
         cursor=cursor,
     )
+    with_names(conn, caller.tenant_id, page.items)
     return InboxPage(
         items=[Notification.model_validate(row) for row in page.items],
         next_cursor=page.next_cursor,
