@@ -13,6 +13,7 @@ RUN_TOP_TO_BOTTOM = [
     "payload-guidelines.md",
     "architecture.md",
     "projections.md",
+    "notifications.md",
 ]
 
 pytest_plugins = ["pytester"]
