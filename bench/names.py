@@ -5,7 +5,8 @@ One history (``bench.projections.write_history``), preceded by a profile
 and message names its actor. The routing projection is rebuilt over it, alternately as it is
 (the directory in memory, the actor's name looked up per activity) and with the directory
 left out (the baseline: the projection before names), ``--repeat`` times each, in turn
-after one untimed warm-up, in one run on the same database. Reports the median events/s of each and the difference.
+after one untimed warm-up, in one run on the same database. Reports the median events/s of
+each and the difference.
 
     .venv/bin/python -m bench.names [--events 20000] [--backend sqlite|postgres] [--repeat 3]
 """

@@ -17,9 +17,15 @@ pytestmark = pytest.mark.anyio
 AVATAR = "https://cdn.example.com/u/olga.png"
 
 
-def _signed_in(caller: Caller, **claims: str) -> dict[str, str]:
+def _signed_in(
+    caller: Caller, *, name: str | None = None, picture: str | None = None
+) -> dict[str, str]:
     token = mint_api_token(
-        API_SECRET, tenant_id=caller.tenant_id, principal_id=caller.principal_id, **claims
+        API_SECRET,
+        tenant_id=caller.tenant_id,
+        principal_id=caller.principal_id,
+        name=name,
+        picture=picture,
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -187,4 +193,3 @@ async def test_sign_in_records_the_tokens_name_and_picture_when_they_differ(
         refused = await http.get("/realtime/token", headers=_signed_in(outsider, name="Eve"))
         assert refused.status_code == 403
     assert [a for a in recorder.actions if a != "auth.refused"] == ["principal.profile_updated"] * 2
-

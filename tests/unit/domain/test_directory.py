@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import cast
 from uuid import uuid4
 
 import pytest
 
-from optaic_activity.domain import InvalidProfileError, PrincipalProfile, activity_context
+from optaic_activity.domain import (
+    ActivityEvent,
+    InvalidProfileError,
+    PrincipalProfile,
+    activity_context,
+)
 from optaic_activity.domain.directory import (
     MAX_AVATAR_URL,
     MAX_DISPLAY_NAME,
@@ -73,7 +79,7 @@ def test_a_profile_changes_by_one_activity_and_an_unchanged_one_emits_nothing() 
         assert profile.change("Alice", "https://cdn.example.com/a.png") is True
         with pytest.raises(InvalidProfileError):
             profile.change("Alice", "http://cdn.example.com/a.png")
-    events = profile.collect_events()
+    events = [cast(ActivityEvent, e) for e in profile.collect_events()]
     assert [e.envelope.action for e in events] == ["principal.profile_updated"] * 2
     assert {str(e.envelope.visibility) for e in events} == {"private"}
     assert {(e.envelope.resource_id, e.envelope.resource_type) for e in events} == {
