@@ -27,6 +27,7 @@ from optaic_activity.api.routes import (
     audit,
     inbox,
     preferences,
+    principals,
     realtime,
     subscriptions,
 )
@@ -39,6 +40,7 @@ ROUTERS = (
     activities.router,
     audit.router,
     realtime.router,
+    principals.router,
 )
 
 DESCRIPTION = """\

@@ -26,6 +26,7 @@ from optaic_activity.api.schemas import (
     InboxVerb,
     MarkReadResult,
     Preferences,
+    PrincipalProfile,
     RealtimeToken,
     ScopeName,
     Subscription,
@@ -194,6 +195,19 @@ def mark_read(
 ) -> Call[MarkReadResult]:
     """One of ``positions`` or ``up_to_position`` (the API refuses both or neither: 422)."""
     return mark("read", positions=positions, up_to_position=up_to_position)
+
+
+# -- the principal directory -------------------------------------------------------------------
+
+
+def get_principal(principal_id: UUID | str) -> Call[PrincipalProfile]:
+    """A principal of your tenant (``"me"``: yourself); NotFound when it has no profile."""
+    return Call("GET", f"/principals/{principal_id}", _model(PrincipalProfile))
+
+
+def update_profile(display_name: str, avatar_url: str | None = None) -> Call[PrincipalProfile]:
+    body: dict[str, Any] = {"display_name": display_name, "avatar_url": avatar_url}
+    return Call("PUT", "/principals/me", _model(PrincipalProfile), body=body)
 
 
 # -- activities, audit, realtime ---------------------------------------------------------------

@@ -219,6 +219,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "notification.snoozed",
         "notification.unsnoozed",
     ),
+    "directory": ("principal.profile_updated",),
     "audit": ("audit.queried", "audit.exported", "auth.refused"),
     "privacy": ("privacy.erased", "privacy.hold_placed", "privacy.hold_released"),
 }

@@ -17,6 +17,7 @@
     ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
     ├── InvalidInboxChangeError      an inbox state change's selector, filter, state or snooze
     │                                time is invalid (nothing was saved)
+    ├── InvalidProfileError          a display name or avatar URL is unusable (nothing saved)
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
@@ -111,6 +112,10 @@ class InvalidPatternError(ActivityError, ValueError):
 
 class InvalidInboxChangeError(ActivityError, ValueError):
     """An inbox state change or inbox filter is invalid: selector, state, reason, snooze time."""
+
+
+class InvalidProfileError(ActivityError, ValueError):
+    """A principal profile's display name or avatar URL is unusable; nothing was saved."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):

@@ -23,6 +23,7 @@ def create_engine(url: str, *, pool_size: int = 5, pool_timeout: float = 30.0) -
 def import_read_models() -> None:
     """Import the read-model modules so that their tables are on the metadata."""
     import optaic_activity.projections.audit_log
+    import optaic_activity.projections.directory
     import optaic_activity.projections.generations
     import optaic_activity.projections.notifications
     import optaic_activity.projections.outbox

@@ -13,6 +13,8 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from optaic_activity.projections.backends import backend_for
+from optaic_activity.projections.directory import Directory
+from optaic_activity.projections.directory import directory as directory_table
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.inbox_states import apply_state_changes, is_state_change
 from optaic_activity.projections.notifications import (
@@ -42,14 +44,20 @@ class RoutingProjection:
     def __init__(self, *, partition: Partition = WHOLE) -> None:
         self.partition = partition
         self.index = WatcherIndex()
+        # The directory rides here, not in a projection of its own: a message names its actor
+        # as of the activity, so a rebuild writes the same names (docs/notifications.md).
+        self.directory = Directory()
 
     def load(self, conn: sa.Connection) -> None:
-        self.index = WatcherIndex.load(conn, None if self.partition.whole else self.partition.owns)
+        tenants = None if self.partition.whole else self.partition.owns
+        self.index = WatcherIndex.load(conn, tenants)
+        self.directory = Directory.load(conn, tenants)
 
     def reset(self, conn: sa.Connection) -> None:
-        clear_partition(conn, self.partition, *WATCHER_TABLES, notifications)
+        clear_partition(conn, self.partition, *WATCHER_TABLES, notifications, directory_table)
         # The outbox keeps its rows: their delivery state says what was already published.
         self.index = WatcherIndex()
+        self.directory = Directory()
 
     def apply(self, conn: sa.Connection, batch: Sequence[StoredActivity]) -> None:
         pushes: list[dict[str, Any]] = []
@@ -62,6 +70,7 @@ class RoutingProjection:
         ) as inbox:
             for activity in batch:
                 self.index.apply(activity)
+                self.directory.apply(activity)
                 if activity.action == REVOKED_ACTION:
                     principal = UUID(str(activity.payload["principal_id"]))
                     if not self._is_member(activity.tenant_id, principal):
@@ -76,14 +85,26 @@ class RoutingProjection:
                 # An envelope may carry another tenant's resource id: its pushed summary must
                 # not reveal that resource's name (invariant 7).
                 named = node is not None and node.tenant_id == activity.tenant_id
-                summary = summarize(activity, node.name if node is not None and named else None)
+                resource_name = node.name if node is not None and named else None
+                actor_name = self.directory.name_of(activity.tenant_id, activity.actor_principal_id)
+                summary = summarize(activity, resource_name, actor_name)
                 activity_id = activity.activity_id  # (a uuid5: made once, not once per row)
                 if recipients:
                     inbox.write(
                         inbox_shared(activity, activity_id, summary), inbox_varying(recipients)
                     )
-                pushes.append(pending_row(activity, recipients, summary, activity_id))
+                pushes.append(
+                    pending_row(
+                        activity,
+                        recipients,
+                        summary,
+                        activity_id,
+                        actor_name=actor_name,
+                        resource_name=resource_name,
+                    )
+                )
         self.index.flush(conn)
+        self.directory.flush(conn)
         write_rows(conn, pushes)
         write_revocations(conn, revoked)
         # After the batch's inbox rows: each change then meets every row older than it.

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.audit_log import audit_log
+from optaic_activity.projections.directory import directory
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.outbox import DELIVERY_COLUMNS, DERIVED_COLUMNS, outbox
 from optaic_activity.projections.tracking import tracking
@@ -22,7 +23,15 @@ from optaic_activity.projections.watchers import (
 
 Rows = list[tuple[Any, ...]]
 
-DERIVED_TABLES = (audit_log, resources, role_bindings, subscriptions, preferences, notifications)
+DERIVED_TABLES = (
+    audit_log,
+    resources,
+    role_bindings,
+    subscriptions,
+    preferences,
+    notifications,
+    directory,
+)
 """Every read-model table whose rows are a pure function of the log (all columns)."""
 
 OUTBOX_CONTENT = DERIVED_COLUMNS
