@@ -12,6 +12,7 @@
   const MAX_PAGES_PER_LOAD = 20; // a resource filter the feed API lacks is walked on the page
   const HOUR_MS = 3600 * 1000;
   const TOMORROW_HOUR = 9;
+  const MAX_ATTEMPTS = 3;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -62,7 +63,7 @@
 
   // What this server's API offers, read from its OpenAPI document at sign-in: the page asks
   // only for what exists (no failing request, no console error) and shows what it gets.
-  const caps = { states: false, counts: false, principals: false, members: false, feedByResource: false };
+  const caps = { states: false, members: false, feedByResource: false };
 
   const state = {
     token: null,
@@ -80,6 +81,7 @@
     timers: {},
     centrifuge: null,
     names: new Map(), // principal id -> display name, from the API's items
+    myName: null,
   };
 
   class SignedOut extends Error {}
@@ -152,6 +154,11 @@
 
   function actorElement(id, name) {
     if (name) state.names.set(id, name);
+    // Your own name, as the directory has it, from your own activities (no extra request).
+    if (name && state.me && id === state.me.sub && name !== state.myName) {
+      state.myName = name;
+      showWho(name);
+    }
     const you = Boolean(state.me) && id === state.me.sub;
     const shown = you ? "you" : name || state.names.get(id) || shortId(id);
     return idButton(id, shown, you ? "actor you" : "actor");
@@ -219,7 +226,19 @@
 
   // -- the API -------------------------------------------------------------------------------
 
-  async function api(path, options = {}) {
+  // One request of this tab at a time: the API lets one caller run only a few at once
+  // (ACTIVITY_API_MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL, 4 by default), and you may have
+  // several tabs open, each refreshing when a publication arrives. A 429 is retried after
+  // its Retry-After.
+  let queue = Promise.resolve();
+
+  function api(path, options = {}) {
+    const run = queue.then(() => request(path, options));
+    queue = run.catch(() => {});
+    return run;
+  }
+
+  async function request(path, options, attempt = 1) {
     const headers = { Accept: "application/json", Authorization: `Bearer ${state.token}` };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, {
@@ -231,6 +250,11 @@
     if (response.status === 401) {
       signOut("Your token was refused (expired or not valid). Sign in again.");
       throw new SignedOut();
+    }
+    if (response.status === 429 && attempt < MAX_ATTEMPTS) {
+      const seconds = Number(response.headers.get("Retry-After")) || 1;
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      return request(path, options, attempt + 1);
     }
     const body = await response.json().catch(() => null);
     if (!response.ok) {
@@ -257,8 +281,6 @@
       new Set(((paths[path] && paths[path].get && paths[path].get.parameters) || []).map((p) => p.name));
     caps.states = Boolean(paths["/notifications/archive"] && paths["/notifications/snooze"]) &&
       queryParameters("/notifications").has("state");
-    caps.counts = Boolean(paths["/notifications/counts"]);
-    caps.principals = Boolean(paths["/principals/{principal_id}"]);
     caps.members = Boolean(paths["/notifications/{position}/members"]);
     caps.feedByResource = queryParameters("/activities").has("resource_id");
     document.body.dataset.states = caps.states ? "on" : "off";
@@ -618,15 +640,20 @@
     const newest = Math.max(0, ...positions);
     if (!newest) return;
     setCounts(await api("/notifications/seen", { method: "POST", body: { up_to_position: newest } }));
+    await refreshFeedHead(); // your notification.seen
   }
 
   async function markAllRead() {
     ui.markRead.disabled = true;
     try {
-      const newest = await api("/notifications?limit=1");
-      if (newest.items.length) {
-        const position = newest.items[0].position;
-        setCounts(await api("/notifications/read", { method: "POST", body: { up_to_position: position } }));
+      if (caps.states) {
+        setCounts(await api("/notifications/read", { method: "POST", body: { all: true } }));
+      } else {
+        const newest = await api("/notifications?limit=1");
+        if (newest.items.length) {
+          const position = newest.items[0].position;
+          setCounts(await api("/notifications/read", { method: "POST", body: { up_to_position: position } }));
+        }
       }
       await loadInbox();
       refreshFeedHead().catch(report);
@@ -774,16 +801,7 @@
   function reloadViews() {
     state.inboxCursor = null;
     state.feedCursor = null;
-    if (caps.states || state.inboxState === "unread" || ui.inboxList.dataset.view !== state.inboxState) {
-      ui.inboxList.dataset.view = state.inboxState;
-      loadInbox().catch(report);
-    } else {
-      for (const item of ui.inboxList.children) {
-        item.hidden = !matchesView({ action: item.dataset.action, resource_id: item.dataset.resourceId });
-      }
-      updateInboxEmpty();
-      loadInbox().catch(report);
-    }
+    loadInbox().catch(report);
     loadFeed();
   }
 
@@ -810,22 +828,27 @@
 
   // -- real time -------------------------------------------------------------------------------
 
-  async function connect() {
-    if (typeof window.Centrifuge !== "function") {
-      setConnection("unavailable", "Live updates unavailable (no client)");
-      return;
-    }
-    let grant;
+  // Asked for first at sign-in: the API records your token's name then (an activity of yours
+  // your feed is loaded with).
+  async function realtimeGrant() {
     try {
-      grant = await api("/realtime/token");
+      return await api("/realtime/token");
     } catch (error) {
       if (!(error instanceof SignedOut)) {
         setConnection("unavailable");
         showAlert(`Live updates are unavailable: ${error.message}`);
       }
+      return null;
+    }
+  }
+
+  function connect(grant) {
+    if (typeof window.Centrifuge !== "function") {
+      setConnection("unavailable", "Live updates unavailable (no client)");
       return;
     }
-    if (!grant.websocket_url || !state.token) {
+    if (!grant || !state.token) return;
+    if (!grant.websocket_url) {
       setConnection("unavailable", "Live updates unavailable (not configured)");
       return;
     }
@@ -867,6 +890,7 @@
     state.feedRequest += 1;
     state.shown = new Set();
     state.names = new Map();
+    state.myName = null;
     ui.inboxList.replaceChildren();
     ui.feedList.replaceChildren();
   }
@@ -907,6 +931,8 @@
     showWho();
     await loadCapabilities();
     if (state.token !== token) return; // signed out (or in again) meanwhile
+    const grant = await realtimeGrant();
+    if (state.token !== token) return;
     try {
       await Promise.all([loadInbox(), loadFeed()]);
       await markSeen();
@@ -914,12 +940,7 @@
       report(error);
       if (error instanceof SignedOut) return;
     }
-    await connect(); // GET /realtime/token: the API records the token's name at sign-in
-    if (caps.principals && state.me && state.token === token) {
-      api(`/principals/${encodeURIComponent(state.me.sub)}`)
-        .then((profile) => state.token === token && showWho(profile.display_name))
-        .catch(() => {});
-    }
+    if (state.token === token) connect(grant);
   }
 
   // The fragment: `token=<jwt>` signs in (and leaves the address bar at once); `resource=<id>`

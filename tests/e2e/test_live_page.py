@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -98,10 +99,14 @@ class LiveServer:
 class Person:
     tenant_id: UUID
     principal_id: UUID
+    name: str | None = None
+    """The token's ``name`` claim: the page's sign-in records it in the directory."""
 
     @property
     def token(self) -> str:
-        return mint_api_token(API_SECRET, tenant_id=self.tenant_id, principal_id=self.principal_id)
+        return mint_api_token(
+            API_SECRET, tenant_id=self.tenant_id, principal_id=self.principal_id, name=self.name
+        )
 
 
 @dataclass(frozen=True)
@@ -271,14 +276,23 @@ def rename_many(runtime: Runtime, actor: Person, folder_id: UUID, names: list[st
 
 
 def header_is_one_line(page: Page) -> None:
-    """Every child of the top bar on the same line, and nothing wider than the screen."""
+    """Every child of the top bar one line high and on the same line, and nothing wider
+    than the screen."""
     boxes = page.eval_on_selector_all(
         ".topbar > :not([hidden])",
-        "nodes => nodes.map(n => { const r = n.getBoundingClientRect();"
-        " return [r.top, r.bottom]; })",
+        """nodes => nodes.map(n => {
+            const r = n.getBoundingClientRect(), s = getComputedStyle(n);
+            const line = parseFloat(s.lineHeight) || parseFloat(s.fontSize) * 1.45;
+            const frame = ["paddingTop", "paddingBottom", "borderTopWidth", "borderBottomWidth"]
+                .reduce((sum, side) => sum + parseFloat(s[side]), 0);
+            return {name: n.className || n.tagName, top: r.top, bottom: r.bottom,
+                    lines: (r.height - frame) / line};
+        })""",
     )
-    centres = [(top + bottom) / 2 for top, bottom in boxes]
-    assert len(centres) >= 3, boxes
+    assert len(boxes) >= 4, boxes  # the brand, your name, the connection, Sign out
+    wrapped = [box for box in boxes if box["lines"] > 1.5]
+    assert not wrapped, f"header items over two lines: {wrapped}"
+    centres = [(box["top"] + box["bottom"]) / 2 for box in boxes]
     assert max(centres) - min(centres) < 4, f"the header wraps: {boxes}"
     width = page.evaluate("document.documentElement.scrollWidth")
     viewport = page.viewport_size
@@ -386,13 +400,14 @@ def test_without_the_centrifuge_bundle_the_page_renders_and_says_so(
     assert browser.problems == []
 
 
-def test_a_two_user_session_read_filters_load_more_links_and_hash_sign_in(
+def test_a_two_user_session_live_states_counts_names_load_more_links_and_hash_sign_in(
     site: Site, chromium: Chromium, request: pytest.FixtureRequest
 ) -> None:
     require_bundle()
     runtime = site.runtime
     tenant = uuid4()
-    alice, bob = Person(tenant, uuid4()), Person(tenant, uuid4())
+    alice = Person(tenant, uuid4(), "Alice Archer")
+    bob = Person(tenant, uuid4(), "Bob Builder")
     with activity_context(tenant_id=tenant, actor_principal_id=bob.principal_id):
         research = Resource.create(resource_type="folder", name="Research")
         archive = Resource.create(resource_type="folder", name="Archive")
@@ -410,57 +425,118 @@ def test_a_two_user_session_read_filters_load_more_links_and_hash_sign_in(
     sign_in(alice_page, site, alice)
     bob_inbox = bob_page.locator("#inbox-list > li")
     bob_feed = bob_page.locator("#feed-list > li")
-    expect(bob_feed).to_have_count(4)  # his own: two folders created, Alice made editor twice
+    # His own: two folders created, Alice made editor twice, his name recorded at sign-in.
+    feed_total = 5
+    expect(bob_feed).to_have_count(feed_total)
+    expect(bob_feed.first).to_contain_text("principal.profile_updated")
     expect(bob_inbox).to_have_count(0)
     expect(bob_page.locator("#inbox-empty")).to_have_text("No notifications yet.")
+    expect(bob_page.locator("#who .principal")).to_have_text("Bob Builder")
+    expect(bob_page.locator("#who .principal")).to_have_attribute("title", str(bob.principal_id))
+
+    def counts_in_both_tabs(unread: int, unseen: int) -> None:
+        for tab in (bob_page, second_tab):
+            expect(tab.locator("#unread-count")).to_have_text(str(unread))
+            expect(tab.locator("#unseen-count")).to_have_text(str(unseen))
 
     # Alice (A) acts; Bob (B), the owner, hears of it live, in both of his tabs.
     saved_at = rename(runtime, alice, research.id, "Research 2026")
+    feed_total += 1
     first = '#inbox-list > li[data-action="resource.updated"]'
     bob_page.wait_for_selector(first, timeout=DELIVERY_BUDGET_S * 1000)
     assert received_at(bob_page, first) - saved_at < DELIVERY_BUDGET_S
-    for tab in (bob_page, second_tab):
-        expect(tab.locator("#unread-count")).to_have_text("1")
-        expect(tab.locator("#inbox-list > li")).to_have_count(1)
+    counts_in_both_tabs(unread=1, unseen=1)
+    expect(second_tab.locator("#inbox-list > li")).to_have_count(1)
     expect(bob_page).to_have_title("(1) Activity · OptAIC")
     item = bob_inbox.first
-    expect(item.locator(".actor")).to_have_attribute("title", str(alice.principal_id))
+    # Names, with the id one click away (the title; a click copies it).
+    actor = item.locator(".actor")
+    expect(actor).to_have_text("Alice Archer")
+    expect(actor).to_have_attribute("title", str(alice.principal_id))
     expect(item.locator("a.resource")).to_have_attribute("href", f"#resource={research.id}")
+    expect(item.locator("a.resource")).to_have_text("folder “Research 2026”")
     # A date with its time; the full timestamp in the title.
     stamp = item.locator("time")
     expect(stamp).to_have_text(re.compile(r"^today \d\d:\d\d"))
-    assert (stamp.get_attribute("title") or "").endswith(f"({stamp.get_attribute('datetime')})")
-    expect(bob_feed).to_have_count(5)  # the feed took Alice's rename too
+    # Both read at once: the item is redrawn when the page re-reads its inbox.
+    title, iso = stamp.evaluate("t => [t.title, t.getAttribute('datetime')]")
+    assert title.endswith(f"({iso})"), (title, iso)
+    expect(bob_feed).to_have_count(feed_total)  # the feed took Alice's rename too
     expect(alice_page.locator("#inbox-list > li")).to_have_count(0)  # not told of her own
 
-    # Per item: mark read. Bob's own activity (notification.read) is on top of his feed at
-    # once, though nobody is notified of their own actions (the page asks after a command).
+    def own_action_on_top(action: str) -> None:
+        # Bob's own activity is on top of his feed at once, though nobody is notified of
+        # their own actions (the page reads its feed after each command).
+        expect(bob_feed).to_have_count(feed_total)
+        expect(bob_feed.first.locator(".action")).to_have_text(action)
+        expect(bob_feed.first.locator(".actor")).to_have_text("you")
+
+    # Per item: mark read; the second tab follows (the counts publication).
     item.get_by_role("button", name=re.compile("^Mark read")).click()
-    expect(bob_page.locator("#unread-count")).to_have_text("0")
+    feed_total += 1
+    counts_in_both_tabs(unread=0, unseen=0)
+    expect(second_tab.locator("#inbox-list > li.unread")).to_have_count(0)
     expect(bob_page.locator("#inbox-list > li.unread")).to_have_count(0)
-    expect(bob_feed.first).to_contain_text("notification.read")
-    expect(bob_feed.first.locator(".actor")).to_have_text("you")
+    own_action_on_top("notification.read")
     expect(bob_page).to_have_title("Activity · OptAIC")
 
-    # The unread filter (the API's), then back.
-    bob_page.get_by_text("Unread", exact=True).click()
+    def show(state: str) -> None:
+        bob_page.locator("#inbox-states label", has_text=state).click()
+
+    # The unread filter, then done (archive) and back, then snooze and back.
+    show("Unread")
     expect(bob_inbox).to_have_count(0)
     expect(bob_page.locator("#inbox-empty")).to_have_text("Nothing unread.")
-    bob_page.get_by_text("Inbox", exact=True).click()
+    show("Inbox")
     expect(bob_inbox).to_have_count(1)
+    bob_inbox.first.get_by_role("button", name=re.compile("^Done")).click()
+    feed_total += 1
+    expect(bob_inbox).to_have_count(0)
+    own_action_on_top("notification.archived")
+    show("Done")
+    expect(bob_inbox).to_have_count(1)
+    expect(bob_inbox.first.locator(".item-state")).to_contain_text("Done")
+    bob_inbox.first.get_by_role("button", name=re.compile("^Move back to the inbox")).click()
+    feed_total += 1
+    expect(bob_inbox).to_have_count(0)
+    own_action_on_top("notification.unarchived")
+    show("Inbox")
+    expect(bob_inbox).to_have_count(1)
+    bob_inbox.first.get_by_role("combobox", name=re.compile("^Snooze")).select_option("hour")
+    feed_total += 1
+    expect(bob_inbox).to_have_count(0)
+    own_action_on_top("notification.snoozed")
+    show("Snoozed")
+    expect(bob_inbox).to_have_count(1)
+    expect(bob_inbox.first.locator(".item-state")).to_contain_text("Snoozed until")
+    until = bob_inbox.first.locator(".item-state time").get_attribute("datetime")
+    assert until is not None
+    ahead = datetime.fromisoformat(until) - datetime.now(UTC)
+    assert timedelta(minutes=55) < ahead <= timedelta(hours=1), ahead
+    bob_inbox.first.get_by_role("button", name=re.compile("^Unsnooze")).click()
+    feed_total += 1
+    expect(bob_inbox).to_have_count(0)
+    own_action_on_top("notification.unsnoozed")
+    show("Inbox")
+    expect(bob_inbox).to_have_count(1)
+    counts_in_both_tabs(unread=0, unseen=0)
 
-    # Load more: 40 more renames, a page (30) first, then the rest.
+    # Load more: 40 more renames, a page (30) first, then the rest. Both tabs count them.
     rename_many(runtime, alice, research.id, [f"Research v{n}" for n in range(40)])
-    expect(bob_page.locator("#unread-count")).to_have_text("40")
-    bob_page.reload()
+    feed_total += 40
+    counts_in_both_tabs(unread=40, unseen=40)
+    bob_page.reload()  # opening the page marks what it shows seen: one more own activity
+    feed_total += 1
     expect(bob_page.locator("#connection")).to_have_attribute("data-state", "connected")
+    counts_in_both_tabs(unread=40, unseen=0)
     expect(bob_inbox).to_have_count(30)
     bob_page.click("#inbox-more")
     expect(bob_inbox).to_have_count(41)
     expect(bob_page.locator("#inbox-more")).to_be_hidden()
-    expect(bob_feed).to_have_count(30)
+    expect(bob_feed).to_have_count(31)  # the first page, and the seen on top of it
+    expect(bob_feed.first.locator(".action")).to_have_text("notification.seen")
     bob_page.click("#feed-more")
-    expect(bob_feed).to_have_count(46)  # 4 + 1 + 1 read + 40
+    expect(bob_feed).to_have_count(feed_total)
     expect(bob_page.locator("#feed-more")).to_be_hidden()
 
     # A resource's activity, one click from a notification about it.
@@ -473,10 +549,12 @@ def test_a_two_user_session_read_filters_load_more_links_and_hash_sign_in(
     expect(bob_feed).to_have_count(3)  # created, Alice made editor, renamed
     for row in bob_feed.all():
         assert row.get_attribute("data-resource-id") == str(archive.id)
-    expect(bob_page.locator("#inbox-list > li:visible")).to_have_count(1)
+    expect(bob_inbox).to_have_count(1)
+    expect(bob_inbox.first).to_have_attribute("data-resource-id", str(archive.id))
     bob_page.click("#resource-filter-clear")
     expect(bob_page.locator("#resource-filter")).to_be_hidden()
     expect(bob_feed).to_have_count(30)
+    expect(bob_inbox).to_have_count(30)
 
     bob_page.screenshot(path=screenshot_path(request, "live-page-desktop"))
 
@@ -493,6 +571,7 @@ def test_a_two_user_session_read_filters_load_more_links_and_hash_sign_in(
     expect(second_tab.locator("#who .principal")).to_have_attribute(
         "title", str(alice.principal_id)
     )
+    expect(second_tab.locator("#who .principal")).to_have_text("Alice Archer")
     expect(second_tab.locator("#connection")).to_have_attribute("data-state", "connected")
     assert "token=" not in second_tab.url
     expect(second_tab.locator("#inbox-list > li")).to_have_count(0)
