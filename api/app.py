@@ -28,6 +28,7 @@ from optaic_activity.api.routes import (
     digests,
     inbox,
     preferences,
+    principals,
     realtime,
     subscriptions,
 )
@@ -41,6 +42,7 @@ ROUTERS = (
     activities.router,
     audit.router,
     realtime.router,
+    principals.router,
 )
 
 DESCRIPTION = """\

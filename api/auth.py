@@ -1,7 +1,8 @@
 """Who is calling: a bearer token resolved to a ``Principal`` by one pluggable verifier.
 
 The default verifier checks HS256 JWTs: claims ``sub`` (principal id), ``tenant`` (tenant
-id), ``roles`` (list of strings, optional) and ``exp`` (required, at most
+id), ``roles`` (list of strings, optional), ``name`` and ``picture`` (optional, the
+directory's display name and avatar at sign-in) and ``exp`` (required, at most
 ``ACTIVITY_API_TOKEN_MAX_LIFETIME_SECONDS`` ahead); ``iss`` and ``aud`` when
 ``ACTIVITY_API_TOKEN_ISSUER`` / ``ACTIVITY_API_TOKEN_AUDIENCE`` are set. A token whose header
 names a ``kid`` is checked with that key of ``ACTIVITY_API_TOKEN_KEYS`` (an unknown id is
@@ -36,6 +37,10 @@ class Principal:
     tenant_id: UUID
     principal_id: UUID
     roles: frozenset[str] = field(default_factory=frozenset)
+    display_name: str | None = None
+    """The token's ``name`` claim, if any (sign-in records it in the directory)."""
+    avatar_url: str | None = None
+    """The token's ``picture`` claim, if any."""
 
     @property
     def is_auditor(self) -> bool:
@@ -115,11 +120,18 @@ class JwtVerifier:
                 tenant_id=UUID(str(claims["tenant"])),
                 principal_id=UUID(str(claims["sub"])),
                 roles=_roles(claims.get("roles", [])),
+                display_name=_text_claim(claims.get("name")),
+                avatar_url=_text_claim(claims.get("picture")),
             )
         except jwt.PyJWTError as error:
             raise InvalidTokenError(str(error)) from None
         except ValueError:
             raise InvalidTokenError("sub and tenant must be UUIDs") from None
+
+
+def _text_claim(value: Any) -> str | None:
+    # Profile claims are optional decoration: one of another type is ignored, never refused.
+    return value if isinstance(value, str) else None
 
 
 def _roles(value: Any) -> frozenset[str]:
@@ -139,6 +151,8 @@ def mint_api_token(
     audience: str = "",
     key_id: str = "",
     now: datetime | None = None,
+    name: str | None = None,
+    picture: str | None = None,
 ) -> str:
     """A bearer token the default verifier accepts (for tools, tests and the docs' examples).
 
@@ -152,6 +166,10 @@ def mint_api_token(
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
     }
+    if name is not None:
+        claims["name"] = name
+    if picture is not None:
+        claims["picture"] = picture
     if issuer:
         claims["iss"] = issuer
     if audience:

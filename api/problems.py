@@ -5,6 +5,7 @@ What becomes which status:
     request validation (malformed UUID, JSON, body, query)   422 validation (with ``errors``)
     domain input errors: InvalidPatternError, InvalidActionError,
         InvalidChannelError, InvalidChainHeadError, InvalidInboxChangeError,
+        InvalidProfileError,
         PayloadPolicyError                                    422 validation
     InvalidCursorError                                        400 invalid-cursor
     missing / forged / expired bearer token                   401 unauthorized
@@ -64,6 +65,7 @@ from optaic_activity.domain.errors import (
     InvalidCursorError,
     InvalidInboxChangeError,
     InvalidPatternError,
+    InvalidProfileError,
     InvalidTokenError,
     MalformedOutboxRowError,
     MissingActivityContextError,
@@ -154,6 +156,7 @@ DOMAIN_KINDS: dict[type[ActivityError], Kind] = {
     DomainRuleError: CONFLICT,
     ConcurrencyConflictError: CONCURRENCY_CONFLICT,
     InvalidPatternError: VALIDATION,
+    InvalidProfileError: VALIDATION,
     InvalidActionError: VALIDATION,
     InvalidChannelError: VALIDATION,
     InvalidChainHeadError: VALIDATION,

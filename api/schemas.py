@@ -223,6 +223,13 @@ class Notification(ResponseBody):
     kind: KindName = Field(default="activity", description="'digest': one item for its members")
     digest: Digest | None = Field(default=None, description="What a digest item collapses")
 
+    actor_name: str | None = Field(
+        default=None, description="The actor's display name in the directory (None: no profile)"
+    )
+    resource_name: str | None = Field(
+        default=None, description="The resource's name (a principal's: its display name)"
+    )
+
 
 class NotificationList(ResponseBody):
     items: list[Notification]
@@ -325,6 +332,12 @@ class Activity(ResponseBody):
     aggregate_id: UUID
     aggregate_version: int
     occurred_at: UtcDatetime
+    actor_name: str | None = Field(
+        default=None, description="The actor's display name in the directory (None: no profile)"
+    )
+    resource_name: str | None = Field(
+        default=None, description="The resource's name (a principal's: its display name)"
+    )
 
 
 class AuditEntry(Activity):
@@ -354,6 +367,22 @@ class AuditFilters(BaseModel):
     since: TimeParameter | None = Field(default=None, description="Inclusive, RFC 3339")
     until: TimeParameter | None = Field(default=None, description="Exclusive, RFC 3339")
     correlation_id: Uuid | None = None
+
+
+# -- the principal directory ---------------------------------------------------------------------
+
+
+class PrincipalProfile(ResponseBody):
+    principal_id: UUID
+    display_name: str
+    avatar_url: str | None
+
+
+class ProfileUpdate(RequestBody):
+    display_name: str = Field(description="1 to 128 characters once trimmed, no control characters")
+    avatar_url: str | None = Field(
+        default=None, description="An absolute https:// URL of at most 2048 characters"
+    )
 
 
 # -- realtime ------------------------------------------------------------------------------------

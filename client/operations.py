@@ -28,6 +28,7 @@ from optaic_activity.api.schemas import (
     MarkReadResult,
     NotificationList,
     Preferences,
+    PrincipalProfile,
     RealtimeToken,
     ScopeName,
     Subscription,
@@ -222,6 +223,19 @@ def update_digest_rules(
 
 def digest_members(position: int) -> Call[NotificationList]:
     return Call("GET", f"/notifications/{position}/members", _model(NotificationList))
+
+
+# -- the principal directory -------------------------------------------------------------------
+
+
+def get_principal(principal_id: UUID | str) -> Call[PrincipalProfile]:
+    """A principal of your tenant (``"me"``: yourself); NotFound when it has no profile."""
+    return Call("GET", f"/principals/{principal_id}", _model(PrincipalProfile))
+
+
+def update_profile(display_name: str, avatar_url: str | None = None) -> Call[PrincipalProfile]:
+    body: dict[str, Any] = {"display_name": display_name, "avatar_url": avatar_url}
+    return Call("PUT", "/principals/me", _model(PrincipalProfile), body=body)
 
 
 # -- activities, audit, realtime ---------------------------------------------------------------

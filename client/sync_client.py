@@ -27,6 +27,7 @@ from optaic_activity.api.schemas import (
     MarkReadResult,
     NotificationList,
     Preferences,
+    PrincipalProfile,
     RealtimeToken,
     ScopeName,
     Subscription,
@@ -56,6 +57,7 @@ class SyncActivityClient:
         self.activities = Activities(self)
         self.audit = Audit(self)
         self.realtime = Realtime(self)
+        self.principals = Principals(self)
 
     def send(self, call: op.Call[T]) -> T:
         try:
@@ -186,6 +188,19 @@ class Audit(_Namespace):
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+
+class Principals(_Namespace):
+    """The principal directory: display names and avatars in your tenant."""
+
+    def get(self, principal_id: UUID | str) -> PrincipalProfile:
+        return self._client.send(op.get_principal(principal_id))
+
+    def me(self) -> PrincipalProfile:
+        return self._client.send(op.get_principal("me"))
+
+    def update_me(self, *, display_name: str, avatar_url: str | None = None) -> PrincipalProfile:
+        return self._client.send(op.update_profile(display_name, avatar_url))
 
 
 class Realtime(_Namespace):

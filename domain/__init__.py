@@ -20,6 +20,7 @@ from optaic_activity.domain.context import (
     current_context,
     workflow,
 )
+from optaic_activity.domain.directory import PrincipalProfile
 from optaic_activity.domain.envelope import ActivityEnvelope, Visibility
 from optaic_activity.domain.errors import (
     ActivityDefinitionError,
@@ -33,6 +34,7 @@ from optaic_activity.domain.errors import (
     InvalidChannelError,
     InvalidCursorError,
     InvalidPatternError,
+    InvalidProfileError,
     InvalidTokenError,
     MalformedOutboxRowError,
     MissingActivityContextError,
@@ -83,6 +85,7 @@ __all__ = [
     "InvalidChannelError",
     "InvalidCursorError",
     "InvalidPatternError",
+    "InvalidProfileError",
     "InvalidTokenError",
     "MalformedOutboxRowError",
     "MissingActivityContextError",
@@ -92,6 +95,7 @@ __all__ = [
     "PayloadPolicy",
     "PayloadPolicyError",
     "PayloadTooLargeError",
+    "PrincipalProfile",
     "ProjectionVersionError",
     "PublisherContractError",
     "PublisherMisconfiguredError",

@@ -233,6 +233,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "digest_rules.updated",
         "tenant_digest_rules.updated",
     ),
+    "directory": ("principal.profile_updated",),
     "audit": ("audit.queried", "audit.exported", "auth.refused"),
     "privacy": ("privacy.erased", "privacy.hold_placed", "privacy.hold_released"),
 }

@@ -18,6 +18,7 @@
     │   └── InvalidDigestRuleError   a digest rule's window is outside 60..86400 s, or malformed
     ├── InvalidInboxChangeError      an inbox state change's selector, filter, state or snooze
     │                                time is invalid (nothing was saved)
+    ├── InvalidProfileError          a display name or avatar URL is unusable (nothing saved)
     ├── PayloadPolicyError           a payload must not be stored (nothing was saved)
     │   ├── SecretInPayloadError     a secret-looking key or value, at ``path``
     │   ├── BinaryPayloadError       raw bytes, at ``path``
@@ -116,6 +117,10 @@ class InvalidInboxChangeError(ActivityError, ValueError):
 
 class InvalidDigestRuleError(InvalidPatternError):
     """A digest rule is malformed or its window is outside one minute to one day."""
+
+
+class InvalidProfileError(ActivityError, ValueError):
+    """A principal profile's display name or avatar URL is unusable; nothing was saved."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):

@@ -35,6 +35,7 @@ from optaic_activity.projections.outbox import (
     COUNTS_TYPE,
     MESSAGE_OPTIONAL_FIELDS,
     MESSAGE_V1_FIELDS,
+    MESSAGE_V1_OPTIONAL_FIELDS,
     MESSAGE_VERSION,
     REASONS,
     OutboxRow,
@@ -171,6 +172,12 @@ def _compact_message(row: OutboxRow, activity_id: str) -> dict[str, Any]:
     except KeyError:
         missing = [field for field in MESSAGE_V1_FIELDS if field not in message]
         raise MalformedOutboxRowError(f"message lacks {', '.join(missing)}") from None
+    for field in MESSAGE_V1_OPTIONAL_FIELDS:
+        name = message.get(field)
+        if name is not None:
+            if not isinstance(name, str):
+                raise MalformedOutboxRowError(f"message {field} is {type(name).__name__}")
+            compact[field] = name
     if str(compact["activity_id"]) != activity_id:
         raise MalformedOutboxRowError("message activity_id differs from the row's")
     for optional in MESSAGE_OPTIONAL_FIELDS:

@@ -24,6 +24,7 @@ def import_read_models() -> None:
     """Import the read-model modules so that their tables are on the metadata."""
     import optaic_activity.projections.audit_log
     import optaic_activity.projections.digests
+    import optaic_activity.projections.directory
     import optaic_activity.projections.generations
     import optaic_activity.projections.notifications
     import optaic_activity.projections.outbox

@@ -65,16 +65,25 @@ notifications = sa.Table(
 )
 
 
-def summarize(activity: StoredActivity, resource_name: str | None) -> str:
-    """One line a person can read: ``signal “Momentum” promoted``."""
+def summarize(
+    activity: StoredActivity, resource_name: str | None, actor_name: str | None = None
+) -> str:
+    """One line a person can read: ``signal “Momentum” promoted``, or with the actor's
+    directory name, ``Alice promoted signal “Momentum”``."""
     resource, _, verb = activity.action.partition(".")
     subject = (
         f"{activity.resource_type} “{resource_name}”" if resource_name else activity.resource_type
     )
-    if resource == activity.resource_type:
-        line = f"{subject} {verb.replace('_', ' ')}"
+    verb = verb.replace("_", " ")
+    if actor_name:
+        if resource == activity.resource_type:
+            line = f"{actor_name} {verb} {subject}"
+        else:
+            line = f"{actor_name} on {subject}: {resource.replace('_', ' ')} {verb}"
+    elif resource == activity.resource_type:
+        line = f"{subject} {verb}"
     else:
-        line = f"{subject}: {resource.replace('_', ' ')} {verb.replace('_', ' ')}"
+        line = f"{subject}: {resource.replace('_', ' ')} {verb}"
     return line[:512]
 
 

@@ -55,6 +55,9 @@ plus these; only these are pushed, to the actor's own personal channel (no recip
 MESSAGE_OPTIONAL_FIELDS = ("kind", "digest")
 """Pushed when the stored message has them: a digest's ``"kind": "digest"`` and its
 ``digest`` object (projections/digests.py); a message without them is an activity's."""
+MESSAGE_V1_OPTIONAL_FIELDS = ("actor_name", "resource_name")
+"""Fields of the compact message pushed when the row has them: a row written before they
+existed (or with no name to give) lacks them, and is pushed without."""
 
 outbox = sa.Table(
     "activity_outbox",
@@ -112,8 +115,17 @@ DELIVERY_COLUMNS = tuple(c.name for c in outbox.c if c.name not in DERIVED_COLUM
 # -- the writer's side ------------------------------------------------------------------------
 
 
-def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
-    """The compact message pushed to clients: ids and a summary, never the payload."""
+def message_of(
+    activity: StoredActivity,
+    summary: str,
+    *,
+    actor_name: str | None = None,
+    resource_name: str | None = None,
+) -> dict[str, Any]:
+    """The compact message pushed to clients: ids, names and a summary, never the payload.
+
+    The names are the directory's and the watcher index's as of the activity (None: unknown).
+    """
     return {
         "v": MESSAGE_VERSION,
         "activity_id": str(activity.activity_id),
@@ -125,6 +137,8 @@ def message_of(activity: StoredActivity, summary: str) -> dict[str, Any]:
         "summary": summary,
         "occurred_at": activity.occurred_at.astimezone(UTC).isoformat(),
         "correlation_id": str(activity.correlation_id),
+        "actor_name": actor_name,
+        "resource_name": resource_name,
     }
 
 
@@ -133,10 +147,14 @@ def pending_row(
     recipients: Mapping[UUID, Sequence[str]],
     summary: str,
     activity_id: UUID | None = None,
+    *,
+    actor_name: str | None = None,
+    resource_name: str | None = None,
 ) -> dict[str, Any]:
     """The outbox row of ``activity``: its content, pending and due at once.
 
-    ``activity_id``: ``activity.activity_id`` if the caller has it already.
+    ``activity_id``: ``activity.activity_id`` if the caller has it already; the names as
+    `message_of` takes them.
     """
     return {
         "position": activity.position,
@@ -152,7 +170,11 @@ def pending_row(
             )
         ),
         "channels": RawJSON(to_json(list(activity.delivery_channels))),
-        "message": RawJSON(to_json(message_of(activity, summary))),
+        "message": RawJSON(
+            to_json(
+                message_of(activity, summary, actor_name=actor_name, resource_name=resource_name)
+            )
+        ),
         "created_at": activity.occurred_at,
         "next_attempt_at": activity.occurred_at,
     }

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from optaic_activity.projections.backends import backend_for
 from optaic_activity.projections.digests import TABLES as DIGEST_TABLES
 from optaic_activity.projections.digests import DigestBatch, DigestRuleIndex
+from optaic_activity.projections.directory import Directory
+from optaic_activity.projections.directory import directory as directory_table
 from optaic_activity.projections.events import StoredActivity
 from optaic_activity.projections.inbox_states import apply_state_changes, is_state_change
 from optaic_activity.projections.notifications import (
@@ -45,17 +47,24 @@ class RoutingProjection:
         self.partition = partition
         self.index = WatcherIndex()
         self.digest_rules = DigestRuleIndex()
+        # The directory rides here, not in a projection of its own: a message names its actor
+        # as of the activity, so a rebuild writes the same names (docs/notifications.md).
+        self.directory = Directory()
 
     def load(self, conn: sa.Connection) -> None:
         owns = None if self.partition.whole else self.partition.owns
         self.index = WatcherIndex.load(conn, owns)
         self.digest_rules = DigestRuleIndex.load(conn, owns)
+        self.directory = Directory.load(conn, owns)
 
     def reset(self, conn: sa.Connection) -> None:
-        clear_partition(conn, self.partition, *WATCHER_TABLES, *DIGEST_TABLES, notifications)
+        clear_partition(
+            conn, self.partition, *WATCHER_TABLES, *DIGEST_TABLES, notifications, directory_table
+        )
         # The outbox keeps its rows: their delivery state says what was already published.
         self.index = WatcherIndex()
         self.digest_rules = DigestRuleIndex()
+        self.directory = Directory()
 
     def apply(self, conn: sa.Connection, batch: Sequence[StoredActivity]) -> None:
         pushes: list[dict[str, Any]] = []
@@ -70,6 +79,7 @@ class RoutingProjection:
             for activity in batch:
                 self.index.apply(activity)
                 self.digest_rules.apply(activity)
+                self.directory.apply(activity)
                 if activity.action == REVOKED_ACTION:
                     principal = UUID(str(activity.payload["principal_id"]))
                     if not self._is_member(activity.tenant_id, principal):
@@ -84,12 +94,13 @@ class RoutingProjection:
                 # An envelope may carry another tenant's resource id: its pushed summary must
                 # not reveal that resource's name (invariant 7).
                 named = node is not None and node.tenant_id == activity.tenant_id
-                name = node.name if node is not None and named else None
-                summary = summarize(activity, name)
+                resource_name = node.name if node is not None and named else None
+                actor_name = self.directory.name_of(activity.tenant_id, activity.actor_principal_id)
+                summary = summarize(activity, resource_name, actor_name)
                 activity_id = activity.activity_id  # (a uuid5: made once, not once per row)
                 if recipients and self.digest_rules.holds_back(activity):
                     recipients = held.hold_back(
-                        activity, activity_id, recipients, summary, name, self.digest_rules
+                        activity, activity_id, recipients, summary, resource_name, self.digest_rules
                     )
                     if not recipients and not activity.delivery_channels:
                         continue
@@ -97,11 +108,21 @@ class RoutingProjection:
                     inbox.write(
                         inbox_shared(activity, activity_id, summary), inbox_varying(recipients)
                     )
-                pushes.append(pending_row(activity, recipients, summary, activity_id))
+                pushes.append(
+                    pending_row(
+                        activity,
+                        recipients,
+                        summary,
+                        activity_id,
+                        actor_name=actor_name,
+                        resource_name=resource_name,
+                    )
+                )
         self.index.flush(conn)
         self.digest_rules.flush(conn)
         if held:
             held.write(conn)
+        self.directory.flush(conn)
         write_rows(conn, pushes)
         write_revocations(conn, revoked)
         # After the batch's inbox rows: each change then meets every row older than it.

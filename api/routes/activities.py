@@ -10,6 +10,7 @@ from optaic_activity.api.deps import Caller, Cursor, Limit, ReadConnection
 from optaic_activity.api.openapi import errors
 from optaic_activity.api.problems import invalid_field
 from optaic_activity.api.schemas import Activity, ActivityPage
+from optaic_activity.projections.directory import with_names
 from optaic_activity.projections.queries import query_feed
 
 router = APIRouter(tags=["activities"])
@@ -33,6 +34,7 @@ def list_activities(
         page = query_feed(
             conn, caller.tenant_id, caller.principal_id, action=action, limit=limit, cursor=cursor
         )
+    with_names(conn, caller.tenant_id, page.items)
     return ActivityPage(
         items=[Activity.model_validate(row) for row in page.items], next_cursor=page.next_cursor
     )

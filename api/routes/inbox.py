@@ -27,6 +27,7 @@ from optaic_activity.api.schemas import (
 )
 from optaic_activity.api.wire import BooleanText, Uuid
 from optaic_activity.domain.inbox import InboxFilter, Selector
+from optaic_activity.projections.directory import with_names
 from optaic_activity.projections.queries import inbox_counts, query_inbox
 from optaic_activity.service.inbox import change_state
 
@@ -66,6 +67,7 @@ def list_notifications(
         limit=limit,
         cursor=cursor,
     )
+    with_names(conn, caller.tenant_id, page.items)
     counts = _counts(conn, caller)
     return InboxPage(
         items=[Notification.model_validate(row) for row in page.items],

@@ -109,3 +109,35 @@ def test_the_sync_twin_has_the_same_shape(world: World, api: FastAPI) -> None:
         assert len(list(auditor.audit.iter_all(page_size=3))) == len(
             auditor.audit.query(limit=1000).items
         )
+
+
+@pytest.mark.anyio
+async def test_both_clients_read_and_set_profiles_and_models_carry_the_names(
+    world: World, runtime: Runtime, api: FastAPI
+) -> None:
+    async with async_client(api, world.owner) as owner:
+        with pytest.raises(client.NotFound):
+            await owner.principals.me()
+        mine = await owner.principals.update_me(display_name="Olga")
+        assert (mine.principal_id, mine.display_name, mine.avatar_url) == (
+            world.owner.principal_id,
+            "Olga",
+            None,
+        )
+        with pytest.raises(client.ValidationFailed):
+            await owner.principals.update_me(display_name="Olga", avatar_url="http://x.test/a")
+        assert await owner.principals.me() == mine
+    with sync_client(api, world.vic) as vic:
+        vic.subscriptions.create(resource_id=world.folder, scope="descendants")
+        assert vic.principals.get(world.owner.principal_id) == mine
+        with pytest.raises(client.NotFound):
+            vic.principals.get(world.other.principal_id)
+        edited = vic.principals.update_me(
+            display_name="Vic", avatar_url="https://cdn.example.com/vic.png"
+        )
+        assert edited.avatar_url == "https://cdn.example.com/vic.png"
+        edit(runtime, world.owner, world.report, name="Q3 final")
+        (item,) = vic.notifications.list().items
+        assert (item.actor_name, item.resource_name) == ("Olga", "Q3 final")
+        feed = vic.activities.list(action="resource.updated").items
+        assert [(a.actor_name, a.resource_name) for a in feed] == [("Olga", "Q3 final")]

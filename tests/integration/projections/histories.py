@@ -30,6 +30,7 @@ from optaic_activity.domain import (
     DomainRuleError,
     NotAuthorizedError,
     NotificationPreferences,
+    PrincipalProfile,
     Resource,
     RoleBinding,
     Subscription,
@@ -173,6 +174,18 @@ class ReadMark:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """A principal sets its display name in a tenant (the directory; names in summaries)."""
+
+    tenant: int
+    principal: int
+    name: int
+
+
+NAMES = ("Alice", "Bob", "Chidi", "Dana")
+
+
+@dataclass(frozen=True)
 class Probe:
     """One activity on every resource with each visibility but private: who hears of what."""
 
@@ -216,6 +229,7 @@ Op = (
     | Prefs
     | Envelope
     | ReadMark
+    | Profile
     | Probe
     | CatchUp
     | CreateTangled
@@ -284,6 +298,7 @@ _OP_TABLE: tuple[st.SearchStrategy[Op], ...] = (
         )
     ]
     * 3,
+    st.builds(Profile, tenant=_one_of(0, 0, 1), principal=_i, name=_i),
     st.builds(Probe, actor=_i, action=_one_of(*ACTIONS)),
     st.just(CatchUp()),
 )
@@ -368,6 +383,7 @@ class Driver:
         self.subs: list[Subscription] = []
         self.subs_by_key: dict[tuple[UUID, UUID, str], Subscription] = {}
         self.prefs: dict[tuple[UUID, UUID], NotificationPreferences] = {}
+        self.profiles: dict[tuple[UUID, UUID], PrincipalProfile] = {}
 
     def run(self, ops: Sequence[Op]) -> list[Emitted]:
         for op in ops:
@@ -558,6 +574,8 @@ class Driver:
                                 visibility=visibility,
                             )
                         )
+            case Profile():
+                self.set_profile(op)
             case CatchUp():
                 if self.on_catch_up is not None:
                     self.on_catch_up()
@@ -676,6 +694,17 @@ class Driver:
             elif not existing.change(mode, patterns):
                 return
         self.model.set_prefs(tenant, principal, mode, patterns)
+        self.save(existing)
+
+    def set_profile(self, op: Profile) -> None:
+        tenant, principal = self.tenant(op.tenant), self.principal(op.principal)
+        name = NAMES[op.name % len(NAMES)]
+        existing = self.profiles.get((tenant, principal))
+        with activity_context(tenant_id=tenant, actor_principal_id=principal):
+            if existing is None:
+                self.profiles[(tenant, principal)] = existing = PrincipalProfile.first_set(name)
+            elif not existing.change(name):
+                return
         self.save(existing)
 
     def watched(self) -> list[Resource]:

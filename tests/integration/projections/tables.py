@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from optaic_activity.projections.audit_log import audit_log
 from optaic_activity.projections.digests import digest_members, digest_rules, digests
+from optaic_activity.projections.directory import directory
 from optaic_activity.projections.notifications import notifications
 from optaic_activity.projections.outbox import DELIVERY_COLUMNS, DERIVED_COLUMNS, outbox
 from optaic_activity.projections.tracking import tracking
@@ -33,6 +34,7 @@ DERIVED_TABLES = (
     digest_rules,
     digests,
     digest_members,
+    directory,
 )
 """Every read-model table whose rows are a pure function of the log (all columns)."""
 

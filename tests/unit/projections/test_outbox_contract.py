@@ -17,6 +17,7 @@ from optaic_activity.projections.database import create_engine, create_tables
 from optaic_activity.projections.events import decode_notifications, state_decoder
 from optaic_activity.projections.outbox import (
     MESSAGE_V1_FIELDS,
+    MESSAGE_V1_OPTIONAL_FIELDS,
     OWNER,
     PENDING,
     ROW_COLUMNS,
@@ -61,8 +62,10 @@ def test_the_routing_projections_row_round_trips_through_the_outbox_decoder(
     )
     assert row.recipients == [{"principal_id": str(sam), "reasons": [OWNER]}]
     assert row.channels == ["resources:folder"]
-    assert tuple(row.message) == MESSAGE_V1_FIELDS
-    assert row.message == message_of(activity, row.message["summary"])
+    assert tuple(row.message) == (*MESSAGE_V1_FIELDS, *MESSAGE_V1_OPTIONAL_FIELDS)
+    # The resource's name as of the activity; its actor has no directory entry.
+    assert row.message == message_of(activity, row.message["summary"], resource_name="F")
+    assert row.message["actor_name"] is None
     assert row.delivered_channels == frozenset()
     delivery = plan(row)
     assert [b.channels for b in delivery.broadcasts] == [
