@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.application import Application
 
+import optaic_activity.domain.directory
 import optaic_activity.domain.optaic
 import optaic_activity.domain.resources
 from optaic_activity.domain.actions import CATALOG, default_catalog
@@ -135,7 +136,8 @@ def in_other_tenant(make: Callable[[], A]) -> A:
 def all_aggregate_classes() -> list[type[ActivityAggregate]]:
     framework = [
         cls
-        for cls in vars(optaic_activity.domain.resources).values()
+        for module in (optaic_activity.domain.resources, optaic_activity.domain.directory)
+        for cls in vars(module).values()
         if isinstance(cls, type) and issubclass(cls, ActivityAggregate)
     ]
     optaic = [base for cls in OPTAIC_AGGREGATES for base in cls.__mro__]
