@@ -33,7 +33,6 @@ from optaic_activity.notifier.channels import (
 from optaic_activity.projections.outbox import (
     COUNTS_FIELDS,
     COUNTS_TYPE,
-    MESSAGE_OPTIONAL_FIELDS,
     MESSAGE_V1_FIELDS,
     MESSAGE_V1_OPTIONAL_FIELDS,
     MESSAGE_VERSION,
@@ -172,17 +171,14 @@ def _compact_message(row: OutboxRow, activity_id: str) -> dict[str, Any]:
     except KeyError:
         missing = [field for field in MESSAGE_V1_FIELDS if field not in message]
         raise MalformedOutboxRowError(f"message lacks {', '.join(missing)}") from None
-    for field in MESSAGE_V1_OPTIONAL_FIELDS:
-        name = message.get(field)
-        if name is not None:
-            if not isinstance(name, str):
-                raise MalformedOutboxRowError(f"message {field} is {type(name).__name__}")
-            compact[field] = name
+    for field, kind in MESSAGE_V1_OPTIONAL_FIELDS.items():
+        value = message.get(field)
+        if value is not None:
+            if not isinstance(value, kind):
+                raise MalformedOutboxRowError(f"message {field} is {type(value).__name__}")
+            compact[field] = value
     if str(compact["activity_id"]) != activity_id:
         raise MalformedOutboxRowError("message activity_id differs from the row's")
-    for optional in MESSAGE_OPTIONAL_FIELDS:
-        if optional in message:
-            compact[optional] = message[optional]
     return compact
 
 

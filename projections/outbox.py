@@ -47,17 +47,21 @@ MESSAGE_V1_FIELDS = (
     "correlation_id",
 )
 """The compact message's fields, in the order the projection writes them; nothing else
-of a stored message is ever pushed (but `MESSAGE_OPTIONAL_FIELDS`)."""
+of a stored message is ever pushed (but `MESSAGE_V1_OPTIONAL_FIELDS`)."""
 COUNTS_TYPE = "counts"
 COUNTS_FIELDS = ("type", "unread_count", "unseen_count")
 """A counter row's message (``"type": "counts"``) is the v1 message of the inbox state change
 plus these; only these are pushed, to the actor's own personal channel (no recipients)."""
-MESSAGE_OPTIONAL_FIELDS = ("kind", "digest")
-"""Pushed when the stored message has them: a digest's ``"kind": "digest"`` and its
-``digest`` object (projections/digests.py); a message without them is an activity's."""
-MESSAGE_V1_OPTIONAL_FIELDS = ("actor_name", "resource_name")
-"""Fields of the compact message pushed when the row has them: a row written before they
-existed (or with no name to give) lacks them, and is pushed without."""
+MESSAGE_V1_OPTIONAL_FIELDS: dict[str, type] = {
+    "actor_name": str,
+    "resource_name": str,
+    "kind": str,
+    "digest": dict,
+}
+"""Fields of the compact message pushed when the row has them, each of the type given: the
+actor's and the resource's names as of the activity (a row written before names existed, or
+with no name to give, lacks them), and a digest's ``"kind": "digest"`` and ``digest`` object
+(projections/digests.py; a message without ``kind`` is an activity's)."""
 
 outbox = sa.Table(
     "activity_outbox",

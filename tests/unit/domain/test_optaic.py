@@ -12,6 +12,7 @@ import pytest
 from eventsourcing.application import Application
 
 import optaic_activity.domain.digests
+import optaic_activity.domain.directory
 import optaic_activity.domain.optaic
 import optaic_activity.domain.resources
 from optaic_activity.domain.actions import CATALOG, default_catalog
@@ -136,7 +137,11 @@ def in_other_tenant(make: Callable[[], A]) -> A:
 def all_aggregate_classes() -> list[type[ActivityAggregate]]:
     framework = [
         cls
-        for module in (optaic_activity.domain.resources, optaic_activity.domain.digests)
+        for module in (
+            optaic_activity.domain.resources,
+            optaic_activity.domain.digests,
+            optaic_activity.domain.directory,
+        )
         for cls in vars(module).values()
         if isinstance(cls, type) and issubclass(cls, ActivityAggregate)
     ]

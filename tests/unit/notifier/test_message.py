@@ -136,3 +136,18 @@ def test_messages_of_another_version_or_incomplete_ones_are_refused(
 
     with pytest.raises(MalformedOutboxRowError, match=complaint):
         plan(row_from(values))
+
+
+def test_the_names_are_pushed_when_the_row_has_them_and_must_be_text() -> None:
+    named = outbox_values(
+        2, [(ALICE, ["owner"])], extra_message={"actor_name": "Olga", "resource_name": "F"}
+    )
+    (broadcast,) = plan(row_from(named)).broadcasts
+    assert (broadcast.data["actor_name"], broadcast.data["resource_name"]) == ("Olga", "F")
+    unnamed = outbox_values(3, [(ALICE, ["owner"])], extra_message={"actor_name": None})
+    (broadcast,) = plan(row_from(unnamed)).broadcasts
+    assert "actor_name" not in broadcast.data
+    assert "resource_name" not in broadcast.data
+    odd = outbox_values(4, [(ALICE, ["owner"])], extra_message={"actor_name": {"x": 1}})
+    with pytest.raises(MalformedOutboxRowError, match="actor_name"):
+        plan(row_from(odd))
