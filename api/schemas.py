@@ -117,6 +117,12 @@ class Problem(ResponseBody):
 # -- preferences -------------------------------------------------------------------------------
 
 
+MAX_CATEGORIES = 32
+"""domain.preferences.MAX_CATEGORIES"""
+CATEGORY_NAME = StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+"""domain.actions.CATEGORY_PATTERN: a catalog category, lower snake case."""
+
+
 class PreferencesUpdate(RequestBody):
     filter_mode: FilterModeName
     custom_actions: list[Annotated[str, ACTION_PATTERN]] = Field(
@@ -124,11 +130,33 @@ class PreferencesUpdate(RequestBody):
         max_length=MAX_PATTERNS,
         description="fnmatch patterns over action names (custom mode only), e.g. 'promotion.*'",
     )
+    muted_actions: list[Annotated[str, ACTION_PATTERN]] = Field(
+        default_factory=list,
+        max_length=MAX_PATTERNS,
+        description="fnmatch patterns of actions never to hear of, whatever the mode (none of "
+        "a category the tenant makes mandatory: 422)",
+    )
 
 
 class Preferences(ResponseBody):
     filter_mode: FilterModeName
     custom_actions: list[str]
+    muted_actions: list[str] = Field(default_factory=list)
+
+
+class TenantPreferencesUpdate(PreferencesUpdate):
+    mandatory_categories: list[Annotated[str, CATEGORY_NAME]] = Field(
+        default_factory=list,
+        max_length=MAX_CATEGORIES,
+        description="Catalog categories (e.g. 'ownership') every watcher hears of, whatever "
+        "their filter or mutes",
+    )
+
+
+class TenantPreferences(Preferences):
+    """The defaults of the tenant's principals who set no preferences of their own."""
+
+    mandatory_categories: list[str]
 
 
 MIN_DIGEST_WINDOW = 60
@@ -210,7 +238,10 @@ class Notification(ResponseBody):
     resource_id: UUID
     resource_type: str
     actor_principal_id: UUID
-    reasons: list[str] = Field(description="Why you were notified: subscriber, owner, delegator")
+    reasons: list[str] = Field(
+        description="Why you were notified: subscriber, owner, delegator, pending_owner, "
+        "former_owner, role_holder, former_watcher (docs/notifications.md, 'Reasons')"
+    )
     summary: str
     correlation_id: UUID
     occurred_at: UtcDatetime
@@ -317,7 +348,9 @@ MarkReadResult = InboxCounts
 # -- activities and the audit log -----------------------------------------------------------------
 
 
-class Activity(ResponseBody):
+class ActivityRecord(ResponseBody):
+    """An activity as stored: what the audit log hashes and exports."""
+
     position: int
     activity_id: UUID
     tenant_id: UUID
@@ -332,6 +365,11 @@ class Activity(ResponseBody):
     aggregate_id: UUID
     aggregate_version: int
     occurred_at: UtcDatetime
+
+
+class Activity(ActivityRecord):
+    """A feed item: the record, with today's names for its actor and resource."""
+
     actor_name: str | None = Field(
         default=None, description="The actor's display name in the directory (None: no profile)"
     )
@@ -340,7 +378,9 @@ class Activity(ResponseBody):
     )
 
 
-class AuditEntry(Activity):
+class AuditEntry(ActivityRecord):
+    """Names are left out: an auditor reads the record as it was hashed, not today's names."""
+
     prev_hash: str = Field(description="The tenant's previous entry's hash (hash chain)")
     hash: str
 

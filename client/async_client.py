@@ -31,6 +31,7 @@ from optaic_activity.api.schemas import (
     RealtimeToken,
     ScopeName,
     Subscription,
+    TenantPreferences,
 )
 from optaic_activity.client import operations as op
 from optaic_activity.client.errors import TransportError
@@ -54,6 +55,7 @@ class ActivityClient:
         )
         self.subscriptions = Subscriptions(self)
         self.notifications = Notifications(self)
+        self.tenant = Tenant(self)
         self.activities = Activities(self)
         self.audit = Audit(self)
         self.realtime = Realtime(self)
@@ -102,9 +104,15 @@ class Notifications(_Namespace):
         return await self._client.send(op.get_preferences())
 
     async def update_preferences(
-        self, *, filter_mode: FilterModeName, custom_actions: Sequence[str] = ()
+        self,
+        *,
+        filter_mode: FilterModeName,
+        custom_actions: Sequence[str] = (),
+        muted_actions: Sequence[str] = (),
     ) -> Preferences:
-        return await self._client.send(op.update_preferences(filter_mode, custom_actions))
+        return await self._client.send(
+            op.update_preferences(filter_mode, custom_actions, muted_actions)
+        )
 
     async def list(
         self,
@@ -164,6 +172,27 @@ class Notifications(_Namespace):
     async def digest_members(self, position: int) -> NotificationList:
         """The notifications the digest at ``position`` collapses, newest first."""
         return await self._client.send(op.digest_members(position))
+
+
+class Tenant(_Namespace):
+    """The tenant's defaults and mandatory categories (tenant administrators; else 403)."""
+
+    async def get_preferences(self) -> TenantPreferences:
+        return await self._client.send(op.get_tenant_preferences())
+
+    async def update_preferences(
+        self,
+        *,
+        filter_mode: FilterModeName,
+        custom_actions: Sequence[str] = (),
+        muted_actions: Sequence[str] = (),
+        mandatory_categories: Sequence[str] = (),
+    ) -> TenantPreferences:
+        return await self._client.send(
+            op.update_tenant_preferences(
+                filter_mode, custom_actions, muted_actions, mandatory_categories
+            )
+        )
 
 
 class Activities(_Namespace):

@@ -33,6 +33,7 @@ from optaic_activity.api.schemas import (
     ScopeName,
     Subscription,
     SubscriptionList,
+    TenantPreferences,
 )
 from optaic_activity.client.errors import UnexpectedResponse, error_for
 
@@ -140,10 +141,33 @@ def get_preferences() -> Call[Preferences]:
 
 
 def update_preferences(
-    filter_mode: FilterModeName, custom_actions: Sequence[str]
+    filter_mode: FilterModeName, custom_actions: Sequence[str], muted_actions: Sequence[str] = ()
 ) -> Call[Preferences]:
-    body = {"filter_mode": filter_mode, "custom_actions": list(custom_actions)}
+    body = {
+        "filter_mode": filter_mode,
+        "custom_actions": list(custom_actions),
+        "muted_actions": list(muted_actions),
+    }
     return Call("PUT", "/notifications/preferences", _model(Preferences), body=body)
+
+
+def get_tenant_preferences() -> Call[TenantPreferences]:
+    return Call("GET", "/tenant/preferences", _model(TenantPreferences))
+
+
+def update_tenant_preferences(
+    filter_mode: FilterModeName,
+    custom_actions: Sequence[str] = (),
+    muted_actions: Sequence[str] = (),
+    mandatory_categories: Sequence[str] = (),
+) -> Call[TenantPreferences]:
+    body = {
+        "filter_mode": filter_mode,
+        "custom_actions": list(custom_actions),
+        "muted_actions": list(muted_actions),
+        "mandatory_categories": list(mandatory_categories),
+    }
+    return Call("PUT", "/tenant/preferences", _model(TenantPreferences), body=body)
 
 
 def list_notifications(

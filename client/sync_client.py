@@ -31,6 +31,7 @@ from optaic_activity.api.schemas import (
     RealtimeToken,
     ScopeName,
     Subscription,
+    TenantPreferences,
 )
 from optaic_activity.client import operations as op
 from optaic_activity.client.errors import TransportError
@@ -54,6 +55,7 @@ class SyncActivityClient:
         )
         self.subscriptions = Subscriptions(self)
         self.notifications = Notifications(self)
+        self.tenant = Tenant(self)
         self.activities = Activities(self)
         self.audit = Audit(self)
         self.realtime = Realtime(self)
@@ -102,9 +104,13 @@ class Notifications(_Namespace):
         return self._client.send(op.get_preferences())
 
     def update_preferences(
-        self, *, filter_mode: FilterModeName, custom_actions: Sequence[str] = ()
+        self,
+        *,
+        filter_mode: FilterModeName,
+        custom_actions: Sequence[str] = (),
+        muted_actions: Sequence[str] = (),
     ) -> Preferences:
-        return self._client.send(op.update_preferences(filter_mode, custom_actions))
+        return self._client.send(op.update_preferences(filter_mode, custom_actions, muted_actions))
 
     def list(
         self,
@@ -162,6 +168,27 @@ class Notifications(_Namespace):
     def digest_members(self, position: int) -> NotificationList:
         """The notifications the digest at ``position`` collapses, newest first."""
         return self._client.send(op.digest_members(position))
+
+
+class Tenant(_Namespace):
+    """The tenant's defaults and mandatory categories (tenant administrators; else 403)."""
+
+    def get_preferences(self) -> TenantPreferences:
+        return self._client.send(op.get_tenant_preferences())
+
+    def update_preferences(
+        self,
+        *,
+        filter_mode: FilterModeName,
+        custom_actions: Sequence[str] = (),
+        muted_actions: Sequence[str] = (),
+        mandatory_categories: Sequence[str] = (),
+    ) -> TenantPreferences:
+        return self._client.send(
+            op.update_tenant_preferences(
+                filter_mode, custom_actions, muted_actions, mandatory_categories
+            )
+        )
 
 
 class Activities(_Namespace):

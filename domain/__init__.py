@@ -37,6 +37,7 @@ from optaic_activity.domain.errors import (
     InvalidProfileError,
     InvalidTokenError,
     MalformedOutboxRowError,
+    MandatoryCategoryError,
     MissingActivityContextError,
     NotAuthorizedError,
     NotFoundError,
@@ -63,6 +64,7 @@ from optaic_activity.domain.resources import (
     Subscription,
     SubscriptionScope,
 )
+from optaic_activity.domain.tenant_preferences import TenantPreferences, tenant_preferences_id
 
 __all__ = [
     "CATALOG",
@@ -88,6 +90,7 @@ __all__ = [
     "InvalidProfileError",
     "InvalidTokenError",
     "MalformedOutboxRowError",
+    "MandatoryCategoryError",
     "MissingActivityContextError",
     "NotAuthorizedError",
     "NotFoundError",
@@ -108,6 +111,7 @@ __all__ = [
     "Subscription",
     "SubscriptionScope",
     "TenantMismatchError",
+    "TenantPreferences",
     "UnknownActionError",
     "UnknownProjectionError",
     "UnsupportedPayloadValueError",
@@ -121,6 +125,7 @@ __all__ = [
     "creates",
     "current_context",
     "mutator",
+    "tenant_preferences_id",
     "validate_action_name",
     "wants",
     "workflow",

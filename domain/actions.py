@@ -17,6 +17,17 @@ from optaic_activity.domain.personal import ACTOR, validate_personal
 ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
+CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def validate_category(category: str) -> str:
+    """Return ``category`` if it is a lower snake case name of at most 64 characters, else raise."""
+    if not isinstance(category, str) or not CATEGORY_PATTERN.match(category):
+        msg = f"category {category!r} is not a lower snake case name of at most 64 characters"
+        raise InvalidActionError(msg)
+    return category
+
+
 def validate_action_name(action: str) -> str:
     """Return ``action`` if it is ``<resource>.<verb>`` in lower snake case, else raise."""
     if not isinstance(action, str) or not ACTION_PATTERN.match(action):
@@ -38,6 +49,9 @@ class ActionSpec:
     """Whose data the personal fields are: ``"actor"`` or a payload field holding a principal id."""
     immediate: bool = False
     """Never held back in a digest: delivered at once whatever the recipient's digest rules."""
+    category: str | None = None
+    """What kind of news it is (``"ownership"``, ``"guardrail"``...): a tenant may make a
+    category mandatory, and then its watchers hear of it whatever their filter or mutes."""
 
     @property
     def resource(self) -> str:
@@ -63,6 +77,7 @@ class ActionCatalog:
                 personal=spec.personal,
                 subject=spec.subject,
                 immediate=spec.immediate,
+                category=spec.category,
             )
 
     def register(
@@ -75,10 +90,13 @@ class ActionCatalog:
         personal: Iterable[str] = (),
         subject: str = ACTOR,
         immediate: bool = False,
+        category: str | None = None,
     ) -> ActionSpec:
         """Add ``name``; ``notify_by_default`` puts it in the default ``mutations`` filter.
 
         ``immediate`` marks an action that is never digested (docs/notifications.md).
+        ``category`` (lower snake case, e.g. ``"monitoring"``) groups actions a tenant may
+        make mandatory for its principals (docs/notifications.md).
 
         ``personal`` names the payload fields (dotted paths) that hold personal data of
         ``subject`` (the actor, or the principal whose id a payload field holds): they are
@@ -90,6 +108,8 @@ class ActionCatalog:
         validate_action_name(name)
         fields = tuple(personal)
         validate_personal(fields, subject)
+        if category is not None:
+            validate_category(category)
         spec = ActionSpec(
             name=name,
             group=group,
@@ -98,6 +118,7 @@ class ActionCatalog:
             personal=fields,
             subject=subject,
             immediate=immediate,
+            category=category,
         )
         with self._lock:
             existing = self._specs.get(name)
@@ -121,6 +142,16 @@ class ActionCatalog:
         """Is ``action`` catalogued as never digested?"""
         spec = self._specs.get(action)
         return spec is not None and spec.immediate
+
+    def category_of(self, action: str) -> str | None:
+        """The category of a catalogued action; ``None`` if it has none or is not listed."""
+        spec = self._specs.get(action)
+        return spec.category if spec is not None else None
+
+    def in_categories(self, categories: Iterable[str]) -> list[str]:
+        """The catalogued actions of any of ``categories``, sorted."""
+        wanted = frozenset(categories)
+        return sorted(s.name for s in self._specs.values() if s.category in wanted)
 
     def get(self, action: str) -> ActionSpec | None:
         """The spec of ``action``, or ``None`` if the catalog does not list it."""
@@ -223,6 +254,7 @@ _GUIDE_ACTIONS: dict[str, tuple[str, ...]] = {
         "subscription.created",
         "subscription.revoked",
         "notification_preferences.updated",
+        "tenant_preferences.updated",
         "notification.seen",
         "notification.read",
         "notification.unread",
@@ -253,6 +285,21 @@ _GUIDE_IMMEDIATE = re.compile(
 """Built-in actions never held back in a digest: guardrail blocks and monitoring alerts."""
 
 
+_BUILT_IN_CATEGORIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^transfer\.[a-z0-9_]+$"), "ownership"),
+    (re.compile(r"^guardrails\.blocked$"), "guardrail"),
+    (
+        re.compile(r"^monitoring\.(alert|drift_detected|[a-z_]+_alert|threshold_breach)$"),
+        "monitoring",
+    ),
+)
+"""The built-in actions' categories: ownership transfers, guardrail blocks, monitoring alerts."""
+
+
+def _built_in_category(name: str) -> str | None:
+    return next((category for rule, category in _BUILT_IN_CATEGORIES if rule.match(name)), None)
+
+
 def default_catalog() -> ActionCatalog:
     """A fresh catalog holding every action of the OptAIC guide and the framework."""
     return ActionCatalog(
@@ -261,6 +308,7 @@ def default_catalog() -> ActionCatalog:
             group=group,
             notify_by_default=bool(_GUIDE_DEFAULT_NOTIFIED.match(name)),
             immediate=bool(_GUIDE_IMMEDIATE.match(name)),
+            category=_built_in_category(name),
         )
         for group, names in _GUIDE_ACTIONS.items()
         for name in names

@@ -18,6 +18,8 @@ The default policy (:class:`DefaultAuthorizationPolicy`):
   or a tenant administrator.
 - ``promotion.approved``: anyone but, when ``four_eyes`` is on (the default), the
   principal who requested the promotion; tenant administrators included.
+- ``tenant_preferences.updated`` (the tenant's default preferences, mandatory categories):
+  a tenant administrator only.
 
 Everything else is allowed (see docs/security.md, "Authorization", for what that leaves
 open). The graph is read as stored before the save, plus the aggregates this save
@@ -43,6 +45,7 @@ TRANSFER_REQUESTED = "transfer.requested"
 TRANSFER_COMPLETED = "transfer.completed"
 TRANSFER_CANCELLED = "transfer.cancelled"
 PROMOTION_APPROVED = "promotion.approved"
+TENANT_PREFERENCES = "tenant_preferences.updated"
 REFUSED = "authorization.refused"
 """The action of the activity that records a refused attempt."""
 
@@ -54,6 +57,7 @@ JUDGED_ACTIONS = frozenset(
         TRANSFER_COMPLETED,
         TRANSFER_CANCELLED,
         PROMOTION_APPROVED,
+        TENANT_PREFERENCES,
     }
 )
 """The actions the default policy decides on; every other one is allowed."""
@@ -111,6 +115,8 @@ class DefaultAuthorizationPolicy:
             return None  # an envelope-only record changes no access, whatever its action
         tenant, actor, payload = event.tenant_id, event.actor_principal_id, event.payload
         admin = self.is_tenant_admin(tenant, actor)
+        if action == TENANT_PREFERENCES:
+            return None if admin else "only a tenant administrator may set the tenant's defaults"
         if action in (GRANTED, REVOKED):
             role = str(payload["role"])
             if admin or is_owner(graph, tenant, actor, event.resource_id):

@@ -15,7 +15,8 @@
     │   └── StateChangeActionError   an aggregate's state-change action recorded from an envelope
     ├── InvalidChannelError          a delivery channel name is empty, too long or has spaces
     ├── InvalidPatternError          a preference pattern is not a valid fnmatch pattern
-    │   └── InvalidDigestRuleError   a digest rule's window is outside 60..86400 s, or malformed
+    │   ├── InvalidDigestRuleError   a digest rule's window is outside 60..86400 s, or malformed
+    │   └── MandatoryCategoryError   a muted pattern covers an action of a mandatory category
     ├── InvalidInboxChangeError      an inbox state change's selector, filter, state or snooze
     │                                time is invalid (nothing was saved)
     ├── InvalidProfileError          a display name or avatar URL is unusable (nothing saved)
@@ -121,6 +122,10 @@ class InvalidDigestRuleError(InvalidPatternError):
 
 class InvalidProfileError(ActivityError, ValueError):
     """A principal profile's display name or avatar URL is unusable; nothing was saved."""
+
+
+class MandatoryCategoryError(InvalidPatternError):
+    """A muted pattern covers a catalogued action of a category the tenant makes mandatory."""
 
 
 class PayloadPolicyError(ActivityError, ValueError):

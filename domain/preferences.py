@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
-from optaic_activity.domain.actions import CATALOG
-from optaic_activity.domain.errors import InvalidPatternError
+from optaic_activity.domain.actions import CATALOG, validate_category
+from optaic_activity.domain.errors import InvalidPatternError, MandatoryCategoryError
 
 
 class FilterMode(StrEnum):
@@ -93,8 +93,44 @@ def validate_preferences(mode: str, patterns: Sequence[str]) -> tuple[FilterMode
     return filter_mode, checked
 
 
-def wants(mode: str, patterns: Sequence[str], action: str) -> bool:
-    """Does a watcher with these preferences want a notification of ``action``?"""
+MAX_CATEGORIES = 32
+
+
+def validate_categories(categories: Iterable[str]) -> list[str]:
+    """Return the category names, sorted and without repeats, if each is well formed."""
+    checked = sorted({validate_category(category) for category in categories})
+    if len(checked) > MAX_CATEGORIES:
+        raise InvalidPatternError(f"at most {MAX_CATEGORIES} categories, got {len(checked)}")
+    return checked
+
+
+def validate_muted(patterns: Iterable[str], mandatory_categories: Iterable[str] = ()) -> list[str]:
+    """Return the muted patterns if each is usable and none covers a mandatory action, else raise.
+
+    A mandatory category reaches its watchers whatever they mute, so muting one of its
+    catalogued actions would promise what is not kept: refused (`MandatoryCategoryError`).
+    """
+    checked = validate_patterns(patterns)
+    mandatory = CATALOG.in_categories(mandatory_categories)
+    for pattern in checked:
+        covered = [action for action in mandatory if fnmatch.fnmatchcase(action, pattern)]
+        if covered:
+            category = CATALOG.category_of(covered[0])
+            msg = (
+                f"muted pattern {pattern!r} covers {covered[0]!r}, of the category "
+                f"{category!r} the tenant makes mandatory"
+            )
+            raise MandatoryCategoryError(msg)
+    return checked
+
+
+def wants(mode: str, patterns: Sequence[str], action: str, muted: Sequence[str] = ()) -> bool:
+    """Does a watcher with these preferences want a notification of ``action``?
+
+    ``muted`` patterns drop an action whatever the mode.
+    """
+    if any(fnmatch.fnmatchcase(action, pattern) for pattern in muted):
+        return False
     if mode == FilterMode.ALL:
         return True
     if mode == FilterMode.MUTATIONS:

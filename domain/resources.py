@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
@@ -17,7 +18,7 @@ from optaic_activity.domain.context import current_context
 from optaic_activity.domain.envelope import Visibility
 from optaic_activity.domain.errors import DomainRuleError
 from optaic_activity.domain.payload import Changes, Payload, apply_changes, changes_between
-from optaic_activity.domain.preferences import validate_preferences
+from optaic_activity.domain.preferences import validate_muted, validate_preferences
 
 
 class Role(StrEnum):
@@ -342,14 +343,20 @@ def preferences_id(tenant_id: UUID, principal_id: UUID) -> UUID:
     return uuid5(tenant_id, f"notification-preferences:{principal_id}")
 
 
+def _no_mutes_before_v2(payload: dict[str, Any]) -> None:
+    payload.setdefault("muted_actions", [])
+
+
 class NotificationPreferences(
     ActivityAggregate, topic="optaic.notification_preferences", resource_type="principal"
 ):
-    """How much a principal wants to hear: ``all``, ``mutations`` (default) or ``custom``."""
+    """How much a principal wants to hear: ``all``, ``mutations`` (default) or ``custom``,
+    less what they mute (``muted_actions``; never an action of a mandatory category)."""
 
     principal_id: UUID
     filter_mode: str
     custom_actions: list[str]
+    muted_actions: list[str]
 
     @staticmethod
     def create_id(*_: Any, **__: Any) -> UUID:
@@ -357,22 +364,47 @@ class NotificationPreferences(
         return preferences_id(ctx.tenant_id, ctx.actor_principal_id)
 
     @classmethod
-    def first_set(cls, filter_mode: str, custom_actions: list[str]) -> NotificationPreferences:
+    def first_set(
+        cls,
+        filter_mode: str,
+        custom_actions: list[str],
+        muted_actions: Sequence[str] = (),
+        *,
+        mandatory_categories: Sequence[str] = (),
+    ) -> NotificationPreferences:
+        """``mandatory_categories``: the tenant's, as stored now (a mute may not cover them)."""
         mode, patterns = validate_preferences(filter_mode, custom_actions)
+        muted = validate_muted(muted_actions, mandatory_categories)
         return cls.set_first(
             principal_id=current_context().actor_principal_id,
             filter_mode=mode.value,
             custom_actions=patterns,
+            muted_actions=muted,
         )
 
-    def change(self, filter_mode: str, custom_actions: list[str]) -> bool:
+    def change(
+        self,
+        filter_mode: str,
+        custom_actions: list[str],
+        muted_actions: Sequence[str] = (),
+        *,
+        mandatory_categories: Sequence[str] = (),
+    ) -> bool:
         if current_context().actor_principal_id != self.principal_id:
             raise DomainRuleError("principals set only their own notification preferences")
         mode, patterns = validate_preferences(filter_mode, custom_actions)
-        if mode.value == self.filter_mode and patterns == self.custom_actions:
+        muted = validate_muted(muted_actions, mandatory_categories)
+        if (mode.value, patterns, muted) == (
+            self.filter_mode,
+            self.custom_actions,
+            self.muted_actions,
+        ):
             return False
         self.updated(
-            principal_id=self.principal_id, filter_mode=mode.value, custom_actions=patterns
+            principal_id=self.principal_id,
+            filter_mode=mode.value,
+            custom_actions=patterns,
+            muted_actions=muted,
         )
         return True
 
@@ -380,16 +412,39 @@ class NotificationPreferences(
         "notification_preferences.updated",
         visibility=Visibility.PRIVATE,
         event_name="notification_preferences.first_set",
+        version=2,
+        upcasters={1: _no_mutes_before_v2},
     )
-    def set_first(self, *, principal_id: UUID, filter_mode: str, custom_actions: list[str]) -> None:
+    def set_first(
+        self,
+        *,
+        principal_id: UUID,
+        filter_mode: str,
+        custom_actions: list[str],
+        muted_actions: list[str],
+    ) -> None:
         self.principal_id = principal_id
         self.filter_mode = filter_mode
         self.custom_actions = list(custom_actions)
+        self.muted_actions = list(muted_actions)
 
-    @activity("notification_preferences.updated", visibility=Visibility.PRIVATE)
-    def updated(self, *, principal_id: UUID, filter_mode: str, custom_actions: list[str]) -> None:
+    @activity(
+        "notification_preferences.updated",
+        visibility=Visibility.PRIVATE,
+        version=2,
+        upcasters={1: _no_mutes_before_v2},
+    )
+    def updated(
+        self,
+        *,
+        principal_id: UUID,
+        filter_mode: str,
+        custom_actions: list[str],
+        muted_actions: list[str],
+    ) -> None:
         self.filter_mode = filter_mode
         self.custom_actions = list(custom_actions)
+        self.muted_actions = list(muted_actions)
 
     @classmethod
     def creation_target(cls, aggregate_id: UUID, payload: Payload) -> tuple[UUID, str]:

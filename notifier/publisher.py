@@ -243,6 +243,21 @@ def _outcome(broadcast: Broadcast, answer: Mapping[str, Any]) -> Outcome:
     return replace(failure, channels=frozenset(failed))
 
 
+def _console_line(data: Mapping[str, Any]) -> str:
+    if data.get("type") == "counts":  # the inbox counter: no activity behind it to describe
+        return (
+            f"[bold]counts[/] unread {escape(str(data['unread_count']))}"
+            f" unseen {escape(str(data['unseen_count']))}"
+        )
+    reasons = ",".join(data.get("reasons", [])) or "channel"
+    return (
+        f"[bold]{escape(str(data['action']))}[/]"
+        f" {escape(str(data['resource_type']))}/{escape(str(data['resource_id']))}"
+        f" by {escape(str(data['actor_principal_id']))} ({escape(reasons)}):"
+        f" {escape(str(data['summary']))}"
+    )
+
+
 class ConsolePublisher:
     """Prints one line per notification (per channel); the embedded default, never fails."""
 
@@ -251,14 +266,10 @@ class ConsolePublisher:
 
     def publish(self, broadcasts: Sequence[Broadcast]) -> list[Outcome]:
         for broadcast in broadcasts:
-            data = broadcast.data
-            reasons = ",".join(data.get("reasons", [])) or "channel"
+            line = _console_line(broadcast.data)
             for channel in broadcast.channels:
                 self._console.print(
-                    f"[bold cyan]notify[/] {escape(channel)} [bold]{escape(str(data['action']))}[/]"
-                    f" {escape(str(data['resource_type']))}/{escape(str(data['resource_id']))}"
-                    f" by {escape(str(data['actor_principal_id']))} ({escape(reasons)}):"
-                    f" {escape(str(data['summary']))}",
+                    f"[bold cyan]notify[/] {escape(channel)} {line}",
                     soft_wrap=True,
                     highlight=False,
                 )

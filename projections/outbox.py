@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
 SUBSCRIBER, OWNER, DELEGATOR = "subscriber", "owner", "delegator"
-REASONS = frozenset({OWNER, SUBSCRIBER, DELEGATOR})
+PENDING_OWNER, FORMER_OWNER = "pending_owner", "former_owner"
+ROLE_HOLDER, FORMER_WATCHER = "role_holder", "former_watcher"
+REASONS = frozenset(
+    {OWNER, SUBSCRIBER, DELEGATOR, PENDING_OWNER, FORMER_OWNER, ROLE_HOLDER, FORMER_WATCHER}
+)
 """Why a recipient hears of an activity: the names a row's ``recipients`` may carry."""
 
 MESSAGE_VERSION = 1

@@ -40,7 +40,8 @@ from optaic_activity.projections.watchers import WatcherIndex
 
 class RoutingProjection:
     name = "routing"
-    version = 1
+    # 2: tenant defaults, mutes, mandatory categories and the reasons of docs/notifications.md
+    version = 2
     deferred_indexes: tuple[sa.Index, ...] = ()
 
     def __init__(self, *, partition: Partition = WHOLE) -> None:

@@ -11,7 +11,12 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from optaic_activity.domain.preferences import FilterMode
-from optaic_activity.projections.watchers import preferences, resources, subscriptions
+from optaic_activity.projections.watchers import (
+    preferences,
+    resources,
+    subscriptions,
+    tenant_preferences,
+)
 
 
 def active_subscriptions(
@@ -49,12 +54,29 @@ def active_subscriptions(
 
 
 def preferences_for(conn: sa.Connection, tenant_id: UUID, principal_id: UUID) -> dict[str, Any]:
-    """``filter_mode`` and ``custom_actions`` of the principal (``mutations`` if never set)."""
+    """``filter_mode``, ``custom_actions`` and ``muted_actions`` that apply to the principal:
+    their own, else their tenant's defaults, else ``mutations`` with nothing muted."""
     row = conn.execute(
-        sa.select(preferences.c.filter_mode, preferences.c.custom_actions).where(
-            preferences.c.tenant_id == tenant_id, preferences.c.principal_id == principal_id
-        )
+        sa.select(
+            preferences.c.filter_mode, preferences.c.custom_actions, preferences.c.muted_actions
+        ).where(preferences.c.tenant_id == tenant_id, preferences.c.principal_id == principal_id)
     ).one_or_none()
     if row is None:
-        return {"filter_mode": FilterMode.MUTATIONS.value, "custom_actions": []}
-    return {"filter_mode": row.filter_mode, "custom_actions": list(row.custom_actions)}
+        row = conn.execute(
+            sa.select(
+                tenant_preferences.c.filter_mode,
+                tenant_preferences.c.custom_actions,
+                tenant_preferences.c.muted_actions,
+            ).where(tenant_preferences.c.tenant_id == tenant_id)
+        ).one_or_none()
+    if row is None:
+        return {
+            "filter_mode": FilterMode.MUTATIONS.value,
+            "custom_actions": [],
+            "muted_actions": [],
+        }
+    return {
+        "filter_mode": row.filter_mode,
+        "custom_actions": list(row.custom_actions),
+        "muted_actions": list(row.muted_actions),
+    }

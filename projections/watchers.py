@@ -18,6 +18,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from eventsourcing.utils import TopicError, resolve_topic
 
+from optaic_activity.domain.actions import CATALOG
 from optaic_activity.domain.preferences import FilterMode, wants
 from optaic_activity.domain.record import ActivityRecorded
 from optaic_activity.domain.resources import (
@@ -27,9 +28,18 @@ from optaic_activity.domain.resources import (
     RoleBinding,
     Subscription,
 )
+from optaic_activity.domain.tenant_preferences import TenantPreferences
 from optaic_activity.projections.database import clear, metadata
 from optaic_activity.projections.events import StoredActivity
-from optaic_activity.projections.outbox import DELEGATOR, OWNER, SUBSCRIBER
+from optaic_activity.projections.outbox import (
+    DELEGATOR,
+    FORMER_OWNER,
+    FORMER_WATCHER,
+    OWNER,
+    PENDING_OWNER,
+    ROLE_HOLDER,
+    SUBSCRIBER,
+)
 from optaic_activity.projections.upsert import upsert
 
 DELEGATING_ROLES = frozenset({Role.OWNER, Role.DELEGATOR})
@@ -91,9 +101,20 @@ preferences = sa.Table(
     sa.Column("principal_id", sa.Uuid, primary_key=True),
     sa.Column("filter_mode", sa.String(16), nullable=False),
     sa.Column("custom_actions", sa.JSON, nullable=False),
+    sa.Column("muted_actions", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
 )
 
-TABLES = (resources, role_bindings, subscriptions, preferences)
+tenant_preferences = sa.Table(
+    "watch_tenant_preferences",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("filter_mode", sa.String(16), nullable=False),
+    sa.Column("custom_actions", sa.JSON, nullable=False),
+    sa.Column("muted_actions", sa.JSON, nullable=False),
+    sa.Column("mandatory_categories", sa.JSON, nullable=False),
+)
+
+TABLES = (resources, role_bindings, subscriptions, preferences, tenant_preferences)
 
 # Structural changes come only from the framework's own aggregates (by stable topic),
 # never from an envelope-only record that happens to carry the same action name.
@@ -101,6 +122,7 @@ _RESOURCE_EVENTS = ResourceAggregate.TOPIC + ":"
 _ROLE_BINDING = RoleBinding.TOPIC + ":"
 _SUBSCRIPTION = Subscription.TOPIC + ":"
 _PREFERENCES = NotificationPreferences.TOPIC + ":"
+_TENANT_PREFERENCES = TenantPreferences.TOPIC + ":"
 _RECORD_TOPIC = ActivityRecorded.TOPIC
 _RESOURCE_CREATION_KEYS = frozenset({"name", "parent_id", "owner_id"})
 
@@ -120,10 +142,20 @@ def _is_resource_topic(topic: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _wants(mode: str, patterns: tuple[str, ...], action: str) -> bool:
+def _wants(mode: str, patterns: tuple[str, ...], muted: tuple[str, ...], action: str) -> bool:
     # Cached: the same few preference sets meet the same few actions over and over, and each
     # answer costs several fnmatch calls (docs/performance.md, "Projections").
-    return wants(mode, patterns, action)
+    return wants(mode, patterns, action, muted)
+
+
+Prefs = tuple[str, tuple[str, ...], tuple[str, ...]]
+"""(filter mode, custom patterns, muted patterns): one principal's or one tenant's defaults."""
+
+_CONCERNING = frozenset(
+    {"transfer.requested", "transfer.completed", "role_binding.granted", "role_binding.revoked"}
+)
+"""Actions told to the principal they are about (docs/architecture.md, "Watchers")."""
+_MOVED = "resource.moved"
 
 
 @dataclass
@@ -158,7 +190,7 @@ PLANNED_CANDIDATES = 1_000_000
 """The plans are dropped (and made again as needed) once they hold this many candidates:
 their memory stays bounded whatever the tree's shape."""
 
-_DEFAULT_PREFS: tuple[str, tuple[str, ...]] = (FilterMode.MUTATIONS.value, ())
+_DEFAULT_PREFS: Prefs = (FilterMode.MUTATIONS.value, (), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +215,16 @@ class WatcherIndex:
     owned_by: dict[tuple[UUID, UUID], set[UUID]] = field(default_factory=lambda: defaultdict(set))
     subs: dict[UUID, Sub] = field(default_factory=dict)
     subs_on: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
-    prefs: dict[tuple[UUID, UUID], tuple[str, list[str]]] = field(default_factory=dict)
+    prefs: dict[tuple[UUID, UUID], tuple[str, list[str], list[str]]] = field(default_factory=dict)
+    tenant_prefs: dict[UUID, tuple[str, list[str], list[str], list[str]]] = field(
+        default_factory=dict
+    )
+    """A tenant's defaults: filter mode, custom patterns, muted patterns, mandatory categories."""
     dirty_nodes: set[UUID] = field(default_factory=set)
     dirty_bindings: set[UUID] = field(default_factory=set)
     dirty_subs: set[UUID] = field(default_factory=set)
     dirty_prefs: set[tuple[UUID, UUID]] = field(default_factory=set)
+    dirty_tenant_prefs: set[UUID] = field(default_factory=set)
     # Each resource's chain as _walk() finds it, until a move changes it (the moved subtree's
     # are dropped): a rebuild asks for the same chains over and over.
     _chains: dict[tuple[UUID, UUID], list[UUID]] = field(default_factory=dict)
@@ -200,8 +237,11 @@ class WatcherIndex:
     _changed_at: dict[UUID, int] = field(default_factory=dict)
     """When (``_clock``) a resource last changed what its plans hold: its subscriptions,
     role bindings, owner, or its node's existence."""
-    _prefs_by_int: dict[tuple[int, int], tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    _prefs_by_int: dict[tuple[int, int], Prefs] = field(default_factory=dict)
     """``prefs`` keyed by the ids' integers (hashed in C, unlike a UUID)."""
+    _defaults_by_int: dict[int, Prefs] = field(default_factory=dict)
+    _mandatory_by_int: dict[int, frozenset[str]] = field(default_factory=dict)
+    """``tenant_prefs`` keyed by the tenant's integer: its defaults, its mandatory categories."""
 
     # -- the tree ------------------------------------------------------------------------
 
@@ -256,7 +296,9 @@ class WatcherIndex:
         if (
             activity.is_creation
             and payload.keys() >= _RESOURCE_CREATION_KEYS
-            and not topic.startswith((_ROLE_BINDING, _SUBSCRIPTION, _PREFERENCES))
+            and not topic.startswith(
+                (_ROLE_BINDING, _SUBSCRIPTION, _PREFERENCES, _TENANT_PREFERENCES)
+            )
         ):
             self._add_node(activity)
         elif _is_resource_topic(topic):
@@ -267,14 +309,33 @@ class WatcherIndex:
             self._subscription_event(activity)
         elif topic.startswith(_PREFERENCES):
             key = (tenant, payload["principal_id"])
-            self._set_prefs(key, payload["filter_mode"], list(payload["custom_actions"]))
+            muted = list(payload.get("muted_actions", ()))  # (none before version 2)
+            self._set_prefs(key, payload["filter_mode"], list(payload["custom_actions"]), muted)
             self.dirty_prefs.add(key)
+        elif topic.startswith(_TENANT_PREFERENCES):
+            self._set_tenant_prefs(
+                tenant,
+                payload["filter_mode"],
+                list(payload["custom_actions"]),
+                list(payload["muted_actions"]),
+                list(payload["mandatory_categories"]),
+            )
+            self.dirty_tenant_prefs.add(tenant)
         elif activity.resource_id in self.nodes:
             self._renamed(activity)
 
-    def _set_prefs(self, key: tuple[UUID, UUID], mode: str, patterns: list[str]) -> None:
-        self.prefs[key] = (mode, patterns)
-        self._prefs_by_int[(key[0].int, key[1].int)] = (mode, tuple(patterns))
+    def _set_prefs(
+        self, key: tuple[UUID, UUID], mode: str, patterns: list[str], muted: list[str]
+    ) -> None:
+        self.prefs[key] = (mode, patterns, muted)
+        self._prefs_by_int[(key[0].int, key[1].int)] = (mode, tuple(patterns), tuple(muted))
+
+    def _set_tenant_prefs(
+        self, tenant: UUID, mode: str, patterns: list[str], muted: list[str], mandatory: list[str]
+    ) -> None:
+        self.tenant_prefs[tenant] = (mode, patterns, muted, mandatory)
+        self._defaults_by_int[tenant.int] = (mode, tuple(patterns), tuple(muted))
+        self._mandatory_by_int[tenant.int] = frozenset(mandatory)
 
     def _changed(self, resource_id: UUID) -> None:
         """The plans of ``resource_id`` and of everything below it are out of date."""
@@ -384,7 +445,7 @@ class WatcherIndex:
     def watchers(self, activity: StoredActivity) -> dict[UUID, list[str]]:
         """Recipients of ``activity`` and why, in principal order (never change the lists).
 
-        The six watcher rules of docs/architecture.md, "Watchers of an activity on resource R".
+        The seven watcher rules of docs/architecture.md, "Watchers of an activity on resource R".
         """
         tenant = activity.tenant_id
         plan = self._plan(activity.resource_id, tenant)
@@ -395,20 +456,86 @@ class WatcherIndex:
         )
         by_role = visibility in ("resource", "scope", "tenant")
         prefs, tenant_int = self._prefs_by_int, tenant.int
+        # A principal's own preferences, else the tenant's defaults, else ``mutations``.
+        fallback = self._defaults_by_int.get(tenant_int, _DEFAULT_PREFS)
+        mandatory_categories = self._mandatory_by_int.get(tenant_int)
+        mandatory = (
+            mandatory_categories is not None and CATALOG.category_of(action) in mandatory_categories
+        )
+        # Whoever set no preferences of their own gets the same answer: worked out once.
+        by_default = mandatory or _wants(*fallback, action)
+        concerned = self._concerned(activity) if action in _CONCERNING or action == _MOVED else {}
         found: dict[UUID, list[str]] = {}
         for principal, number, reasons, holder in plan.candidates:
-            if number == actor:
-                continue
+            if number == actor or (concerned and principal in concerned):
+                continue  # (decided below; checked only if any: a UUID hashes in Python)
             # A role on the chain is a role in the scope, and makes a member of the tenant;
             # "resource" visibility admits no one else.
             if not (holder and by_role) and (
                 visibility == "resource" or not self.admits(principal, activity, plan.chain)
             ):
                 continue
-            mode, patterns = prefs.get((tenant_int, number), _DEFAULT_PREFS)
-            if _wants(mode, patterns, action):
+            own = prefs.get((tenant_int, number))
+            if by_default if own is None else (mandatory or _wants(*own, action)):
                 found[principal] = reasons
-        return found
+        if not concerned:
+            return found
+        candidates = {c[0]: c for c in plan.candidates}
+        for principal, (reason, admitted) in concerned.items():
+            if principal.int == actor:
+                continue
+            watching = candidates.get(principal)
+            if watching is not None and not admitted:
+                holder = watching[3]
+                admitted = (holder and by_role) or (
+                    visibility != "resource" and self.admits(principal, activity, plan.chain)
+                )
+            if admitted and (
+                mandatory or _wants(*prefs.get((tenant_int, principal.int), fallback), action)
+            ):
+                found[principal] = sorted([*(watching[2] if watching else ()), reason])
+        return dict(sorted(found.items(), key=lambda item: item[0].int))
+
+    def _concerned(self, activity: StoredActivity) -> dict[UUID, tuple[str, bool]]:
+        """Who ``activity`` is about beyond R's watchers: principal -> (reason, admitted).
+
+        The principal an ownership or role activity names is told of it whatever its
+        visibility but ``private`` (it is about them); former watchers of a moved resource
+        are admitted as the visibility admits them at the old location.
+        """
+        topic, payload, action = activity.topic, activity.payload, activity.action
+        named = activity.visibility != "private"
+        if action == "role_binding.granted" or action == "role_binding.revoked":
+            if topic.startswith(_ROLE_BINDING):
+                return {_uuid(payload["principal_id"]): (ROLE_HOLDER, named)}
+            return {}
+        if not _is_resource_topic(topic):
+            return {}  # an envelope-only record of the same name moves and offers nothing
+        if action == "transfer.requested":
+            return {_uuid(payload["to_owner_id"]): (PENDING_OWNER, named)}
+        if action == "transfer.completed":
+            return {_uuid(payload["from_owner_id"]): (FORMER_OWNER, named)}
+        return self._former_watchers(activity)
+
+    def _former_watchers(self, activity: StoredActivity) -> dict[UUID, tuple[str, bool]]:
+        """Watchers of the moved resource at its old place who are no watchers at its new one."""
+        tenant, resource_id = activity.tenant_id, activity.resource_id
+        old_parent = activity.payload.get("old_parent_id")
+        # The move changed only R's parent: the old parent's chain is as it was.
+        old_chain = [resource_id] + (
+            self._chain(_uuid(old_parent), tenant) if old_parent is not None else []
+        )
+        watching_now = {c[0] for c in self._plan(resource_id, tenant).candidates}
+        by_role = activity.visibility in ("resource", "scope", "tenant")
+        former: dict[UUID, tuple[str, bool]] = {}
+        for principal, _, _, holder in self._candidates(old_chain, tenant):
+            if principal in watching_now:
+                continue
+            admitted = (holder and by_role) or (
+                activity.visibility != "resource" and self.admits(principal, activity, old_chain)
+            )
+            former[principal] = (FORMER_WATCHER, admitted)
+        return former
 
     def _plan(self, resource_id: UUID, tenant: UUID) -> _Plan:
         """The resource's candidates, made again if its chain or anything on it changed."""
@@ -490,8 +617,8 @@ class WatcherIndex:
         )
 
     def wants(self, tenant: UUID, principal: UUID, action: str) -> bool:
-        mode, patterns = self._prefs_by_int.get((tenant.int, principal.int), _DEFAULT_PREFS)
-        return _wants(mode, patterns, action)
+        fallback = self._defaults_by_int.get(tenant.int, _DEFAULT_PREFS)
+        return _wants(*self._prefs_by_int.get((tenant.int, principal.int), fallback), action)
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -556,15 +683,33 @@ class WatcherIndex:
                     "principal_id": p,
                     "filter_mode": self.prefs[(t, p)][0],
                     "custom_actions": self.prefs[(t, p)][1],
+                    "muted_actions": self.prefs[(t, p)][2],
                 }
                 for (t, p) in self.dirty_prefs
             ],
             key=("tenant_id", "principal_id"),
         )
+        upsert(
+            conn,
+            tenant_preferences,
+            [
+                {
+                    "tenant_id": t,
+                    "filter_mode": mode,
+                    "custom_actions": patterns,
+                    "muted_actions": muted,
+                    "mandatory_categories": mandatory,
+                }
+                for t in self.dirty_tenant_prefs
+                for mode, patterns, muted, mandatory in (self.tenant_prefs[t],)
+            ],
+            key=("tenant_id",),
+        )
         self.dirty_nodes.clear()
         self.dirty_bindings.clear()
         self.dirty_subs.clear()
         self.dirty_prefs.clear()
+        self.dirty_tenant_prefs.clear()
 
     @classmethod
     def load(
@@ -595,7 +740,18 @@ class WatcherIndex:
                 index.subs_on[row.resource_id].add(row.subscription_id)
         for row in _rows(conn, preferences, tenants):
             index._set_prefs(
-                (row.tenant_id, row.principal_id), row.filter_mode, list(row.custom_actions)
+                (row.tenant_id, row.principal_id),
+                row.filter_mode,
+                list(row.custom_actions),
+                list(row.muted_actions),
+            )
+        for row in _rows(conn, tenant_preferences, tenants):
+            index._set_tenant_prefs(
+                row.tenant_id,
+                row.filter_mode,
+                list(row.custom_actions),
+                list(row.muted_actions),
+                list(row.mandatory_categories),
             )
         return index
 
@@ -609,3 +765,7 @@ def _rows(
 ) -> Iterator[sa.Row[Any]]:
     rows = conn.execute(sa.select(table))
     return iter(rows) if tenants is None else (row for row in rows if tenants(row.tenant_id))
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

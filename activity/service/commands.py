@@ -21,6 +21,7 @@ from optaic_activity.domain.resources import (
 )
 from optaic_activity.service.application import ActivityApplication
 from optaic_activity.service.retry import retry_on_conflict
+from optaic_activity.service.tenant_defaults import mandatory_categories
 
 
 def subscribe(
@@ -93,17 +94,27 @@ def set_preferences(
     principal_id: UUID,
     filter_mode: str,
     custom_actions: Sequence[str],
+    muted_actions: Sequence[str] = (),
 ) -> NotificationPreferences:
-    """Set the principal's notification preferences (validated; unchanged emits nothing)."""
+    """Set the principal's notification preferences (validated; unchanged emits nothing).
+
+    A muted pattern covering an action of a category the tenant makes mandatory is refused
+    (``MandatoryCategoryError``, nothing saved).
+    """
 
     def command() -> NotificationPreferences:
         with activity_context(tenant_id=tenant_id, actor_principal_id=principal_id):
+            mandatory = mandatory_categories(app, tenant_id)
             prefs_id = preferences_id(tenant_id, principal_id)
             if not app.exists(prefs_id):
-                prefs = NotificationPreferences.first_set(filter_mode, list(custom_actions))
+                prefs = NotificationPreferences.first_set(
+                    filter_mode, list(custom_actions), muted_actions, mandatory_categories=mandatory
+                )
             else:
                 prefs = app.get(prefs_id, tenant_id=tenant_id, kind=NotificationPreferences)
-                prefs.change(filter_mode, list(custom_actions))
+                prefs.change(
+                    filter_mode, list(custom_actions), muted_actions, mandatory_categories=mandatory
+                )
             app.save(prefs)
             return prefs
 

@@ -22,3 +22,6 @@ ENVELOPE_TEST_ACTIONS = (
     "role_binding.audited",
 )
 CATALOG.extend(ENVELOPE_TEST_ACTIONS, group="test envelopes")
+MANDATORY_TEST_ACTION = "monitoring.paged"
+"""An envelope action of a category (``monitoring``) a tenant may make mandatory."""
+CATALOG.register(MANDATORY_TEST_ACTION, group="test envelopes", category="monitoring")

@@ -35,7 +35,7 @@ async def test_every_operation_answers_401_with_a_challenge_without_a_bearer_tok
     api: FastAPI, client_for: ClientFor
 ) -> None:
     operations = _operations(api)
-    assert len(operations) == 13  # (3 of them the directory's: /principals/...)
+    assert len(operations) == 27  # (directory 3, digests 5, inbox states 8, tenant defaults 2)
     async with client_for(None) as http:
         for method, path in operations:
             for headers in ({}, {"Authorization": "Basic dmljOnB3"}):

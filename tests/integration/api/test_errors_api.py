@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from uuid import uuid4
 
 import pytest
 
 import optaic_activity.api.routes.activities
 import optaic_activity.api.routes.preferences
+from optaic_activity.api.app import openapi_document
 from optaic_activity.bootstrap import Runtime
 from optaic_activity.domain import ConcurrencyConflictError
 from optaic_activity.testing import ActivityRecorder
@@ -86,6 +89,49 @@ async def test_bodies_that_are_not_json_or_not_text_and_unknown_parameters_are_4
     assert binary.json()["errors"][0]["loc"] == ["body"]
     assert unknown.json()["errors"][0]["loc"] == ["query", "active"]
     recorder.assert_nothing_emitted()
+
+
+async def test_every_operation_takes_its_documented_query_parameters_and_refuses_others(
+    world: World, client_for: ClientFor, recorder: ActivityRecorder
+) -> None:
+    """The parameters read off each route are exactly those its OpenAPI operation lists."""
+    document = openapi_document()
+    checked = 0
+    async with client_for(world.auditor) as http:
+        for template, operations in document["paths"].items():
+            path = re.sub(r"\{position\}", "1", template)
+            path = re.sub(r"\{[a-z_]+\}", str(uuid4()), path)
+            for method, operation in operations.items():
+                documented = [
+                    p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
+                ]
+                body = {} if method in {"post", "put"} else None
+                answers = {
+                    "documented": await http.request(
+                        method, path, params=dict.fromkeys(documented, "x"), json=body
+                    ),
+                    "extra": await http.request(
+                        method,
+                        path,
+                        params={**dict.fromkeys(documented, "x"), "zzz": "1"},
+                        json=body,
+                    ),
+                }
+                refused = {
+                    side: [
+                        e["loc"]
+                        for e in answer.json().get("errors", [])
+                        if e["type"] == "extra_forbidden" and e["loc"][0] == "query"
+                    ]
+                    if answer.headers["content-type"] == "application/problem+json"
+                    else []
+                    for side, answer in answers.items()
+                }
+                assert refused == {"documented": [], "extra": [["query", "zzz"]]}, (method, path)
+                checked += 1
+    assert checked >= 25
+    # Nothing changed: only the self-audit's records of the refusals (an auditor's 403s).
+    assert set(recorder.actions) <= {"auth.refused"}
 
 
 async def test_a_bug_is_a_500_problem_that_reveals_nothing(

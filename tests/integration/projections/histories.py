@@ -11,12 +11,15 @@ emitted, as of that activity (its own effect included).
 Grants, revocations and transfers are judged by the authorization policy: an even ``actor``
 choice acts as the resource's owner (always allowed), an odd one as any principal (the
 policy decides). A refused save records an ``authorization.refused`` activity, which the
-driver notes like any other, and undoes the model's change.
+driver notes like any other, and undoes the model's change. The last principal is each
+tenant's administrator (the driver adds them to the default policy): only they may set the
+tenant's defaults.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
@@ -28,6 +31,7 @@ from optaic_activity.domain import (
     ActivityEnvelope,
     ActivityEvent,
     DomainRuleError,
+    MandatoryCategoryError,
     NotAuthorizedError,
     NotificationPreferences,
     PrincipalProfile,
@@ -35,9 +39,11 @@ from optaic_activity.domain import (
     RoleBinding,
     Subscription,
     TenantMismatchError,
+    TenantPreferences,
     activity_context,
 )
 from optaic_activity.domain.aggregate import ActivityAggregate
+from optaic_activity.domain.authorization import DefaultAuthorizationPolicy
 from optaic_activity.domain.inbox import ACTIONS as INBOX_ACTIONS
 from optaic_activity.domain.inbox import InboxFilter, Selector
 from optaic_activity.service.application import ActivityApplication
@@ -71,7 +77,17 @@ ACTIONS = (
     "monitoring.viewed",
     "expression.evaluated",
     "role_binding.audited",
+    "monitoring.paged",
 )
+MUTES = (
+    "signal.*",
+    "promotion.commented",
+    "transfer.*",
+    "monitoring.*",
+    "role_binding.*",
+    "resource.moved",
+)
+CATEGORIES = ("ownership", "monitoring")
 VISIBILITIES = ("private", "resource", "scope", "tenant")
 
 T = TypeVar("T")
@@ -148,6 +164,20 @@ class Prefs:
     principal: int
     mode: str
     patterns: tuple[str, ...]
+    muted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """A tenant's defaults, set by its administrator (``admin``) or by anyone (refused)."""
+
+    tenant: int
+    admin: bool
+    actor: int
+    mode: str
+    patterns: tuple[str, ...]
+    muted: tuple[str, ...]
+    mandatory: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -227,6 +257,7 @@ Op = (
     | Subscribe
     | Unsubscribe
     | Prefs
+    | Defaults
     | Envelope
     | ReadMark
     | Profile
@@ -264,6 +295,8 @@ _envelopes = st.builds(
     channels=st.booleans(),
 )
 _patterns = _one_of(*PATTERNS)
+_mutes = st.just(()) | st.tuples(_one_of(*MUTES)) | st.tuples(_one_of(*MUTES), _one_of(*MUTES))
+_mandatory = st.just(()) | st.tuples(_one_of(*CATEGORIES)) | st.just(CATEGORIES)
 # Each kind of operation, as many times as it should weigh: mostly activities, and what
 # decides who hears of them (grants, subscriptions, preferences).
 _OP_TABLE: tuple[st.SearchStrategy[Op], ...] = (
@@ -282,9 +315,20 @@ _OP_TABLE: tuple[st.SearchStrategy[Op], ...] = (
             principal=_i,
             mode=_one_of(*MODES),
             patterns=st.tuples(_patterns) | st.tuples(_patterns, _patterns),
+            muted=_mutes,
         )
     ]
     * 2,
+    st.builds(
+        Defaults,
+        tenant=_one_of(0, 0, 1),
+        admin=_one_of(True, True, True, False),
+        actor=_i,
+        mode=_one_of(*MODES),
+        patterns=st.tuples(_patterns) | st.tuples(_patterns, _patterns),
+        muted=_mutes,
+        mandatory=_mandatory,
+    ),
     st.builds(Rename, resource=_i, actor=_i),
     st.builds(Delete, resource=_i, actor=_i),
     *[
@@ -384,6 +428,13 @@ class Driver:
         self.subs_by_key: dict[tuple[UUID, UUID, str], Subscription] = {}
         self.prefs: dict[tuple[UUID, UUID], NotificationPreferences] = {}
         self.profiles: dict[tuple[UUID, UUID], PrincipalProfile] = {}
+        self.defaults: dict[UUID, TenantPreferences] = {}
+        self.admin = self.principals[-1]
+        policy = self.app.policy
+        if isinstance(policy, DefaultAuthorizationPolicy):
+            # (fresh tenants: no other test's administrators change)
+            admins = {**policy.tenant_admins, **{t: frozenset({self.admin}) for t in self.tenants}}
+            self.app.policy = dataclasses.replace(policy, tenant_admins=admins)
 
     def run(self, ops: Sequence[Op]) -> list[Emitted]:
         for op in ops:
@@ -413,7 +464,11 @@ class Driver:
             return self.model.owner[resource_id]
         return self.principal(actor // 2)
 
-    def save(self, aggregate: ActivityAggregate, undo: Callable[[], object] | None = None) -> bool:
+    def save(
+        self,
+        aggregate: ActivityAggregate,
+        undo: Callable[[], object] | None = None,
+    ) -> bool:
         """Save; if the policy refuses, note the refusal, ``undo`` the model, reload, False."""
         if not aggregate.pending_events:
             return True  # the command was a no-op (moving to the same parent...)
@@ -431,7 +486,7 @@ class Driver:
             return False
         for recording in recordings:
             event = cast(ActivityEvent, recording.domain_event)
-            self._emitted(recording.notification.id, event.envelope)
+            self._emitted(recording.notification.id, event.envelope, structural=True)
         return True
 
     def _reload(self, aggregate: ActivityAggregate) -> None:
@@ -445,21 +500,23 @@ class Driver:
         """One save of several aggregates (the application records them in its own order)."""
         for recording in self.app.save(*aggregates):
             event = cast(ActivityEvent, recording.domain_event)
-            self._emitted(recording.notification.id, event.envelope)
+            self._emitted(recording.notification.id, event.envelope, structural=True)
 
     def record(self, envelope: ActivityEnvelope) -> None:
         recorded = record_activity(self.app, envelope)
         assert recorded.position is not None
         self._emitted(recorded.position, recorded.envelope)
 
-    def _emitted(self, position: int, envelope: ActivityEnvelope) -> None:
+    def _emitted(self, position: int, envelope: ActivityEnvelope, structural: bool = False) -> None:
+        """``structural``: an aggregate's event (its payload says whom it is about)."""
         tenant, actor = envelope.tenant_id, envelope.actor_principal_id
         resource, action, visibility = (
             envelope.resource_id,
             envelope.action,
             str(envelope.visibility),
         )
-        expected = self.model.recipients(tenant, actor, resource, action, visibility)
+        payload = envelope.payload if structural else None
+        expected = self.model.recipients(tenant, actor, resource, action, visibility, payload)
         self.emitted.append(
             Emitted(
                 position,
@@ -545,6 +602,8 @@ class Driver:
                     self.save(ended)
             case Prefs():
                 self.set_prefs(op)
+            case Defaults():
+                self.set_defaults(op)
             case Envelope():
                 self.envelope(op)
             case ReadMark(tenant=t, actor=a, verb=verb):
@@ -685,15 +744,20 @@ class Driver:
         tenant, principal = self.tenant(op.tenant), self.principal(op.principal)
         mode = op.mode
         patterns = list(op.patterns) if mode == "custom" else []
+        muted, mandatory = list(op.muted), self.model.mandatory(tenant)
         existing = self.prefs.get((tenant, principal))
         with activity_context(tenant_id=tenant, actor_principal_id=principal):
-            if existing is None:
-                self.prefs[(tenant, principal)] = existing = NotificationPreferences.first_set(
-                    mode, patterns
-                )
-            elif not existing.change(mode, patterns):
-                return
-        self.model.set_prefs(tenant, principal, mode, patterns)
+            try:
+                if existing is None:
+                    existing = NotificationPreferences.first_set(
+                        mode, patterns, muted, mandatory_categories=mandatory
+                    )
+                    self.prefs[(tenant, principal)] = existing
+                elif not existing.change(mode, patterns, muted, mandatory_categories=mandatory):
+                    return
+            except MandatoryCategoryError:
+                return  # a mute of a mandatory category: refused, nothing emitted
+        self.model.set_prefs(tenant, principal, mode, patterns, muted)
         self.save(existing)
 
     def set_profile(self, op: Profile) -> None:
@@ -706,6 +770,36 @@ class Driver:
             elif not existing.change(name):
                 return
         self.save(existing)
+
+    def set_defaults(self, op: Defaults) -> None:
+        tenant = self.tenant(op.tenant)
+        actor = self.admin if op.admin else self.principal(op.actor % (len(self.principals) - 1))
+        patterns = list(op.patterns) if op.mode == "custom" else []
+        fields = (op.mode, patterns, list(op.muted), list(op.mandatory))
+        existing = self.defaults.get(tenant)
+        with activity_context(tenant_id=tenant, actor_principal_id=actor):
+            try:
+                if existing is None:
+                    changed = TenantPreferences.first_set(*fields)
+                elif not existing.change(*fields):
+                    return
+                else:
+                    changed = existing
+            except MandatoryCategoryError:
+                return  # the defaults would mute what they make mandatory: refused
+        was = self.model.defaults.get(tenant)
+        self.model.set_defaults(tenant, *fields)
+
+        def undo() -> None:
+            if was is None:
+                del self.model.defaults[tenant]
+            else:
+                self.model.defaults[tenant] = was
+
+        if self.save(changed, undo=undo):
+            self.defaults[tenant] = changed
+        elif existing is not None:
+            self.defaults[tenant] = self.app.repository.get(existing.id)
 
     def watched(self) -> list[Resource]:
         """Resources some active subscription covers (where visibility is put to the test)."""

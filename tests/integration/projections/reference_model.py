@@ -2,7 +2,9 @@
 
 Written straight from the design text, and on purpose without ``projections.watchers`` or
 ``domain.preferences``: a few dicts (parents, owners, active role bindings, active
-subscriptions, preferences) and the rules spelled out one by one. The tests feed it the
+subscriptions, preferences, tenant defaults) and the rules spelled out one by one, with the
+reasons of docs/notifications.md ("Reasons") and its tenant defaults, mutes and mandatory
+categories ("Tenant defaults and mandatory categories"). The tests feed it the
 same history they apply through the domain and compare its answer, activity by activity,
 with the inbox rows the projections wrote.
 """
@@ -10,11 +12,13 @@ with the inbox rows the projections wrote.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Any
 from uuid import UUID
 
-# Watcher rule 6: what the default preference, ``mutations``, lets through.
+# Watcher rule 7: what the default preference, ``mutations``, lets through.
 MUTATIONS = (
     "resource.created",
     "resource.updated",
@@ -24,6 +28,21 @@ MUTATIONS = (
 )
 # Watcher rule 3: the roles that make their holder a delegator of everything below.
 DELEGATING_ROLES = ("owner", "delegator")
+# The categories of the actions the histories emit (docs/action-catalog.md, "Categories";
+# ``monitoring.paged`` is a test action registered with one, tests/support/actions.py).
+CATEGORY = {
+    "transfer.requested": "ownership",
+    "transfer.completed": "ownership",
+    "transfer.cancelled": "ownership",
+    "monitoring.paged": "monitoring",
+}
+# The reasons that name the principal an activity is about ("Reasons").
+SUBJECT_REASONS = {
+    "transfer.requested": ("pending_owner", "to_owner_id"),
+    "transfer.completed": ("former_owner", "from_owner_id"),
+    "role_binding.granted": ("role_holder", "principal_id"),
+    "role_binding.revoked": ("role_holder", "principal_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +68,9 @@ class ReferenceModel:
     owner: dict[UUID, UUID] = field(default_factory=dict)
     bindings: dict[UUID, Binding] = field(default_factory=dict)  # active ones only
     subs: dict[UUID, Sub] = field(default_factory=dict)  # active ones only
-    prefs: dict[tuple[UUID, UUID], tuple[str, list[str]]] = field(default_factory=dict)
+    prefs: dict[tuple[UUID, UUID], tuple[str, list[str], list[str]]] = field(default_factory=dict)
+    # tenant -> (mode, patterns, muted, mandatory categories)
+    defaults: dict[UUID, tuple[str, list[str], list[str], list[str]]] = field(default_factory=dict)
 
     # -- the history -------------------------------------------------------------------
 
@@ -80,8 +101,18 @@ class ReferenceModel:
     def unsubscribe(self, sub: UUID) -> None:
         del self.subs[sub]
 
-    def set_prefs(self, tenant: UUID, principal: UUID, mode: str, patterns: list[str]) -> None:
-        self.prefs[(tenant, principal)] = (mode, list(patterns))
+    def set_prefs(
+        self, tenant: UUID, principal: UUID, mode: str, patterns: list[str], muted: list[str]
+    ) -> None:
+        self.prefs[(tenant, principal)] = (mode, list(patterns), list(muted))
+
+    def set_defaults(
+        self, tenant: UUID, mode: str, patterns: list[str], muted: list[str], mandatory: list[str]
+    ) -> None:
+        self.defaults[tenant] = (mode, list(patterns), list(muted), list(mandatory))
+
+    def mandatory(self, tenant: UUID) -> list[str]:
+        return self.defaults[tenant][3] if tenant in self.defaults else []
 
     # -- the tree and roles --------------------------------------------------------------
 
@@ -108,8 +139,16 @@ class ReferenceModel:
 
     # -- visibility and preferences ------------------------------------------------------
 
-    def admits(self, tenant: UUID, principal: UUID, resource: UUID, visibility: str) -> bool:
-        chain = self.ancestry(tenant, resource)
+    def admits(
+        self,
+        tenant: UUID,
+        principal: UUID,
+        resource: UUID,
+        visibility: str,
+        chain: list[UUID] | None = None,
+    ) -> bool:
+        """``chain``: where the resource is (default: where it is now)."""
+        chain = self.ancestry(tenant, resource) if chain is None else chain
         if visibility == "private":  # the actor alone
             return False
         if visibility == "resource":  # a role on the resource or an ancestor, or its owner
@@ -121,18 +160,23 @@ class ReferenceModel:
         return bool(held)  # every member of the tenant
 
     def wants(self, tenant: UUID, principal: UUID, action: str) -> bool:
-        mode, patterns = self.prefs.get((tenant, principal), ("mutations", []))
+        # A mandatory category reaches everyone; else their own preferences, else the
+        # tenant's defaults, else "mutations"; a mute drops what it matches.
+        if CATEGORY.get(action) in self.mandatory(tenant):
+            return True
+        fallback = self.defaults[tenant][:3] if tenant in self.defaults else ("mutations", [], [])
+        mode, patterns, muted = self.prefs.get((tenant, principal), fallback)
+        if any(fnmatchcase(action, pattern) for pattern in muted):
+            return False
         if mode == "all":
             return True
         chosen = MUTATIONS if mode == "mutations" else patterns
         return any(fnmatchcase(action, pattern) for pattern in chosen)
 
-    # -- the six rules ---------------------------------------------------------------------
+    # -- the rules ---------------------------------------------------------------------------
 
-    def recipients(
-        self, tenant: UUID, actor: UUID, resource: UUID, action: str, visibility: str
-    ) -> dict[UUID, list[str]]:
-        chain = self.ancestry(tenant, resource)
+    def watching(self, tenant: UUID, resource: UUID, chain: list[UUID]) -> dict[UUID, set[str]]:
+        """Rules 1-3: who watches ``resource`` when it stands at ``chain``."""
         reasons: dict[UUID, set[str]] = defaultdict(set)
         # 1. explicit subscribers: on R itself, or "descendants" on R or an ancestor
         for sub in self.subs.values():
@@ -149,12 +193,45 @@ class ReferenceModel:
                 reasons[b.principal].add("delegator")
         for ancestor in chain[1:]:
             reasons[self.owner[ancestor]].add("delegator")
-        # 4. minus the actor
+        return reasons
+
+    def recipients(
+        self,
+        tenant: UUID,
+        actor: UUID,
+        resource: UUID,
+        action: str,
+        visibility: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[UUID, list[str]]:
+        """``payload``: the activity's, when an aggregate of the framework emitted it."""
+        chain = self.ancestry(tenant, resource)
+        reasons = self.watching(tenant, resource, chain)
+        admitted = {p: self.admits(tenant, p, resource, visibility) for p in reasons}
+        if payload is not None and action in SUBJECT_REASONS:
+            # 4a. the principal it is about: admitted by being named (but never to "private")
+            reason, key = SUBJECT_REASONS[action]
+            subject = UUID(str(payload[key]))
+            reasons.setdefault(subject, set()).add(reason)
+            admitted[subject] = admitted.get(subject, False) or visibility != "private"
+        if payload is not None and action == "resource.moved":
+            # 4b. former watchers: watchers at the old place who watch it no more, admitted
+            # as the visibility admits them there
+            old_parent = payload["old_parent_id"]
+            old_chain = [resource] + (
+                [] if old_parent is None else self.ancestry(tenant, UUID(str(old_parent)))
+            )
+            for principal in self.watching(tenant, resource, old_chain):
+                if principal not in reasons:
+                    reasons[principal] = {"former_watcher"}
+                    admitted[principal] = self.admits(
+                        tenant, principal, resource, visibility, old_chain
+                    )
+        # 5. minus the actor
         reasons.pop(actor, None)
-        # 5. minus whoever the visibility does not admit; 6. filtered by preferences
+        # 6. minus whoever the visibility does not admit; 7. filtered by preferences
         return {
             principal: sorted(why)
             for principal, why in reasons.items()
-            if self.admits(tenant, principal, resource, visibility)
-            and self.wants(tenant, principal, action)
+            if admitted[principal] and self.wants(tenant, principal, action)
         }

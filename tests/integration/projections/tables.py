@@ -20,6 +20,7 @@ from optaic_activity.projections.watchers import (
     resources,
     role_bindings,
     subscriptions,
+    tenant_preferences,
 )
 
 Rows = list[tuple[Any, ...]]
@@ -30,6 +31,7 @@ DERIVED_TABLES = (
     role_bindings,
     subscriptions,
     preferences,
+    tenant_preferences,
     notifications,
     digest_rules,
     digests,

@@ -112,7 +112,7 @@ class Run:
         for who in self.people:
             with activity_context(tenant_id=self.t, actor_principal_id=who):
                 runtime.app.save(NotificationPreferences.first_set("all", []))
-            self.model.set_prefs(self.t, who, "all", [])
+            self.model.set_prefs(self.t, who, "all", [], [])
 
     def apply(self, op: Op) -> None:
         if isinstance(op, CatchUp):

@@ -10,8 +10,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from optaic_activity.api import schemas
 from optaic_activity.domain import FilterMode, SubscriptionScope, Visibility
-from optaic_activity.domain.errors import InvalidPatternError
-from optaic_activity.domain.preferences import MAX_PATTERNS, validate_patterns
+from optaic_activity.domain.actions import validate_category
+from optaic_activity.domain.errors import InvalidActionError, InvalidPatternError
+from optaic_activity.domain.preferences import MAX_CATEGORIES, MAX_PATTERNS, validate_patterns
 from optaic_activity.service.inbox import MAX_POSITIONS
 
 
@@ -58,3 +59,22 @@ def test_answer_times_are_utc_whatever_the_store_hands_back() -> None:
     in_paris = datetime(2026, 1, 31, 10, tzinfo=timezone(timedelta(hours=1)))  # PostgreSQL
     assert adapter.validate_python(naive) == adapter.validate_python(in_paris)
     assert adapter.validate_python(naive).tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "category", ["ownership", "a" * 64, "a" * 65, "Ownership", "", "1st", "a b"]
+)
+def test_the_wire_category_refuses_whatever_the_domain_refuses(category: str) -> None:
+    assert schemas.MAX_CATEGORIES == MAX_CATEGORIES
+    adapter = TypeAdapter(schemas.TenantPreferencesUpdate)
+    try:
+        validate_category(category)
+        domain_ok = True
+    except InvalidActionError:
+        domain_ok = False
+    try:
+        adapter.validate_python({"filter_mode": "all", "mandatory_categories": [category]})
+        wire_ok = True
+    except ValidationError:
+        wire_ok = False
+    assert wire_ok == domain_ok

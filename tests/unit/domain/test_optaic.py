@@ -15,6 +15,7 @@ import optaic_activity.domain.digests
 import optaic_activity.domain.directory
 import optaic_activity.domain.optaic
 import optaic_activity.domain.resources
+import optaic_activity.domain.tenant_preferences
 from optaic_activity.domain.actions import CATALOG, default_catalog
 from optaic_activity.domain.aggregate import (
     ActivityAggregate,
@@ -141,6 +142,7 @@ def all_aggregate_classes() -> list[type[ActivityAggregate]]:
             optaic_activity.domain.resources,
             optaic_activity.domain.digests,
             optaic_activity.domain.directory,
+            optaic_activity.domain.tenant_preferences,
         )
         for cls in vars(module).values()
         if isinstance(cls, type) and issubclass(cls, ActivityAggregate)

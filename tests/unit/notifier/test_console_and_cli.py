@@ -58,6 +58,18 @@ def test_the_console_publisher_prints_one_line_per_notification() -> None:
     ]
 
 
+def test_the_console_prints_an_inbox_counter_as_its_counts() -> None:
+    console = Console(record=True, width=200)
+    counts = {"type": "counts", "unread_count": 3, "unseen_count": 1}
+
+    outcomes = ConsolePublisher(console).publish([Broadcast(("notifications:#a",), counts, "k")])
+
+    assert outcomes == [None]
+    assert console.export_text().splitlines() == [
+        "notify notifications:#a counts unread 3 unseen 1"
+    ]
+
+
 class Runtimes:
     """A runtime factory over one test database, remembering what it handed out."""
 
