@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -156,8 +157,11 @@ def count_inbox(engine: sa.Engine) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one())
 
 
-def measure_shape(database_url: str, depth: int, subscribers: int) -> ShapeResult:
-    """Run one shape on an empty database (this process's memory counts)."""
+def measure_shape(
+    database_url: str, depth: int, subscribers: int, *, without_index: str | None = None
+) -> ShapeResult:
+    """Run one shape on an empty database (this process's memory counts); with
+    ``without_index``, that index of the tables is dropped first (what it costs the writes)."""
     settings = Settings(database_url=database_url)
     runtime = bootstrap(settings)
     try:
@@ -165,6 +169,9 @@ def measure_shape(database_url: str, depth: int, subscribers: int) -> ShapeResul
         tenant, owner, leaves = write_setup(runtime.app, depth, subscribers, rng)
         service = ProjectionService(runtime.app, runtime.engine, audit=settings.audit)
         service.setup()
+        if without_index is not None:
+            with runtime.engine.begin() as conn:
+                conn.execute(sa.text(f'DROP INDEX "{without_index}"'))
         service.catch_up(["routing"])
         activities = activities_for(subscribers)
         write_activities(runtime.app, tenant, owner, leaves, activities, rng)
@@ -187,27 +194,87 @@ def measure_shape(database_url: str, depth: int, subscribers: int) -> ShapeResul
         runtime.close()
 
 
+def run_shape(
+    create_database: Callable[[str], str],
+    depth: int,
+    subscribers: int,
+    *,
+    without_index: str | None = None,
+    name: str | None = None,
+) -> ShapeResult:
+    """One shape in its own process and database."""
+    url = create_database(name or f"shape_{depth}_{subscribers}")
+    command = [sys.executable, "-m", "bench.fanout", url, str(depth), str(subscribers)]
+    if without_index is not None:
+        command += ["--without-index", without_index]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result = ShapeResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+    print(
+        f"shape {depth}x{subscribers}{f' without {without_index}' if without_index else ''}: "
+        f"{result.events_per_second:,.0f} events/s, "
+        f"{result.rows_per_second:,.0f} inbox rows/s, "
+        f"RSS {result.rss_before:.0f} -> {result.rss_peak:.0f} MiB",
+        flush=True,
+    )
+    return result
+
+
 def run_sweep(create_database: Callable[[str], str]) -> list[ShapeResult]:
     """Every shape, each in its own process and database."""
-    results = []
-    for depth in DEPTHS:
-        for subscribers in SUBSCRIBERS:
-            url = create_database(f"shape_{depth}_{subscribers}")
-            done = subprocess.run(
-                [sys.executable, "-m", "bench.fanout", url, str(depth), str(subscribers)],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            result = ShapeResult(**json.loads(done.stdout.strip().splitlines()[-1]))
-            print(
-                f"shape {depth}x{subscribers}: {result.events_per_second:,.0f} events/s, "
-                f"{result.rows_per_second:,.0f} inbox rows/s, "
-                f"RSS {result.rss_before:.0f} -> {result.rss_peak:.0f} MiB",
-                flush=True,
-            )
-            results.append(result)
-    return results
+    return [
+        run_shape(create_database, depth, subscribers)
+        for depth in DEPTHS
+        for subscribers in SUBSCRIBERS
+    ]
+
+
+INDEX_COST_SHAPES = ((5, 100), (5, 1000))
+
+
+@dataclass(frozen=True)
+class IndexCost:
+    depth: int
+    subscribers: int
+    with_index: list[float]
+    without_index: list[float]
+    """Inbox rows/s of each round."""
+
+
+def run_index_cost(
+    create_database: Callable[[str], str], index: str, rounds: int
+) -> list[IndexCost]:
+    """The shapes of `INDEX_COST_SHAPES` with and without ``index``, alternating round by
+    round, each run in its own process and database."""
+    costs = []
+    for depth, subscribers in INDEX_COST_SHAPES:
+        with_rows: list[float] = []
+        without_rows: list[float] = []
+        for round_ in range(rounds):
+            for dropped, into in ((None, with_rows), (index, without_rows)):
+                name = f"cost_{depth}_{subscribers}_{round_}_{'without' if dropped else 'with'}"
+                found = run_shape(
+                    create_database, depth, subscribers, without_index=dropped, name=name
+                )
+                into.append(found.rows_per_second)
+        costs.append(IndexCost(depth, subscribers, with_rows, without_rows))
+    return costs
+
+
+def index_cost_report(index: str, costs: list[IndexCost]) -> str:
+    lines = [
+        f"| depth x subscribers | inbox rows/s with `{index}` (median; rounds) "
+        "| without | with / without |",
+        "|---|---:|---:|---:|",
+    ]
+    for c in costs:
+        with_, without = statistics.median(c.with_index), statistics.median(c.without_index)
+        rounds_with = ", ".join(f"{v:,.0f}" for v in c.with_index)
+        rounds_without = ", ".join(f"{v:,.0f}" for v in c.without_index)
+        lines.append(
+            f"| {c.depth}x{c.subscribers} | {with_:,.0f} ({rounds_with}) "
+            f"| {without:,.0f} ({rounds_without}) | {with_ / without:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def report(results: list[ShapeResult]) -> str:
@@ -230,8 +297,11 @@ def main() -> None:
     parser.add_argument("database_url")
     parser.add_argument("depth", type=int)
     parser.add_argument("subscribers", type=int)
+    parser.add_argument("--without-index", default=None, metavar="NAME")
     args = parser.parse_args()
-    result = measure_shape(args.database_url, args.depth, args.subscribers)
+    result = measure_shape(
+        args.database_url, args.depth, args.subscribers, without_index=args.without_index
+    )
     print(json.dumps(result.__dict__))
 
 

@@ -770,10 +770,25 @@ def main() -> None:
     parser.add_argument(
         "--only-shapes", action="store_true", help="the sweep alone (no full rebuild)"
     )
+    parser.add_argument(
+        "--index-cost",
+        default=None,
+        metavar="INDEX",
+        help="instead, what one index costs the fan-out: the 5x100 and 5x1000 shapes with "
+        "and without it, alternating for --rounds rounds (PostgreSQL)",
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     if (args.shapes or args.only_shapes) and "postgres" not in backends:
         parser.error("--shapes runs on PostgreSQL: use --backend postgres or both")
+    if args.index_cost:
+        from tests.support.services import PostgresServer
+
+        with PostgresServer() as server:
+            costs = fanout.run_index_cost(server.create_database, args.index_cost, args.rounds)
+        print()
+        print(fanout.index_cost_report(args.index_cost, costs))
+        return
     results = []
     every = args.digest_every or 1000
     # (label suffix, digests every N rows, personal share): with --privacy, three variants of

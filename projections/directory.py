@@ -146,14 +146,17 @@ PRINCIPAL = "principal"
 
 
 def with_names(conn: sa.Connection, tenant_id: UUID, items: Iterable[dict[str, Any]]) -> None:
-    """Give each item (a feed or inbox row) ``actor_name`` and ``resource_name``, in place.
+    """Give each item (a feed or inbox row) ``actor_name`` and ``resource_name``, and a
+    digest item's ``digest`` its ``actor_names``, in place.
 
     Names are the current ones, of ``tenant_id`` only: an id of another tenant (an envelope
     may name one) gets no name, so no other tenant's name ever shows.
     """
     items = list(items)
+    digests = [d for item in items if isinstance(d := item.get("digest"), dict)]
     principals = {item["actor_principal_id"] for item in items}
     principals |= {i["resource_id"] for i in items if i["resource_type"] == PRINCIPAL}
+    principals |= {UUID(actor) for digest in digests for actor in digest["actors"]}
     names = names_of(conn, tenant_id, principals)
     others = {i["resource_id"] for i in items if i["resource_type"] != PRINCIPAL}
     resource_names = resource_names_of(conn, tenant_id, others)
@@ -161,3 +164,5 @@ def with_names(conn: sa.Connection, tenant_id: UUID, items: Iterable[dict[str, A
         item["actor_name"] = names.get(item["actor_principal_id"])
         shown = names if item["resource_type"] == PRINCIPAL else resource_names
         item["resource_name"] = shown.get(item["resource_id"])
+    for digest in digests:
+        digest["actor_names"] = [names.get(UUID(actor)) for actor in digest["actors"]]

@@ -42,6 +42,9 @@ notifications = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False, server_default=ACTIVITY),
     sa.Column("digest", sa.JSON, nullable=True),
     sa.Index("ix_notifications_inbox", "tenant_id", "principal_id", "position"),
+    # The page's "this resource's notifications": without it a resource with a few rows
+    # reads the whole inbox until a page matches (docs/performance.md, "Inbox states").
+    sa.Index("ix_notifications_resource", "tenant_id", "principal_id", "resource_id", "position"),
     # One partial index per state a page lists or a count counts: each holds that state's
     # rows only, so a page of them (or their number) never walks the others (1M-row inboxes:
     # docs/performance.md, "Inbox states").

@@ -19,6 +19,7 @@ from optaic_activity.api.schemas import (
 )
 from optaic_activity.domain.errors import NotFoundError
 from optaic_activity.projections.digests import TENANT_DEFAULT, digest_members_of, stored_rules
+from optaic_activity.projections.directory import with_names
 from optaic_activity.service.digests import set_digest_rules, set_tenant_digest_rules
 
 router = APIRouter(tags=["notifications"])
@@ -85,6 +86,7 @@ def list_digest_members(
     members = digest_members_of(conn, caller.tenant_id, caller.principal_id, position)
     if members is None:
         raise NotFoundError(f"no digest of yours at position {position}")
+    with_names(conn, caller.tenant_id, members)
     return NotificationList(
         items=[Notification.model_validate({**m, "read_at": None}) for m in members]
     )

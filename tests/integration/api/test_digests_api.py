@@ -138,3 +138,25 @@ async def test_both_clients_set_rules_and_read_a_digests_members(
             "folder “Research 1”: resource updated",
         ]
         assert owner_sync.notifications.get_digest_rules(tenant=True).rules == []
+
+
+async def test_a_digest_names_its_actors_and_its_members_name_theirs(
+    world: World, client_for: ClientFor, runtime: Runtime
+) -> None:
+    async with client_for(world.vic) as http:
+        assert (await http.put("/principals/me", json={"display_name": "Vic"})).status_code == 200
+    async with client_for(world.owner) as http:
+        assert (await http.put("/preferences/digests", json=HOURLY)).status_code == 200
+    edit(runtime, world.vic, world.folder, name="Research 1")
+    edit(runtime, world.stranger, world.folder, name="Research 2")
+    async with client_for(world.owner) as http:
+        items = (await http.get("/notifications")).json()["items"]
+        digest = next(item for item in items if item["kind"] == "digest")["digest"]
+        assert digest["actors"] == [str(world.vic.principal_id), str(world.stranger.principal_id)]
+        assert digest["actor_names"] == ["Vic", None]  # the stranger has no profile
+        position = next(item for item in items if item["kind"] == "digest")["position"]
+        members = (await http.get(f"/notifications/{position}/members")).json()["items"]
+        assert [(m["actor_name"], m["resource_name"]) for m in members] == [
+            (None, "Research 2"),
+            ("Vic", "Research 2"),
+        ]

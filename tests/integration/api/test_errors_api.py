@@ -105,7 +105,7 @@ async def test_every_operation_takes_its_documented_query_parameters_and_refuses
                 documented = [
                     p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
                 ]
-                body = {} if method in {"post", "put"} else None
+                body: dict[str, object] | None = {} if method in {"post", "put"} else None
                 answers = {
                     "documented": await http.request(
                         method, path, params=dict.fromkeys(documented, "x"), json=body
